@@ -1,0 +1,1 @@
+#include "core/amf_value.hpp"
