@@ -1,0 +1,104 @@
+// The GIO network driver's byte mover: one TCP (or TLS) connection, nothing else.
+//
+// Why this shape: the RTMP logic lives in the sans-IO core (core/client_session.hpp); this class
+// only connects, moves bytes in and out without blocking, and waits -- on its own GMainContext,
+// from the calling (streaming) thread -- until the socket is readable, writable, a deadline
+// passes or the connection's GCancellable fires. Every wait is therefore bounded by a deadline
+// the caller chose AND interruptible from another thread (cancel()), which is what lets a state
+// change to NULL return promptly whatever the peer does: a silent peer, a half-open TCP
+// connection or a peer that stopped reading while our send buffer is full.
+#pragma once
+
+#include <gio/gio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "core/bytes.hpp"
+
+namespace rtmp::net {
+
+// How many bytes one read may take from the socket. Large enough that a fast server does not
+// need many wakeups per video frame; the core copies what it keeps, so the buffer is reused.
+inline constexpr std::size_t kReadBufferSize = 64 * 1024;
+
+struct ConnectOptions {
+  std::string host;
+  std::uint16_t port = 1935;
+  bool tls = false;
+  // Errors of the server certificate that are NOT tolerated (the element's
+  // tls-validation-flags property; G_TLS_CERTIFICATE_VALIDATE_ALL by default).
+  GTlsCertificateFlags tls_validation_flags = G_TLS_CERTIFICATE_VALIDATE_ALL;
+  // Bound on TCP connect and on the TLS handshake, in seconds (0 = only cancellation).
+  unsigned timeout_seconds = 10;
+};
+
+enum class WaitResult { ready, deadline, cancelled };
+
+enum class ReadStatus { data, would_block, eof, error };
+
+// Monotonic clock of the driver in microseconds (g_get_monotonic_time()).
+inline std::int64_t monotonic_us() {
+  return g_get_monotonic_time();
+}
+
+class Transport {
+public:
+  Transport();
+  ~Transport();
+  Transport(const Transport &) = delete;
+  Transport &operator=(const Transport &) = delete;
+
+  // Blocking connect (TCP, then TLS for rtmps), interruptible by cancel(). Proxy resolution
+  // is off: RTMP is not HTTP, and a system HTTP proxy setting must not capture port 1935.
+  bool connect(const ConnectOptions &opts, GError **error);
+  bool connected() const { return conn_ != nullptr; }
+  // "host:port" of the peer as given to connect(), for error messages.
+  const std::string &peer() const { return peer_; }
+
+  // Thread-safe: makes any current and future blocking call of this transport return
+  // (WaitResult::cancelled / G_IO_ERROR_CANCELLED) until reset_cancel().
+  void cancel();
+  void reset_cancel();
+  bool cancelled() const;
+  GCancellable *cancellable() const { return cancellable_; }
+
+  // Reads what is available without blocking (at most kReadBufferSize bytes). On
+  // ReadStatus::data, `out` views an internal buffer valid until the next call.
+  ReadStatus read_available(ByteView &out, GError **error);
+
+  // Queues bytes to send; flush() writes as much of the queue as the socket takes now.
+  void queue(ByteView bytes);
+  void queue(Bytes &&bytes);
+  bool flush(GError **error);
+  std::size_t pending_output() const { return out_.size() - out_pos_; }
+
+  // Waits until readable (want_read), writable (want_write && pending_output()), the
+  // monotonic deadline (microseconds, <0 = none) or cancellation.
+  WaitResult wait(bool want_read, bool want_write, std::int64_t deadline_us);
+
+  // Closes the socket without a blocking TLS close_notify exchange: closing the file
+  // descriptor never blocks, while a graceful TLS close could wait on a peer that stopped
+  // reading.
+  void close();
+
+  std::uint64_t bytes_in() const { return bytes_in_; }
+  std::uint64_t bytes_out() const { return bytes_out_; }
+
+private:
+  GCancellable *cancellable_ = nullptr;
+  GMainContext *context_ = nullptr;
+  GSocketConnection *tcp_ = nullptr;
+  GIOStream *conn_ = nullptr; // tcp_ or the GTlsClientConnection wrapping it
+  GPollableInputStream *in_ = nullptr;
+  GPollableOutputStream *outs_ = nullptr;
+  std::string peer_;
+  Bytes out_;
+  std::size_t out_pos_ = 0;
+  Bytes read_buf_;
+  std::uint64_t bytes_in_ = 0;
+  std::uint64_t bytes_out_ = 0;
+};
+
+} // namespace rtmp::net
