@@ -1,0 +1,158 @@
+// What the client and the server session share: the handshake, the chunk reader and writer,
+// protocol control (RTMP 1.0 section 5.4), User Control events (section 7.1.7),
+// acknowledgements, ping answers, window / peer bandwidth, aggregate splitting, byte counters
+// and the event queue.
+//
+// Sans-IO: the owner feeds bytes with receive_bytes() and collects what to send with
+// take_output(); time only comes in as `now`. Messages above the control layer (commands,
+// data, media, shared objects) go to the role's handle_message(), one by one and in wire order,
+// so that events keep the order of the bytes that caused them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "core/bytes.hpp"
+#include "core/chunk_reader.hpp"
+#include "core/chunk_writer.hpp"
+#include "core/control.hpp"
+#include "core/error.hpp"
+#include "core/handshake.hpp"
+#include "core/message.hpp"
+#include "core/session_events.hpp"
+
+namespace rtmp {
+
+// Events waiting in a session's queue. The caller is expected to drain it after each receive();
+// a peer that makes us produce this many events from one receive() without the caller draining
+// (e.g. a flood of tiny media messages fed in one call) is refused rather than buffered without
+// bound.
+inline constexpr std::size_t kMaxQueuedEvents = 1 << 16;
+// Set Peer Bandwidth limit types (RTMP 1.0 section 5.4.5).
+enum class BandwidthLimit : std::uint8_t { hard = 0, soft = 1, dynamic = 2 };
+
+struct Stats {
+  std::uint64_t bytes_in = 0;  // every byte received, handshake included (section 5.4.3)
+  std::uint64_t bytes_out = 0; // every byte queued for sending
+  std::uint64_t messages_in = 0;
+  std::uint64_t messages_out = 0;
+  std::uint64_t media_messages_in = 0;
+  std::uint64_t media_messages_out = 0;
+  std::uint64_t media_dropped = 0;   // media on a stream that is not publishing / playing
+  std::uint32_t chunk_size_in = 128; // what the peer sends with (section 5.4.1)
+  std::uint32_t chunk_size_out = 128;
+  std::uint32_t ack_window_in = 0;  // the peer's Window Acknowledgement Size: we ack this often
+  std::uint32_t ack_window_out = 0; // the last Window Acknowledgement Size we sent
+  std::uint64_t acks_sent = 0;
+  std::uint64_t acks_received = 0;
+  std::uint32_t last_ack_received = 0; // sequence number of the peer's last acknowledgement
+  std::uint32_t peer_bandwidth = 0;    // output limit the peer set (0: none), section 5.4.5
+  BandwidthLimit peer_bandwidth_type = BandwidthLimit::hard;
+  std::optional<Millis> rtt; // of the last answered ping
+};
+
+// Output bytes not yet acknowledged by the peer relative to its Set Peer Bandwidth: callers that
+// want to honour the limit (section 5.4.5) can hold media while this is true. The session never
+// blocks on it because many servers never acknowledge.
+bool over_peer_bandwidth(const Stats &s);
+
+class Connection {
+public:
+  enum class Role { client, server };
+
+  Connection(Role role, const HandshakeOptions &handshake, const ChunkLimits &limits);
+  virtual ~Connection();
+  Connection(const Connection &) = delete;
+  Connection &operator=(const Connection &) = delete;
+
+  std::optional<Event> poll_event();
+  bool has_events() const { return !events_.empty(); }
+  // Bytes to write to the socket; empty when there are none. The session keeps no reference.
+  Bytes take_output();
+  // Same, swapping into `into` (cleared first) so that a driver can reuse its buffers.
+  void take_output(Bytes &into);
+  bool wants_write() const { return !out_.empty(); }
+  Stats stats() const { return stats_; }
+  bool handshake_done() const { return handshake_done_; }
+  bool closed() const { return closed_; }
+
+  // Sends a ping request (User Control 6) with `now` as its timestamp; the answer yields
+  // PingRtt. Errc::invalid_state before the handshake is done or after close.
+  std::error_code ping(Millis now);
+
+  // The transport closed (EOF or error reported by the driver): emits what the role needs
+  // (e.g. Unpublished for streams being published) and Closed{reason}.
+  void peer_closed(std::string reason = "connection closed by peer");
+
+protected:
+  // Feeds bytes from the peer. Control messages are handled here; everything else reaches
+  // handle_message(). A returned error has already been reported as a fatal Error event.
+  std::error_code receive_bytes(ByteView in, Millis now);
+  // Called for command, data, media and shared object messages, in order. An error return is
+  // fatal: it is reported (fail()) by the caller.
+  virtual std::error_code handle_message(Message &&msg, Millis now) = 0;
+  // Called once when the handshake finished (after HandshakeDone is queued).
+  virtual void on_handshake_done(Millis now) = 0;
+  // Role hook for peer_closed() before Closed is emitted.
+  virtual void on_peer_closed() {}
+
+  // Client only: queues C0 + C1.
+  void start_handshake();
+
+  // Sending (all chunked into the output buffer with the current outgoing chunk size).
+  void send_message(const Message &msg);
+  void send_command(const Command &cmd, std::uint32_t stream_id = 0);
+  void send_media_message(std::uint32_t stream_id, MessageType type, std::uint32_t timestamp,
+                          ByteView payload);
+  void send_user_control(const UserControl &uc);
+  void send_chunk_size(std::uint32_t size);      // and switch the writer to it
+  void send_window_ack_size(std::uint32_t size); // remembered in stats().ack_window_out
+  void send_peer_bandwidth(std::uint32_t size, BandwidthLimit type);
+
+  void push_event(Event e);
+  void note(std::string text) { push_event(Note{std::move(text)}); }
+  // Reports a fatal error: Error{code, description, status_code} then Closed. Returns `code`.
+  std::error_code fail(std::error_code code, std::string description, std::string status_code = {});
+  // Marks the session closed with Closed{reason} (no Error).
+  void close(std::string reason);
+
+  Millis last_receive() const { return last_receive_; }
+  const amf::DecodeLimits *amf_limits() const { return amf_limits_; }
+  void set_amf_limits(const amf::DecodeLimits *limits) { amf_limits_ = limits; }
+  Role role() const { return role_; }
+  Stats &mutable_stats() { return stats_; }
+
+private:
+  std::error_code receive_chunks(ByteView in, Millis now);
+  std::error_code dispatch(Message &&msg, Millis now);
+  std::error_code handle_control(const Message &msg, Millis now);
+  std::error_code handle_user_control(const Message &msg, Millis now);
+  void apply_peer_bandwidth(std::uint32_t size, BandwidthLimit type);
+  void account_sent(std::size_t before);
+
+  Role role_;
+  std::unique_ptr<HandshakeClient> hs_client_;
+  std::unique_ptr<HandshakeServer> hs_server_;
+  bool handshake_done_ = false;
+  bool closed_ = false;
+  ChunkReader reader_;
+  ChunkWriter writer_;
+  AckTracker acks_;
+  Bytes out_;
+  std::vector<Message> incoming_; // reused between receive() calls
+  Message scratch_;               // reused for outgoing media (its payload keeps its capacity)
+  std::deque<Event> events_;
+  Stats stats_;
+  std::uint64_t chunk_bytes_in_ = 0; // bytes fed to the chunk reader (acks count all bytes)
+  bool peer_bandwidth_seen_ = false;
+  Millis last_receive_{0};
+  const amf::DecodeLimits *amf_limits_ = nullptr;
+};
+
+} // namespace rtmp
