@@ -2,9 +2,8 @@
 # The first README command: install what is missing, build into build/, run the main job.
 #
 # For now the main job is the core self-check (tests/tools/core_selfcheck.cpp, meson target
-# `core-selfcheck`): it drives a ClientSession and a ServerSession against each other in memory
-# (handshake, connect, publish, media) and prints what happened. Later this becomes a loopback
-# rtmpsink -> rtmpserversrc pipeline.
+# `core-selfcheck`), which exercises the sans-IO core end to end in memory and reports what it saw.
+# Later issues replace it with a loopback rtmpsink -> rtmpserversrc pipeline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 exec </dev/null
