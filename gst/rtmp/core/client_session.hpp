@@ -20,7 +20,7 @@
 #include <system_error>
 #include <vector>
 
-#include "core/amf0.hpp"
+#include "core/amf_value.hpp"
 #include "core/auth.hpp"
 #include "core/connection.hpp"
 #include "core/enhanced.hpp"
@@ -92,7 +92,8 @@ public:
   std::error_code close_stream(std::uint32_t stream_id);
   // A NetConnection call; returns the transaction id (0 when not connected or too many calls
   // pending). The answer arrives as CommandResult{txn}.
-  std::uint32_t call(std::string name, std::vector<amf::Value> args, Millis now = Millis{0});
+  std::uint32_t call(std::string name, std::vector<amf::Value> args,
+                     std::optional<Millis> now = std::nullopt);
 
 private:
   enum class State { idle, handshaking, connecting, connected, closed };

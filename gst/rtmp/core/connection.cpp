@@ -1,1 +1,378 @@
-// placeholder: implemented in issue 3
+#include "core/connection.hpp"
+
+#include <array>
+#include <utility>
+
+#include "core/aggregate.hpp"
+
+namespace rtmp {
+
+const char *event_name(const Event &e) {
+  // Same order as the Event variant (session_events.hpp).
+  static constexpr std::array<const char *, std::variant_size_v<Event>> kNames = {
+      "HandshakeDone",
+      "Status",
+      "Media",
+      "StreamBegin",
+      "StreamEof",
+      "StreamDry",
+      "StreamIsRecorded",
+      "PingRtt",
+      "PeerChunkSize",
+      "SharedObject",
+      "Error",
+      "Closed",
+      "Note",
+      "Connected",
+      "StreamCreated",
+      "PublishStarted",
+      "PlayStarted",
+      "PlayStopped",
+      "Unpublished",
+      "CommandResult",
+      "IncomingCall",
+      "AuthRetry",
+      "ConnectRequest",
+      "PublishRequest",
+      "PlayRequest",
+      "Play2Request",
+      "ReleaseStream",
+      "FCPublish",
+      "FCUnpublish",
+      "DeleteStream",
+      "CloseStream",
+      "Seek",
+      "Pause",
+      "ReceiveAudio",
+      "ReceiveVideo",
+      "SetBufferLength"};
+  return kNames[e.index()];
+}
+
+bool over_peer_bandwidth(const Stats &s) {
+  if (s.peer_bandwidth == 0)
+    return false;
+  // Acknowledgement sequence numbers wrap at 2^32 (RTMP 1.0 section 5.4.3): compare modulo.
+  const auto unacked = static_cast<std::uint32_t>(s.bytes_out) - s.last_ack_received;
+  return unacked > s.peer_bandwidth;
+}
+
+Connection::Connection(Role role, const HandshakeOptions &handshake, const ChunkLimits &limits)
+    : role_(role), reader_(limits) {
+  if (role == Role::client)
+    hs_client_ = std::make_unique<HandshakeClient>(handshake);
+  else
+    hs_server_ = std::make_unique<HandshakeServer>(handshake);
+}
+
+Connection::~Connection() = default;
+
+std::optional<Event> Connection::poll_event() {
+  if (events_.empty())
+    return std::nullopt;
+  Event e = std::move(events_.front());
+  events_.pop_front();
+  return e;
+}
+
+Bytes Connection::take_output() {
+  Bytes b;
+  b.swap(out_);
+  return b;
+}
+
+void Connection::take_output(Bytes &into) {
+  into.clear();
+  into.swap(out_);
+}
+
+void Connection::push_event(Event e) {
+  events_.push_back(std::move(e));
+}
+
+std::error_code Connection::fail(std::error_code code, std::string description,
+                                 std::string status_code) {
+  if (closed_)
+    return code;
+  push_event(Error{code, std::move(description), std::move(status_code), true});
+  close(code.message());
+  return code;
+}
+
+void Connection::close(std::string reason) {
+  if (closed_)
+    return;
+  closed_ = true;
+  push_event(Closed{std::move(reason)});
+}
+
+void Connection::peer_closed(std::string reason) {
+  if (closed_)
+    return;
+  on_peer_closed();
+  close(std::move(reason));
+}
+
+void Connection::start_handshake() {
+  if (!hs_client_)
+    return;
+  const auto before = out_.size();
+  Bytes c0c1 = hs_client_->start();
+  out_.insert(out_.end(), c0c1.begin(), c0c1.end());
+  stats_.bytes_out += out_.size() - before;
+}
+
+std::error_code Connection::receive_bytes(ByteView in, Millis now) {
+  if (closed_)
+    return make_error_code(Errc::invalid_state);
+  stats_.bytes_in += in.size();
+  last_receive_ = now;
+  if (!handshake_done_) {
+    const auto before = out_.size();
+    Result<std::size_t> used =
+        hs_client_ ? hs_client_->receive(in, out_) : hs_server_->receive(in, out_);
+    stats_.bytes_out += out_.size() - before;
+    if (!used) {
+      const HandshakeBase &hs = hs_client_ ? static_cast<const HandshakeBase &>(*hs_client_)
+                                           : static_cast<const HandshakeBase &>(*hs_server_);
+      return fail(used.error(), "handshake failed: " + (hs.error_detail().empty()
+                                                            ? used.error().message()
+                                                            : std::string(hs.error_detail())));
+    }
+    const bool done = hs_client_ ? hs_client_->done() : hs_server_->done();
+    if (!done)
+      return {};
+    handshake_done_ = true;
+    const HandshakeBase &hs = hs_client_ ? static_cast<const HandshakeBase &>(*hs_client_)
+                                         : static_cast<const HandshakeBase &>(*hs_server_);
+    push_event(HandshakeDone{hs.peer_version(), hs.peer_epoch(), hs.peer_software_version(),
+                             hs.peer_used_digest()});
+    on_handshake_done(now);
+    in = in.subspan(std::min(*used, in.size()));
+    if (closed_)
+      return {};
+  }
+  return receive_chunks(in, now);
+}
+
+std::error_code Connection::receive_chunks(ByteView in, Millis now) {
+  if (in.empty())
+    return {};
+  incoming_.clear();
+  if (auto ec = reader_.read(in, incoming_)) {
+    // Deliver what was complete before the bad bytes, then fail.
+    for (auto &m : incoming_) {
+      if (closed_)
+        break;
+      if (auto ec2 = dispatch(std::move(m), now))
+        return ec2;
+    }
+    incoming_.clear();
+    return fail(ec, "invalid chunk stream: " + ec.message());
+  }
+  for (auto &m : incoming_) {
+    if (closed_)
+      break;
+    if (auto ec = dispatch(std::move(m), now)) {
+      incoming_.clear();
+      return ec;
+    }
+  }
+  incoming_.clear();
+  if (closed_)
+    return {};
+  // Acknowledge every window of received bytes (RTMP 1.0 section 5.4.3), counting all bytes
+  // including the handshake as FFmpeg and librtmp do.
+  if (auto seq = acks_.on_bytes_received(stats_.bytes_in)) {
+    send_message(make_acknowledgement(*seq));
+    ++stats_.acks_sent;
+  }
+  if (events_.size() > kMaxQueuedEvents)
+    return fail(make_error_code(Errc::limit_exceeded), "too many events queued (caller not "
+                                                       "draining poll_event())");
+  return {};
+}
+
+std::error_code Connection::dispatch(Message &&msg, Millis now) {
+  ++stats_.messages_in;
+  switch (msg.kind()) {
+  case MessageType::set_chunk_size:
+  case MessageType::abort:
+  case MessageType::acknowledgement:
+  case MessageType::user_control:
+  case MessageType::window_ack_size:
+  case MessageType::set_peer_bandwidth:
+    // Protocol control messages belong to message stream 0 / chunk stream 2 (section 5.4) but
+    // peers are lax about the stream; accept them anywhere, as FFmpeg and nginx-rtmp do.
+    if (auto ec = handle_control(msg, now))
+      return fail(ec, "invalid protocol control message (type " + std::to_string(msg.type) +
+                          "): " + ec.message());
+    return {};
+  case MessageType::aggregate: {
+    // Section 7.1.6: the sub-messages are FLV tags; deliver them in order.
+    auto parts = split_aggregate(msg);
+    if (!parts)
+      return fail(parts.error(), "invalid aggregate message: " + parts.error().message());
+    for (auto &sub : *parts) {
+      if (closed_)
+        break;
+      if (auto ec = handle_message(std::move(sub), now))
+        return ec;
+    }
+    return {};
+  }
+  default:
+    return handle_message(std::move(msg), now);
+  }
+}
+
+std::error_code Connection::handle_control(const Message &msg, Millis now) {
+  switch (msg.kind()) {
+  case MessageType::set_chunk_size: {
+    // The reader already switched (section 5.4.1); parse again only to report it.
+    auto size = parse_set_chunk_size(msg.payload);
+    if (!size)
+      return size.error();
+    stats_.chunk_size_in = *size;
+    push_event(PeerChunkSize{*size});
+    return {};
+  }
+  case MessageType::abort:
+    note("peer aborted a message (Abort, section 5.4.2)");
+    return {};
+  case MessageType::acknowledgement: {
+    auto seq = parse_u32_payload(msg.payload);
+    if (!seq)
+      return seq.error();
+    ++stats_.acks_received;
+    stats_.last_ack_received = *seq;
+    return {};
+  }
+  case MessageType::user_control:
+    return handle_user_control(msg, now);
+  case MessageType::window_ack_size: {
+    auto window = parse_u32_payload(msg.payload);
+    if (!window)
+      return window.error();
+    const std::uint32_t w = std::max(*window, kMinAckWindow);
+    acks_.set_window(w);
+    stats_.ack_window_in = w;
+    return {};
+  }
+  case MessageType::set_peer_bandwidth: {
+    auto pb = parse_set_peer_bandwidth(msg.payload);
+    if (!pb)
+      return pb.error();
+    auto reply = bandwidth_.on_set_peer_bandwidth(*pb);
+    if (auto limit = bandwidth_.limit()) {
+      stats_.peer_bandwidth = *limit;
+      stats_.peer_bandwidth_type = bandwidth_.limit_type().value_or(PeerBandwidthLimit::hard);
+    }
+    if (reply)
+      send_window_ack_size(*reply);
+    return {};
+  }
+  default:
+    return {};
+  }
+}
+
+std::error_code Connection::handle_user_control(const Message &msg, Millis now) {
+  auto uc = parse_user_control(msg.payload);
+  if (!uc)
+    return uc.error();
+  switch (uc->kind()) {
+  case UserControlEvent::stream_begin:
+    push_event(StreamBegin{uc->value});
+    break;
+  case UserControlEvent::stream_eof:
+    push_event(StreamEof{uc->value});
+    break;
+  case UserControlEvent::stream_dry:
+    push_event(StreamDry{uc->value});
+    break;
+  case UserControlEvent::set_buffer_length:
+    push_event(SetBufferLength{uc->value, uc->value2});
+    break;
+  case UserControlEvent::stream_is_recorded:
+    push_event(StreamIsRecorded{uc->value});
+    break;
+  case UserControlEvent::ping_request:
+    // Section 7.1.7: answer with a PingResponse carrying the same timestamp.
+    send_user_control(
+        UserControl{static_cast<std::uint16_t>(UserControlEvent::ping_response), uc->value, 0});
+    break;
+  case UserControlEvent::ping_response:
+    if (ping_sent_ && *ping_sent_ == uc->value) {
+      const auto sent = static_cast<std::uint32_t>(now.count());
+      const Millis rtt{static_cast<std::uint32_t>(sent - *ping_sent_)};
+      ping_sent_.reset();
+      stats_.rtt = rtt;
+      push_event(PingRtt{rtt});
+    } else {
+      note("unsolicited ping response ignored");
+    }
+    break;
+  case UserControlEvent::buffer_empty:
+  case UserControlEvent::buffer_ready:
+    // FMS/Wowza extensions (31/32): informational only.
+    break;
+  default:
+    note("unknown user control event " + std::to_string(uc->event) + " ignored");
+    break;
+  }
+  return {};
+}
+
+std::error_code Connection::ping(Millis now) {
+  if (closed_ || !handshake_done_)
+    return make_error_code(Errc::invalid_state);
+  const auto ts = static_cast<std::uint32_t>(now.count());
+  ping_sent_ = ts;
+  send_user_control(UserControl{static_cast<std::uint16_t>(UserControlEvent::ping_request), ts, 0});
+  return {};
+}
+
+void Connection::send_message(const Message &msg) {
+  const auto before = out_.size();
+  writer_.write(msg, out_);
+  stats_.bytes_out += out_.size() - before;
+  ++stats_.messages_out;
+}
+
+void Connection::send_command(const Command &cmd, std::uint32_t stream_id) {
+  send_message(encode_command(cmd, stream_id));
+}
+
+void Connection::send_media_message(std::uint32_t stream_id, MessageType type,
+                                    std::uint32_t timestamp, ByteView payload) {
+  scratch_.type = static_cast<std::uint8_t>(type);
+  scratch_.timestamp = timestamp;
+  scratch_.stream_id = stream_id;
+  scratch_.chunk_stream_id = 0;
+  scratch_.payload.assign(payload.begin(), payload.end());
+  send_message(scratch_);
+  ++stats_.media_messages_out;
+}
+
+void Connection::send_user_control(const UserControl &uc) {
+  send_message(make_user_control(uc));
+}
+
+void Connection::send_chunk_size(std::uint32_t size) {
+  send_message(make_set_chunk_size(size));
+  writer_.set_chunk_size(size);
+  stats_.chunk_size_out = size;
+}
+
+void Connection::send_window_ack_size(std::uint32_t size) {
+  send_message(make_window_ack_size(size));
+  bandwidth_.note_window_ack_size_sent(size);
+  stats_.ack_window_out = size;
+}
+
+void Connection::send_peer_bandwidth(std::uint32_t size, PeerBandwidthLimit type) {
+  send_message(make_set_peer_bandwidth(size, type));
+}
+
+} // namespace rtmp

@@ -34,8 +34,10 @@ namespace rtmp {
 // (e.g. a flood of tiny media messages fed in one call) is refused rather than buffered without
 // bound.
 inline constexpr std::size_t kMaxQueuedEvents = 1 << 16;
-// Set Peer Bandwidth limit types (RTMP 1.0 section 5.4.5).
-enum class BandwidthLimit : std::uint8_t { hard = 0, soft = 1, dynamic = 2 };
+// A Window Acknowledgement Size below this is raised to it: a peer asking for an
+// acknowledgement every few bytes would make us send more than it sends (RTMP 1.0 section
+// 5.4.4 sets no minimum; FMS and nginx-rtmp use millions).
+inline constexpr std::uint32_t kMinAckWindow = 4096;
 
 struct Stats {
   std::uint64_t bytes_in = 0;  // every byte received, handshake included (section 5.4.3)
@@ -53,7 +55,7 @@ struct Stats {
   std::uint64_t acks_received = 0;
   std::uint32_t last_ack_received = 0; // sequence number of the peer's last acknowledgement
   std::uint32_t peer_bandwidth = 0;    // output limit the peer set (0: none), section 5.4.5
-  BandwidthLimit peer_bandwidth_type = BandwidthLimit::hard;
+  PeerBandwidthLimit peer_bandwidth_type = PeerBandwidthLimit::hard;
   std::optional<Millis> rtt; // of the last answered ping
 };
 
@@ -113,7 +115,7 @@ protected:
   void send_user_control(const UserControl &uc);
   void send_chunk_size(std::uint32_t size);      // and switch the writer to it
   void send_window_ack_size(std::uint32_t size); // remembered in stats().ack_window_out
-  void send_peer_bandwidth(std::uint32_t size, BandwidthLimit type);
+  void send_peer_bandwidth(std::uint32_t size, PeerBandwidthLimit type);
 
   void push_event(Event e);
   void note(std::string text) { push_event(Note{std::move(text)}); }
@@ -133,7 +135,6 @@ private:
   std::error_code dispatch(Message &&msg, Millis now);
   std::error_code handle_control(const Message &msg, Millis now);
   std::error_code handle_user_control(const Message &msg, Millis now);
-  void apply_peer_bandwidth(std::uint32_t size, BandwidthLimit type);
   void account_sent(std::size_t before);
 
   Role role_;
@@ -144,13 +145,14 @@ private:
   ChunkReader reader_;
   ChunkWriter writer_;
   AckTracker acks_;
+  PeerBandwidthState bandwidth_;
+  std::optional<std::uint32_t> ping_sent_; // timestamp of our outstanding ping request
   Bytes out_;
   std::vector<Message> incoming_; // reused between receive() calls
   Message scratch_;               // reused for outgoing media (its payload keeps its capacity)
   std::deque<Event> events_;
   Stats stats_;
   std::uint64_t chunk_bytes_in_ = 0; // bytes fed to the chunk reader (acks count all bytes)
-  bool peer_bandwidth_seen_ = false;
   Millis last_receive_{0};
   const amf::DecodeLimits *amf_limits_ = nullptr;
 };

@@ -13,14 +13,20 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 #include <system_error>
 
-#include "core/amf0.hpp"
+#include "core/amf_value.hpp"
 #include "core/auth.hpp"
 #include "core/connection.hpp"
 #include "core/enhanced.hpp"
 
 namespace rtmp {
+
+// Commands a client sends after connect before we answered it (pipelining clients): kept and
+// handled after accept_connect(), up to this many; more is a protocol violation.
+inline constexpr std::size_t kMaxDeferredCommands = 16;
 
 struct ServerConfig {
   std::uint32_t chunk_size = 4096;
@@ -72,8 +78,9 @@ public:
   // The source of a played stream ended: onStatus NetStream.Play.UnpublishNotify, Stream EOF,
   // onStatus NetStream.Play.Stop.
   std::error_code end_stream(std::uint32_t stream_id);
-  // A NetConnection call to the client (e.g. a custom notification), transaction id 0.
-  std::error_code send_command(const Command &cmd, std::uint32_t stream_id = 0);
+  // Any command to the client (e.g. a custom notification, or the answer to an IncomingCall),
+  // once connected.
+  std::error_code send_call(const Command &cmd, std::uint32_t stream_id = 0);
 
   bool connected() const { return state_ == State::connected; }
   const std::string &app() const { return app_; }
@@ -105,9 +112,11 @@ private:
   double connect_txn_ = 1;
   double object_encoding_ = 0;
   std::string app_;
-  EnhancedCapabilities negotiated_;
+  EnhancedCapabilities offered_; // by the client in connect
   std::map<std::uint32_t, Stream> streams_;
   std::uint32_t next_stream_id_ = 1;
+  std::vector<std::pair<Command, std::uint32_t>> deferred_; // commands before accept_connect
+  Millis started_{0};
 };
 
 } // namespace rtmp

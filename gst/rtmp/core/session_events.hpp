@@ -5,6 +5,7 @@
 // plain values: copying one never refers back into the session.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <system_error>
@@ -15,6 +16,7 @@
 #include "core/command.hpp"
 #include "core/enhanced.hpp"
 #include "core/message.hpp"
+#include "core/shared_object.hpp"
 
 namespace rtmp {
 
@@ -22,9 +24,10 @@ namespace rtmp {
 
 // The RTMP handshake completed (RTMP 1.0 section 5.2).
 struct HandshakeDone {
-  std::uint32_t peer_version = 0; // the 4-byte version field of the peer's C1/S1
-  std::uint32_t peer_epoch = 0;   // the 4-byte time field of the peer's C1/S1
-  bool peer_used_digest = false;  // the peer used the Flash Player 9 digest scheme
+  std::uint8_t peer_version = 0;                       // the version byte of the peer's C0/S0 (3)
+  std::uint32_t peer_epoch = 0;                        // the 4-byte time field of the peer's C1/S1
+  std::array<std::uint8_t, 4> peer_software_version{}; // bytes 4..7 of C1/S1 (0 when plain)
+  bool peer_used_digest = false; // the peer used the Flash Player 9 digest scheme
 };
 
 // Any onStatus the peer sent (NetStream.*, NetConnection.*), on the message stream it came on.
@@ -149,6 +152,7 @@ struct IncomingCall {
 // again with a new session whose ClientConfig::app is `app_with_auth_query`.
 struct AuthRetry {
   std::string app_with_auth_query;
+  std::string query; // the part appended ("?authmod=..."): append it to the tcUrl too
 };
 
 // ---- Server side: requests the application must answer ------------------------------------
