@@ -142,6 +142,11 @@ Result<Command> decode_command(const Message &msg, const amf::DecodeLimits &limi
 // dictionary, E4X XML), as Flash Player does. Timestamp 0, chunk stream csid::command.
 Message encode_command(const Command &cmd, std::uint32_t stream_id, bool amf3 = false);
 
+// Appends one value as a type 17/15/16 message body carries it: AMF0, or the avmplus marker
+// 0x11 and AMF3 (with fresh reference tables) for values AMF0 cannot carry, when
+// `allow_amf3_switch`. Shared by the command, data and shared object encoders.
+void append_message_value(Bytes &out, const amf::Value &v, bool allow_amf3_switch);
+
 // ---------------------------------------------------------------------------------------------
 // Data messages (RTMP 1.0 section 7.1.2): "@setDataFrame", "onMetaData", "onTextData"...
 
