@@ -1,1 +1,494 @@
+// ChunkReader: reassembly of RTMP chunk streams (RTMP 1.0 section 5.3).
 #include <gtest/gtest.h>
+
+#include <random>
+
+#include "core/chunk_reader.hpp"
+#include "core/chunk_writer.hpp"
+#include "core/control.hpp"
+#include "core/error.hpp"
+
+using namespace rtmp;
+
+namespace {
+
+Bytes hex(std::string_view s) {
+  Bytes out;
+  int hi = -1;
+  for (char c : s) {
+    int v;
+    if (c >= '0' && c <= '9')
+      v = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      v = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      v = c - 'A' + 10;
+    else
+      continue;
+    if (hi < 0) {
+      hi = v;
+    } else {
+      out.push_back(static_cast<std::uint8_t>(hi << 4 | v));
+      hi = -1;
+    }
+  }
+  return out;
+}
+
+Bytes filled(std::size_t n, std::uint8_t seed) {
+  Bytes b(n);
+  for (std::size_t i = 0; i < n; ++i)
+    b[i] = static_cast<std::uint8_t>(seed + i * 7);
+  return b;
+}
+
+Bytes cat(std::initializer_list<Bytes> parts) {
+  Bytes out;
+  for (const Bytes &p : parts)
+    out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+Message msg(std::uint8_t type, std::uint32_t ts, std::uint32_t stream_id, std::uint32_t csid,
+            Bytes payload) {
+  Message m;
+  m.type = type;
+  m.timestamp = ts;
+  m.stream_id = stream_id;
+  m.chunk_stream_id = csid;
+  m.payload = std::move(payload);
+  return m;
+}
+
+void expect_same(const Message &a, const Message &b) {
+  EXPECT_EQ(a.type, b.type);
+  EXPECT_EQ(a.timestamp, b.timestamp);
+  EXPECT_EQ(a.stream_id, b.stream_id);
+  EXPECT_EQ(a.chunk_stream_id, b.chunk_stream_id);
+  EXPECT_EQ(a.payload, b.payload);
+}
+
+std::vector<Message> read_all(ByteView data, std::error_code *ec_out = nullptr,
+                              ChunkLimits limits = {}) {
+  ChunkReader r(limits);
+  std::vector<Message> out;
+  auto ec = r.read(data, out);
+  if (ec_out)
+    *ec_out = ec;
+  else
+    EXPECT_FALSE(ec) << ec.message();
+  return out;
+}
+
+std::vector<Message> read_bytewise(ByteView data, std::error_code *ec_out = nullptr) {
+  ChunkReader r;
+  std::vector<Message> out;
+  std::error_code ec;
+  for (std::size_t i = 0; i < data.size() && !ec; ++i)
+    ec = r.read(data.subspan(i, 1), out);
+  if (ec_out)
+    *ec_out = ec;
+  else
+    EXPECT_FALSE(ec) << ec.message();
+  return out;
+}
+
+// RTMP 1.0 5.3.2.1, example 1: four 32-byte audio messages on chunk stream 3, message stream
+// 12345, timestamps 1000 + 20n: a type 0 chunk, a type 2 chunk (delta 20), then type 3 chunks.
+Bytes spec_example1() {
+  const Bytes p = filled(32, 0x10);
+  return cat({hex("03 0003E8 000020 08 39300000"), p, // type 0: ts 1000, len 32, type 8
+              hex("83 000014"), p,                    // type 2: delta 20
+              hex("C3"), p,                           // type 3
+              hex("C3"), p});
+}
+
+// RTMP 1.0 5.3.2.2, example 2: one 307-byte video message, chunk stream 4, message stream
+// 12346, timestamp 1000, split at the default chunk size 128 into a type 0 and two type 3 chunks.
+Bytes spec_example2() {
+  const Bytes p = filled(307, 0x40);
+  return cat({hex("04 0003E8 000133 09 3A300000"), Bytes(p.begin(), p.begin() + 128), hex("C4"),
+              Bytes(p.begin() + 128, p.begin() + 256), hex("C4"), Bytes(p.begin() + 256, p.end())});
+}
+
+void check_example1(const std::vector<Message> &out) {
+  ASSERT_EQ(out.size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i) {
+    expect_same(out[i],
+                msg(8, 1000 + 20 * static_cast<std::uint32_t>(i), 12345, 3, filled(32, 0x10)));
+  }
+}
+
+void check_example2(const std::vector<Message> &out) {
+  ASSERT_EQ(out.size(), 1u);
+  expect_same(out[0], msg(9, 1000, 12346, 4, filled(307, 0x40)));
+}
+
+} // namespace
+
+TEST(ChunkReader, SpecExample1AudioType0Type2Type3) {
+  const Bytes data = spec_example1();
+  EXPECT_EQ(data.size(), 12u + 32 + 4 + 32 + 1 + 32 + 1 + 32);
+  check_example1(read_all(data));
+}
+
+TEST(ChunkReader, SpecExample2VideoSplitIntoType3Chunks) {
+  check_example2(read_all(spec_example2()));
+}
+
+TEST(ChunkReader, ByteAtATime) {
+  check_example1(read_bytewise(spec_example1()));
+  check_example2(read_bytewise(spec_example2()));
+}
+
+TEST(ChunkReader, TruncatedAtEveryOffsetCompletesWhenTheRestArrives) {
+  const Bytes data = spec_example2();
+  for (std::size_t k = 0; k < data.size(); ++k) {
+    ChunkReader r;
+    std::vector<Message> out;
+    ASSERT_FALSE(r.read(ByteView(data).first(k), out)) << "offset " << k;
+    EXPECT_TRUE(out.empty()) << "offset " << k;
+    ASSERT_FALSE(r.read(ByteView(data).subspan(k), out)) << "offset " << k;
+    check_example2(out);
+    EXPECT_EQ(r.bytes_read(), data.size());
+    EXPECT_EQ(r.buffered_bytes(), 0u);
+  }
+  const Bytes data1 = spec_example1();
+  for (std::size_t k = 0; k < data1.size(); ++k) {
+    ChunkReader r;
+    std::vector<Message> out;
+    ASSERT_FALSE(r.read(ByteView(data1).first(k), out));
+    EXPECT_LE(out.size(), 4u);
+    ASSERT_FALSE(r.read(ByteView(data1).subspan(k), out));
+    check_example1(out);
+  }
+}
+
+TEST(ChunkReader, BasicHeaderForms) {
+  // 5.3.1.1: 2-byte form (csid 0: id = 64 + byte), 3-byte form (csid 1: id = 64 + b1 + 256*b2).
+  struct Case {
+    const char *basic;
+    std::uint32_t csid;
+  } cases[] = {{"02", 2},      {"3F", 63},        {"00 00", 64},
+               {"00 FF", 319}, {"01 00 01", 320}, {"01 FF FF", 65599}};
+  for (const Case &c : cases) {
+    const Bytes data = cat({hex(c.basic), hex("000001 000002 14 00000000 AA BB")});
+    auto out = read_all(data);
+    ASSERT_EQ(out.size(), 1u) << c.csid;
+    EXPECT_EQ(out[0].chunk_stream_id, c.csid);
+    EXPECT_EQ(out[0].payload, hex("AA BB"));
+    EXPECT_EQ(read_bytewise(data).at(0).chunk_stream_id, c.csid);
+  }
+}
+
+TEST(ChunkReader, Type1ChangesLengthAndType) {
+  // 5.3.1.2.2: type 1 keeps the message stream id, carries delta, length and type.
+  const Bytes data = hex("03 000064 000001 08 01000000 11"
+                         "43 00000A 000002 09 2222");
+  auto out = read_all(data);
+  ASSERT_EQ(out.size(), 2u);
+  expect_same(out[1], msg(9, 110, 1, 3, hex("2222")));
+}
+
+TEST(ChunkReader, Type3AfterType0UsesTheTimestampAsDelta) {
+  // 5.3.1.2.4: a type 3 chunk after a type 0 chunk takes the type 0 timestamp as its delta.
+  const Bytes data = hex("03 000064 000001 08 01000000 11  C3 22");
+  auto out = read_all(data);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].timestamp, 200u);
+  EXPECT_EQ(out[1].payload, hex("22"));
+}
+
+TEST(ChunkReader, TimestampDeltaWrapsAt32Bits) {
+  // Type 0 with extended timestamp 0xFFFFFFF0, then type 2 delta 0x20 -> 0x10 (mod 2^32).
+  const Bytes data = hex("03 FFFFFF 000001 08 01000000 FFFFFFF0 11"
+                         "83 000020 22");
+  auto out = read_all(data);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].timestamp, 0xFFFFFFF0u);
+  EXPECT_EQ(out[1].timestamp, 0x10u);
+}
+
+TEST(ChunkReader, ExtendedTimestampRepeatedOnType3Chunks) {
+  // 5.3.1.3: timestamp 0x01000000 (>= 0xFFFFFF) is carried in the extended field; the sender
+  // repeats it on the type 3 continuation chunk (Flash/FFmpeg). Chunk size 2.
+  const Bytes data =
+      cat({hex("02 000000 000004 01 00000000 00000002"), // Set Chunk Size 2
+           hex("03 FFFFFF 000003 08 01000000 01000000 AA BB"), hex("C3 01000000 CC")});
+  for (auto out : {read_all(data), read_bytewise(data)}) {
+    ASSERT_EQ(out.size(), 2u);
+    expect_same(out[1], msg(8, 0x01000000, 1, 3, hex("AA BB CC")));
+  }
+}
+
+TEST(ChunkReader, ExtendedTimestampOmittedOnType3Chunks) {
+  // Same as above from a peer that does not repeat the extended field: the next bytes do not
+  // match the stored value so they are payload.
+  const Bytes data = cat({hex("02 000000 000004 01 00000000 00000002"),
+                          hex("03 FFFFFF 000003 08 01000000 01000000 AA BB"), hex("C3 CC")});
+  for (auto out : {read_all(data), read_bytewise(data)}) {
+    ASSERT_EQ(out.size(), 2u);
+    expect_same(out[1], msg(8, 0x01000000, 1, 3, hex("AA BB CC")));
+  }
+}
+
+TEST(ChunkReader, OmittedExtendedTimestampWithPayloadMatchingItsPrefixAtEverySplit) {
+  // The continuation payload starts with 01 00 00, the first three bytes of the stored extended
+  // timestamp 01000000: the reader must wait, then hand those bytes back as payload.
+  const Bytes data = cat({hex("02 000000 000004 01 00000000 00000004"), // chunk size 4
+                          hex("03 FFFFFF 000007 08 01000000 01000000 AA BB CC DD"),
+                          hex("C3 01 00 00"), hex("03 000005 000001 08 01000000 EE")});
+  for (std::size_t k = 0; k <= data.size(); ++k) {
+    ChunkReader r;
+    std::vector<Message> out;
+    ASSERT_FALSE(r.read(ByteView(data).first(k), out)) << k;
+    ASSERT_FALSE(r.read(ByteView(data).subspan(k), out)) << k;
+    ASSERT_EQ(out.size(), 3u) << k;
+    expect_same(out[1], msg(8, 0x01000000, 1, 3, hex("AA BB CC DD 01 00 00")));
+    expect_same(out[2], msg(8, 5, 1, 3, hex("EE")));
+  }
+}
+
+TEST(ChunkReader, ExtendedTimestampOnType3StartingANewMessage) {
+  // Type 2 with an extended delta 0x01000000, then a type 3 chunk starting the next message
+  // with the same delta, repeating the extended field.
+  const Bytes data = hex("03 000010 000001 08 01000000 11"
+                         "83 FFFFFF 01000000 22"
+                         "C3 01000000 33");
+  auto out = read_all(data);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[1].timestamp, 0x01000010u);
+  EXPECT_EQ(out[2].timestamp, 0x02000010u);
+  EXPECT_EQ(out[2].payload, hex("33"));
+}
+
+TEST(ChunkReader, InterleavedChunkStreams) {
+  // Two 4-byte messages on chunk streams 4 and 6, chunk size 2, chunks alternating.
+  const Bytes data =
+      cat({hex("02 000000 000004 01 00000000 00000002"), hex("04 000001 000004 08 01000000 A1 A2"),
+           hex("06 000002 000004 09 01000000 B1 B2"), hex("C4 A3 A4"), hex("C6 B3 B4")});
+  auto out = read_all(data);
+  ASSERT_EQ(out.size(), 3u);
+  expect_same(out[1], msg(8, 1, 1, 4, hex("A1 A2 A3 A4")));
+  expect_same(out[2], msg(9, 2, 1, 6, hex("B1 B2 B3 B4")));
+}
+
+TEST(ChunkReader, SetChunkSizeTakesEffectWithinTheSameCall) {
+  ChunkWriter w;
+  Bytes data;
+  ASSERT_FALSE(w.write(make_set_chunk_size(4096), data));
+  w.set_chunk_size(4096);
+  const Message video = msg(9, 40, 1, 6, filled(10000, 3));
+  ASSERT_FALSE(w.write(video, data));
+  ChunkReader r;
+  std::vector<Message> out;
+  ASSERT_FALSE(r.read(data, out));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].kind(), MessageType::set_chunk_size);
+  EXPECT_EQ(r.chunk_size(), 4096u);
+  expect_same(out[1], video);
+}
+
+TEST(ChunkReader, AbortDropsThePartialMessage) {
+  // 5.4.2: a partial message on csid 4 (2 of 4 bytes) is discarded by Abort(4).
+  const Bytes data =
+      cat({hex("02 000000 000004 01 00000000 00000002"), hex("04 000001 000004 08 01000000 A1 A2"),
+           hex("02 000000 000004 02 00000000 0000 C2 0004"), // at chunk size 2
+           hex("04 000009 000001 08 01000000 C1")});
+  ChunkReader r;
+  std::vector<Message> out;
+  const std::size_t tail = 17 + 13; // the Abort message and the new message
+  ASSERT_FALSE(r.read(ByteView(data).first(data.size() - tail), out));
+  EXPECT_EQ(r.buffered_bytes(), 2u);
+  ASSERT_FALSE(r.read(ByteView(data).last(tail), out));
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[1].kind(), MessageType::abort);
+  expect_same(out[2], msg(8, 9, 1, 4, hex("C1")));
+  EXPECT_EQ(r.buffered_bytes(), 0u);
+}
+
+TEST(ChunkReader, ZeroLengthMessage) {
+  auto out = read_all(hex("03 000001 000000 12 01000000  03 000002 000001 12 01000000 55"));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_TRUE(out[0].payload.empty());
+  EXPECT_EQ(out[1].payload, hex("55"));
+}
+
+TEST(ChunkReader, RepeatedFullHeaderOnContinuationIsTolerated) {
+  // Some senders repeat a type 0 header describing the same message on continuation chunks.
+  const Bytes data =
+      cat({hex("02 000000 000004 01 00000000 00000002"), hex("04 000001 000004 08 01000000 A1 A2"),
+           hex("04 000001 000004 08 01000000 A3 A4")});
+  auto out = read_all(data);
+  ASSERT_EQ(out.size(), 2u);
+  expect_same(out[1], msg(8, 1, 1, 4, hex("A1 A2 A3 A4")));
+}
+
+TEST(ChunkReader, NewMessageHeaderInsideAPartialMessageIsAnError) {
+  const Bytes data =
+      cat({hex("02 000000 000004 01 00000000 00000002"), hex("04 000001 000004 08 01000000 A1 A2"),
+           hex("44 000001 000003 08 A3 A4")});
+  std::error_code ec;
+  read_all(data, &ec);
+  EXPECT_EQ(ec, Errc::chunk_bad_header);
+}
+
+TEST(ChunkReader, ContinuationWithoutPreviousHeaderIsAnError) {
+  for (const char *h : {"43 000001 000001 08 00", "83 000001 00", "C3 00"}) {
+    std::error_code ec;
+    auto out = read_all(hex(h), &ec);
+    EXPECT_EQ(ec, Errc::chunk_bad_header) << h;
+    EXPECT_TRUE(out.empty());
+  }
+}
+
+TEST(ChunkReader, ErrorsAreSticky) {
+  ChunkReader r;
+  std::vector<Message> out;
+  EXPECT_EQ(r.read(hex("C3"), out), Errc::chunk_bad_header);
+  EXPECT_EQ(r.read(hex("03 000001 000001 08 01000000 11"), out), Errc::chunk_bad_header);
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(ChunkReader, SetChunkSizeOutOfRange) {
+  // 5.4.1: the top bit must be zero, and 0 would make no progress.
+  for (const char *size : {"00000000", "80000000", "FFFFFFFF"}) {
+    std::error_code ec;
+    read_all(cat({hex("02 000000 000004 01 00000000"), hex(size)}), &ec);
+    EXPECT_EQ(ec, Errc::chunk_bad_size) << size;
+  }
+  std::error_code ec;
+  read_all(hex("02 000000 000002 01 00000000 0001"), &ec);
+  EXPECT_EQ(ec, Errc::chunk_bad_size);
+  auto out = read_all(hex("02 000000 000004 01 00000000 7FFFFFFF"));
+  ASSERT_EQ(out.size(), 1u);
+}
+
+TEST(ChunkReader, LimitMessageSize) {
+  ChunkLimits limits;
+  limits.max_message_size = 100;
+  std::error_code ec;
+  auto out = read_all(hex("03 000000 000064 09 01000000"), &ec, limits);
+  EXPECT_FALSE(ec) << "exactly the limit is fine";
+  read_all(hex("03 000000 000065 09 01000000"), &ec, limits);
+  EXPECT_EQ(ec, Errc::limit_exceeded);
+  // A type 1 header raising the length is checked too.
+  read_all(hex("03 000000 000001 09 01000000 00  43 000000 000065 09"), &ec, limits);
+  EXPECT_EQ(ec, Errc::limit_exceeded);
+}
+
+TEST(ChunkReader, LimitChunkStreams) {
+  ChunkLimits limits;
+  limits.max_chunk_streams = 3;
+  Bytes data;
+  for (std::uint8_t id = 3; id <= 5; ++id)
+    data = cat({data, Bytes{id}, hex("000000 000001 08 01000000 00")});
+  std::error_code ec;
+  EXPECT_EQ(read_all(data, &ec, limits).size(), 3u);
+  EXPECT_FALSE(ec);
+  data = cat({data, hex("06 000000 000001 08 01000000 00")});
+  read_all(data, &ec, limits);
+  EXPECT_EQ(ec, Errc::limit_exceeded);
+}
+
+TEST(ChunkReader, LimitBufferedBytes) {
+  // Two partial 1000-byte messages at chunk size 600 hold 1200 bytes: over a 1000-byte limit.
+  ChunkLimits limits;
+  limits.max_buffered_bytes = 1000;
+  const Bytes first = cat({hex("02 000000 000004 01 00000000 00000258"),
+                           hex("04 000000 0003E8 09 01000000"), filled(600, 1)});
+  std::error_code ec;
+  read_all(first, &ec, limits);
+  EXPECT_FALSE(ec);
+  read_all(cat({first, hex("06 000000 0003E8 09 01000000"), filled(600, 2)}), &ec, limits);
+  EXPECT_EQ(ec, Errc::limit_exceeded);
+}
+
+TEST(ChunkReader, AnnouncedLengthIsNotAllocatedUpFront) {
+  // A 16 MiB announcement with 10 bytes behind it holds 10 bytes, not 16 MiB.
+  ChunkReader r;
+  r.set_chunk_size(chunk::kMaxChunkSize);
+  std::vector<Message> out;
+  ASSERT_FALSE(r.read(cat({hex("04 000000 FFFFFF 09 01000000"), filled(10, 0)}), out));
+  EXPECT_EQ(r.buffered_bytes(), 10u);
+}
+
+TEST(ChunkReader, WriterRoundTripRandomMessagesChunkSizesAndSplits) {
+  std::mt19937 rng(1234);
+  auto pick = [&](std::uint32_t lo, std::uint32_t hi) {
+    return std::uniform_int_distribution<std::uint32_t>(lo, hi)(rng);
+  };
+  const std::uint32_t csids[] = {0, 2, 3, 4, 63, 64, 319, 320, 65599};
+  for (int round = 0; round < 40; ++round) {
+    ChunkWriter w;
+    Bytes wire;
+    std::vector<Message> sent;
+    std::uint32_t ts = pick(0, 1) ? 0xFFFFF0 : pick(0, 0xFFFFFFFF);
+    for (int i = 0; i < 60; ++i) {
+      if (pick(0, 9) == 0) {
+        const std::uint32_t size = pick(0, 3) == 0 ? pick(1, 8) : pick(1, 70000);
+        Message m = make_set_chunk_size(size);
+        ASSERT_FALSE(w.write(m, wire));
+        w.set_chunk_size(size);
+        sent.push_back(m);
+        continue;
+      }
+      const std::uint32_t step = pick(0, 3) == 0 ? pick(0, 0x2000000) : pick(0, 40);
+      ts = pick(0, 15) == 0 ? ts - pick(0, 100) : ts + step;
+      const std::size_t len = pick(0, 4) == 0 ? pick(0, 100000) : pick(0, 300);
+      Message m = msg(static_cast<std::uint8_t>(pick(0, 1) ? 8 : 9), ts, pick(0, 2),
+                      csids[pick(0, 8)], filled(len, static_cast<std::uint8_t>(i)));
+      ASSERT_FALSE(w.write(m, wire));
+      if (m.chunk_stream_id == 0)
+        m.chunk_stream_id = ChunkWriter::default_chunk_stream(m.type);
+      sent.push_back(std::move(m));
+    }
+    ChunkReader r;
+    std::vector<Message> got;
+    std::size_t pos = 0;
+    while (pos < wire.size()) {
+      const std::size_t n =
+          std::min<std::size_t>(wire.size() - pos, pick(0, 3) ? pick(0, 64) : pick(0, 200000));
+      ASSERT_FALSE(r.read(ByteView(wire).subspan(pos, n), got));
+      pos += n;
+    }
+    ASSERT_EQ(got.size(), sent.size()) << "round " << round;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      SCOPED_TRACE(i);
+      expect_same(got[i], sent[i]);
+    }
+    EXPECT_EQ(r.bytes_read(), wire.size());
+    EXPECT_EQ(r.buffered_bytes(), 0u);
+  }
+}
+
+TEST(ChunkReader, ChunkSizeOneLargeMessage) {
+  ChunkWriter w;
+  Bytes wire;
+  ASSERT_FALSE(w.write(make_set_chunk_size(1), wire));
+  w.set_chunk_size(1);
+  const Message big = msg(9, 0x1000000, 1, 6, filled(200000, 9)); // extended on every chunk
+  ASSERT_FALSE(w.write(big, wire));
+  EXPECT_EQ(wire.size(), 16u + 16 + 200000 + (200000 - 1) * 5);
+  auto out = read_all(wire);
+  ASSERT_EQ(out.size(), 2u);
+  expect_same(out[1], big);
+}
+
+TEST(ChunkReader, GarbageNeverCrashesAndSplitsAgree) {
+  // Random bytes, some starting like a real stream: whole-buffer and byte-wise reads must agree.
+  std::mt19937 rng(99);
+  for (int round = 0; round < 300; ++round) {
+    Bytes data = round % 2 ? spec_example1() : Bytes{};
+    const std::size_t n = rng() % 400;
+    for (std::size_t i = 0; i < n; ++i)
+      data.push_back(static_cast<std::uint8_t>(rng()));
+    std::error_code ec_all, ec_bytes;
+    auto all = read_all(data, &ec_all);
+    auto bytes = read_bytewise(data, &ec_bytes);
+    EXPECT_EQ(ec_all, ec_bytes);
+    ASSERT_EQ(all.size(), bytes.size());
+    for (std::size_t i = 0; i < all.size(); ++i)
+      expect_same(all[i], bytes[i]);
+  }
+}

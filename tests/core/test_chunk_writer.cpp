@@ -1,1 +1,222 @@
+// ChunkWriter: header compression and chunking (RTMP 1.0 section 5.3).
 #include <gtest/gtest.h>
+
+#include "core/chunk_reader.hpp"
+#include "core/chunk_writer.hpp"
+#include "core/control.hpp"
+#include "core/error.hpp"
+
+using namespace rtmp;
+
+namespace {
+
+Bytes hex(std::string_view s) {
+  Bytes out;
+  int hi = -1;
+  for (char c : s) {
+    int v;
+    if (c >= '0' && c <= '9')
+      v = c - '0';
+    else if (c >= 'A' && c <= 'F')
+      v = c - 'A' + 10;
+    else
+      continue;
+    if (hi < 0) {
+      hi = v;
+    } else {
+      out.push_back(static_cast<std::uint8_t>(hi << 4 | v));
+      hi = -1;
+    }
+  }
+  return out;
+}
+
+Bytes filled(std::size_t n, std::uint8_t seed) {
+  Bytes b(n);
+  for (std::size_t i = 0; i < n; ++i)
+    b[i] = static_cast<std::uint8_t>(seed + i * 7);
+  return b;
+}
+
+Bytes cat(std::initializer_list<Bytes> parts) {
+  Bytes out;
+  for (const Bytes &p : parts)
+    out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+Message msg(std::uint8_t type, std::uint32_t ts, std::uint32_t stream_id, std::uint32_t csid,
+            Bytes payload) {
+  Message m;
+  m.type = type;
+  m.timestamp = ts;
+  m.stream_id = stream_id;
+  m.chunk_stream_id = csid;
+  m.payload = std::move(payload);
+  return m;
+}
+
+Bytes write_all(ChunkWriter &w, const std::vector<Message> &msgs) {
+  Bytes out;
+  for (const Message &m : msgs)
+    EXPECT_FALSE(w.write(m, out));
+  return out;
+}
+
+} // namespace
+
+TEST(ChunkWriter, SpecExample1AudioType0Type2Type3) {
+  // RTMP 1.0 5.3.2.1: same-size audio messages every 20 ms -> type 0, type 2, type 3, type 3.
+  ChunkWriter w;
+  const Bytes p = filled(32, 0x10);
+  std::vector<Message> msgs;
+  for (std::uint32_t i = 0; i < 4; ++i)
+    msgs.push_back(msg(8, 1000 + 20 * i, 12345, 3, p));
+  EXPECT_EQ(write_all(w, msgs), cat({hex("03 0003E8 000020 08 39300000"), p, hex("83 000014"), p,
+                                     hex("C3"), p, hex("C3"), p}));
+}
+
+TEST(ChunkWriter, SpecExample2VideoSplitIntoType3Chunks) {
+  // RTMP 1.0 5.3.2.2: a 307-byte message at chunk size 128 -> type 0 + two type 3 chunks.
+  ChunkWriter w;
+  const Bytes p = filled(307, 0x40);
+  EXPECT_EQ(
+      write_all(w, {msg(9, 1000, 12346, 4, p)}),
+      cat({hex("04 0003E8 000133 09 3A300000"), Bytes(p.begin(), p.begin() + 128), hex("C4"),
+           Bytes(p.begin() + 128, p.begin() + 256), hex("C4"), Bytes(p.begin() + 256, p.end())}));
+}
+
+TEST(ChunkWriter, HeaderTypeSelection) {
+  ChunkWriter w;
+  Bytes out;
+  auto first_byte = [&](const Message &m) {
+    out.clear();
+    EXPECT_FALSE(w.write(m, out));
+    return out.at(0);
+  };
+  EXPECT_EQ(first_byte(msg(8, 100, 1, 4, {1})), 0x04);    // first message: type 0
+  EXPECT_EQ(first_byte(msg(8, 100, 1, 4, {1})), 0x84);    // delta 0 after type 0: type 2
+  EXPECT_EQ(first_byte(msg(8, 100, 1, 4, {1})), 0xC4);    // same delta, size, type: type 3
+  EXPECT_EQ(first_byte(msg(8, 110, 1, 4, {1, 2})), 0x44); // new length: type 1
+  EXPECT_EQ(first_byte(msg(9, 120, 1, 4, {1, 2})), 0x44); // new type: type 1
+  EXPECT_EQ(first_byte(msg(9, 130, 1, 4, {1, 2})), 0xC4); // same delta 10: type 3
+  EXPECT_EQ(first_byte(msg(9, 135, 1, 4, {1, 2})), 0x84); // new delta: type 2
+  EXPECT_EQ(first_byte(msg(9, 130, 1, 4, {1, 2})), 0x04); // backwards: type 0
+  EXPECT_EQ(first_byte(msg(9, 130, 2, 4, {1, 2})), 0x04); // new message stream: type 0
+  EXPECT_EQ(out, hex("04 000082 000002 09 02000000 01 02"));
+}
+
+TEST(ChunkWriter, NeverType3RightAfterType0) {
+  // After a type 0 chunk FFmpeg takes the absolute timestamp as the next delta, nginx-rtmp 0:
+  // a type 3 there would be ambiguous, so the writer uses type 2.
+  ChunkWriter w;
+  Bytes out;
+  ASSERT_FALSE(w.write(msg(8, 20, 1, 4, {1}), out));
+  out.clear();
+  ASSERT_FALSE(w.write(msg(8, 40, 1, 4, {1}), out));
+  EXPECT_EQ(out, hex("84 000014 01"));
+}
+
+TEST(ChunkWriter, BasicHeaderFormsAtCsidBoundaries) {
+  // 5.3.1.1: the shortest form for each id.
+  struct Case {
+    std::uint32_t csid;
+    const char *basic;
+  } cases[] = {{2, "02"},      {63, "3F"},        {64, "00 00"},
+               {319, "00 FF"}, {320, "01 00 01"}, {65599, "01 FF FF"}};
+  for (const Case &c : cases) {
+    ChunkWriter w;
+    w.set_chunk_size(1);
+    Bytes out;
+    ASSERT_FALSE(w.write(msg(8, 0, 0, c.csid, {0xAA, 0xBB}), out));
+    const Bytes basic = hex(c.basic);
+    EXPECT_EQ(out, cat({basic, hex("000000 000002 08 00000000 AA"), // type 0 chunk
+                        Bytes{static_cast<std::uint8_t>(basic[0] | 0xC0)},
+                        Bytes(basic.begin() + 1, basic.end()), hex("BB")}))
+        << c.csid;
+    ChunkReader r;
+    r.set_chunk_size(1);
+    std::vector<Message> got;
+    ASSERT_FALSE(r.read(out, got));
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].chunk_stream_id, c.csid);
+  }
+}
+
+TEST(ChunkWriter, ExtendedTimestampRepeatedOnContinuationChunks) {
+  // 5.3.1.3: 0x01000000 goes in the extended field, repeated after each type 3 basic header.
+  ChunkWriter w;
+  w.set_chunk_size(2);
+  Bytes out;
+  ASSERT_FALSE(w.write(msg(8, 0x01000000, 1, 3, {1, 2, 3}), out));
+  EXPECT_EQ(out, hex("03 FFFFFF 000003 08 01000000 01000000 01 02  C3 01000000 03"));
+  // The marker value itself is extended too ("timestamp >= 0xFFFFFF").
+  ChunkWriter w2;
+  out.clear();
+  ASSERT_FALSE(w2.write(msg(8, 0xFFFFFF, 1, 3, {1}), out));
+  EXPECT_EQ(out, hex("03 FFFFFF 000001 08 01000000 00FFFFFF 01"));
+  // 0xFFFFFE fits in 24 bits.
+  ChunkWriter w3;
+  out.clear();
+  ASSERT_FALSE(w3.write(msg(8, 0xFFFFFE, 1, 3, {1}), out));
+  EXPECT_EQ(out, hex("03 FFFFFE 000001 08 01000000 01"));
+}
+
+TEST(ChunkWriter, ExtendedDelta) {
+  ChunkWriter w;
+  Bytes out;
+  ASSERT_FALSE(w.write(msg(8, 1, 1, 3, {1}), out));
+  out.clear();
+  ASSERT_FALSE(w.write(msg(8, 0x02000001, 1, 3, {1}), out));
+  EXPECT_EQ(out, hex("83 FFFFFF 02000000 01"));
+  out.clear();
+  ASSERT_FALSE(w.write(msg(8, 0x04000001, 1, 3, {1}), out));
+  EXPECT_EQ(out, hex("C3 02000000 01")); // type 3 inherits (and repeats) the extended delta
+}
+
+TEST(ChunkWriter, DefaultChunkStreamByType) {
+  EXPECT_EQ(make_set_chunk_size(1).chunk_stream_id, csid::protocol_control);
+  ChunkWriter w;
+  Bytes out;
+  ASSERT_FALSE(w.write(msg(20, 0, 0, 0, {5}), out));
+  EXPECT_EQ(out.at(0), csid::command);
+  out.clear();
+  ASSERT_FALSE(w.write(msg(9, 0, 1, 0, {5}), out));
+  EXPECT_EQ(out.at(0), csid::video);
+  out.clear();
+  ASSERT_FALSE(w.write(msg(8, 0, 1, 0, {5}), out));
+  EXPECT_EQ(out.at(0), csid::audio);
+  out.clear();
+  ASSERT_FALSE(w.write(msg(18, 0, 1, 0, {5}), out));
+  EXPECT_EQ(out.at(0), csid::data);
+  out.clear();
+  ASSERT_FALSE(w.write(msg(5, 0, 0, 0, {0, 0, 0, 1}), out));
+  EXPECT_EQ(out.at(0), csid::protocol_control);
+}
+
+TEST(ChunkWriter, InvalidArguments) {
+  ChunkWriter w;
+  Bytes out;
+  EXPECT_EQ(w.write(msg(8, 0, 1, 1, {1}), out), Errc::invalid_argument);
+  EXPECT_EQ(w.write(msg(8, 0, 1, 65600, {1}), out), Errc::invalid_argument);
+  EXPECT_EQ(w.write(msg(8, 0, 1, 4, Bytes(0x1000000)), out), Errc::invalid_argument);
+  EXPECT_TRUE(out.empty());
+  EXPECT_FALSE(w.write(msg(8, 0, 1, 4, Bytes(0xFFFFFF)), out));
+}
+
+TEST(ChunkWriter, ChunkSizeIsClamped) {
+  ChunkWriter w;
+  w.set_chunk_size(0);
+  EXPECT_EQ(w.chunk_size(), 1u);
+  w.set_chunk_size(0xFFFFFFFF);
+  EXPECT_EQ(w.chunk_size(), chunk::kMaxChunkSize);
+  w.set_chunk_size(4096);
+  EXPECT_EQ(w.chunk_size(), 4096u);
+}
+
+TEST(ChunkWriter, EmptyPayload) {
+  ChunkWriter w;
+  Bytes out;
+  ASSERT_FALSE(w.write(msg(18, 7, 1, 5, {}), out));
+  EXPECT_EQ(out, hex("05 000007 000000 12 01000000"));
+}

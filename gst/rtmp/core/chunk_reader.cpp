@@ -1,1 +1,329 @@
-// placeholder: implemented in issue 3
+#include "core/chunk_reader.hpp"
+
+#include <algorithm>
+
+#include "core/control.hpp"
+#include "core/error.hpp"
+
+namespace rtmp {
+namespace {
+
+// Initial capacity reserved for a message: large enough that typical audio/video frames need at
+// most a couple of reallocations, small enough that a peer announcing many 16 MiB messages
+// without sending them cannot make us allocate more than this per chunk stream.
+constexpr std::size_t kInitialReserve = 64 * 1024;
+
+// 5.3.1.2: size of the message header for fmt 0..3.
+constexpr std::size_t kMessageHeaderSize[4] = {11, 7, 3, 0};
+
+// True if `bytes` (possibly shorter than 4) is a prefix of the big-endian encoding of `v`.
+bool is_prefix_of_u32(ByteView bytes, std::uint32_t v) {
+  const std::uint8_t be[4] = {static_cast<std::uint8_t>(v >> 24),
+                              static_cast<std::uint8_t>(v >> 16), static_cast<std::uint8_t>(v >> 8),
+                              static_cast<std::uint8_t>(v)};
+  return std::equal(bytes.begin(), bytes.end(), std::begin(be));
+}
+
+} // namespace
+
+ChunkReader::ChunkReader(ChunkLimits limits) : limits_(limits) {
+  // More streams than there are chunk stream ids cannot exist (5.3.1.1).
+  limits_.max_chunk_streams =
+      std::min<std::size_t>(limits_.max_chunk_streams, chunk::kMaxCsid - chunk::kMinCsid + 1);
+}
+
+void ChunkReader::set_chunk_size(std::uint32_t size) {
+  chunk_size_ = std::clamp<std::uint32_t>(size, 1, chunk::kMaxChunkSize);
+}
+
+ChunkReader::Stream *ChunkReader::find(std::uint32_t csid) {
+  return const_cast<Stream *>(std::as_const(*this).find(csid));
+}
+
+const ChunkReader::Stream *ChunkReader::find(std::uint32_t csid) const {
+  if (csid < small_index_.size()) {
+    const std::uint32_t i = small_index_[csid];
+    return i ? &streams_[i - 1] : nullptr;
+  }
+  for (const Stream &s : streams_)
+    if (s.csid == csid)
+      return &s;
+  return nullptr;
+}
+
+std::error_code ChunkReader::fail(std::error_code ec) {
+  error_ = ec;
+  return ec;
+}
+
+// Parses one chunk header (5.3.1) from the start of `bytes` without changing any state.
+ChunkReader::Parse ChunkReader::parse_header(ByteView bytes, Header &h, std::error_code &ec) const {
+  ByteReader r(bytes);
+  std::uint8_t b0;
+  if (!r.read_u8(b0))
+    return Parse::need_more;
+  h.fmt = b0 >> 6;
+  h.csid = b0 & 0x3F;
+  // 5.3.1.1: csid 0 -> 2-byte form (csid - 64 in the second byte); 1 -> 3-byte form (csid - 64
+  // in the second and third byte, least significant first).
+  if (h.csid == 0) {
+    std::uint8_t b1;
+    if (!r.read_u8(b1))
+      return Parse::need_more;
+    h.csid = 64 + b1;
+  } else if (h.csid == 1) {
+    std::uint8_t b1, b2;
+    if (r.remaining() < 2)
+      return Parse::need_more;
+    r.read_u8(b1);
+    r.read_u8(b2);
+    h.csid = 64 + b1 + 256u * b2;
+  }
+
+  // Types 1, 2 and 3 inherit fields from the previous header of the same chunk stream
+  // (5.3.1.2.2-4); without one there is nothing to inherit from.
+  const Stream *prev = find(h.csid);
+  if (h.fmt != 0 && !prev) {
+    ec = Errc::chunk_bad_header;
+    return Parse::error;
+  }
+
+  if (r.remaining() < kMessageHeaderSize[h.fmt])
+    return Parse::need_more;
+  if (h.fmt <= 2)
+    r.read_u24(h.ts_field);
+  if (h.fmt <= 1) {
+    r.read_u24(h.length);
+    r.read_u8(h.type);
+  }
+  if (h.fmt == 0)
+    r.read_u32_le(h.stream_id); // 5.3.1.2.1: little-endian
+
+  if (h.fmt <= 2) {
+    // 5.3.1.3: the 24-bit field of all ones announces a 32-bit extended timestamp.
+    if (h.ts_field == chunk::kExtendedTimestamp) {
+      if (!r.read_u32(h.ts_field))
+        return Parse::need_more;
+    }
+  } else if (prev->extended) {
+    // 5.3.1.3 (2012 text): a type 3 chunk of a stream whose last header had an extended
+    // timestamp repeats it. Flash, FMS and FFmpeg do so; some peers (old librtmp, some hardware
+    // encoders) do not. We peek: if the next 4 bytes equal the stored extended value (or, for a
+    // continuation, the message's absolute timestamp, which some senders repeat instead) they
+    // are the extended timestamp, otherwise they are payload. Known ambiguity: a payload that
+    // happens to begin with exactly those 4 bytes from a peer that omits the field is misread
+    // (4 bytes lost, the next chunk header misaligned). While the available bytes are a prefix
+    // of a candidate we wait for more instead of guessing.
+    const ByteView peek = r.rest().first(std::min<std::size_t>(4, r.remaining()));
+    const bool match_ext = is_prefix_of_u32(peek, prev->ext_value);
+    const bool match_abs = prev->in_progress && is_prefix_of_u32(peek, prev->timestamp);
+    if (match_ext || match_abs) {
+      if (peek.size() < 4)
+        return Parse::need_more;
+      r.skip(4);
+    }
+  }
+  h.size = r.position();
+  return Parse::done;
+}
+
+// Updates the chunk stream state with a complete header and prepares to read its payload.
+std::error_code ChunkReader::apply_header(const Header &h) {
+  Stream *s = find(h.csid);
+  if (!s) {
+    // Only type 0 reaches here for an unknown csid (parse_header rejects the others).
+    if (streams_.size() >= limits_.max_chunk_streams)
+      return Errc::limit_exceeded;
+    streams_.push_back(Stream{});
+    s = &streams_.back();
+    s->csid = h.csid;
+    if (h.csid < small_index_.size())
+      small_index_[h.csid] = static_cast<std::uint32_t>(streams_.size());
+  }
+
+  if (s->in_progress) {
+    // A type 0/1/2 header in the middle of a message. FFmpeg tolerates senders that repeat the
+    // header on continuation chunks when it describes the same message; we do the same and keep
+    // the message's timestamp. A header describing a different message would silently lose the
+    // partial one, so it is an error (5.3.1.2: only type 3 continues a message).
+    if (h.fmt <= 1 && (h.length != s->length || h.type != s->type))
+      return Errc::chunk_bad_header;
+    if (h.fmt == 0 && h.stream_id != s->stream_id)
+      return Errc::chunk_bad_header;
+  } else {
+    switch (h.fmt) {
+    case 0:
+      s->timestamp = h.ts_field;
+      // 5.3.1.2.4: a type 3 chunk following a type 0 chunk uses the type 0 timestamp as its
+      // delta (FFmpeg and SRS agree; nginx-rtmp uses 0, so our writer never relies on this).
+      s->delta = h.ts_field;
+      s->length = h.length;
+      s->type = h.type;
+      s->stream_id = h.stream_id;
+      break;
+    case 1:
+      s->length = h.length;
+      s->type = h.type;
+      [[fallthrough]];
+    case 2:
+      s->delta = h.ts_field;
+      s->timestamp += h.ts_field; // 32-bit wraparound is intended (RTMP 1.0 section 4)
+      break;
+    default:
+      s->timestamp += s->delta; // 5.3.1.2.4: same delta as the previous message
+      break;
+    }
+    if (h.fmt <= 2) {
+      s->extended = h.ts_field >= chunk::kExtendedTimestamp;
+      s->ext_value = h.ts_field;
+    }
+    if (s->length > limits_.max_message_size)
+      return Errc::limit_exceeded;
+    s->in_progress = true;
+    s->received = 0;
+    s->payload.clear();
+    s->payload.reserve(std::min<std::size_t>(s->length, kInitialReserve));
+  }
+
+  current_ = static_cast<std::size_t>(s - streams_.data());
+  in_chunk_ = true;
+  chunk_remaining_ = std::min(chunk_size_, s->length - s->received);
+  return {};
+}
+
+std::error_code ChunkReader::append_payload(ByteView bytes) {
+  if (bytes.size() > limits_.max_buffered_bytes - buffered_)
+    return Errc::limit_exceeded;
+  Stream &s = streams_[current_];
+  const std::size_t needed = s.payload.size() + bytes.size();
+  if (needed > s.payload.capacity()) {
+    // Grow geometrically, but never past the announced length.
+    const std::size_t grown = std::max({needed, 2 * s.payload.capacity(), kInitialReserve});
+    s.payload.reserve(std::min<std::size_t>(grown, s.length));
+  }
+  s.payload.insert(s.payload.end(), bytes.begin(), bytes.end());
+  s.received += static_cast<std::uint32_t>(bytes.size());
+  buffered_ += bytes.size();
+  chunk_remaining_ -= static_cast<std::uint32_t>(bytes.size());
+  return {};
+}
+
+std::error_code ChunkReader::complete_message(Stream &s, std::vector<Message> &out) {
+  buffered_ -= s.received;
+  s.in_progress = false;
+  s.received = 0;
+  Message m;
+  m.type = s.type;
+  m.timestamp = s.timestamp;
+  m.stream_id = s.stream_id;
+  m.chunk_stream_id = s.csid;
+  m.payload = std::move(s.payload);
+  s.payload = Bytes{};
+
+  // 5.4.1, 5.4.2: protocol control takes effect for the bytes that follow. We honour them on
+  // any chunk/message stream, as FFmpeg and nginx-rtmp do.
+  if (m.kind() == MessageType::set_chunk_size) {
+    auto size = parse_set_chunk_size(m.payload);
+    if (!size)
+      return size.error() == Errc::truncated ? make_error_code(Errc::chunk_bad_size) : size.error();
+    chunk_size_ = *size;
+  } else if (m.kind() == MessageType::abort) {
+    auto target = parse_u32_payload(m.payload);
+    if (!target)
+      return target.error();
+    if (Stream *t = *target <= chunk::kMaxCsid ? find(*target) : nullptr; t && t->in_progress) {
+      buffered_ -= t->received;
+      t->in_progress = false;
+      t->received = 0;
+      t->payload = Bytes{};
+    }
+  }
+  out.push_back(std::move(m));
+  return {};
+}
+
+std::error_code ChunkReader::read(ByteView data, std::vector<Message> &out) {
+  if (error_)
+    return error_;
+  bytes_read_ += data.size();
+  if (auto ec = consume(data, out))
+    return fail(ec);
+  return {};
+}
+
+std::error_code ChunkReader::consume(ByteView data, std::vector<Message> &out) {
+  ByteReader in(data);
+  while (true) {
+    if (in_chunk_) {
+      const std::size_t n = std::min<std::size_t>(chunk_remaining_, in.remaining());
+      if (chunk_remaining_ > 0 && n == 0)
+        break; // input exhausted inside the chunk
+      ByteView slice;
+      in.read_bytes(n, slice);
+      if (auto ec = append_payload(slice))
+        return ec;
+      if (chunk_remaining_ > 0)
+        break;
+      in_chunk_ = false;
+      Stream &s = streams_[current_];
+      if (s.received == s.length)
+        if (auto ec = complete_message(s, out))
+          return ec;
+      continue;
+    }
+    if (in.empty())
+      break;
+
+    Header h;
+    std::error_code ec;
+    if (header_len_ == 0) {
+      const Parse p = parse_header(in.rest(), h, ec);
+      if (p == Parse::error)
+        return ec;
+      if (p == Parse::need_more) {
+        // Less than a full header remains, so it fits in header_buf_.
+        const ByteView rest = in.rest();
+        std::copy(rest.begin(), rest.end(), header_buf_.begin());
+        header_len_ = rest.size();
+        break;
+      }
+      in.skip(h.size);
+      if (auto aec = apply_header(h))
+        return aec;
+      continue;
+    }
+
+    // A header split across calls: complete it in header_buf_.
+    const std::size_t resume = in.position();
+    const std::size_t before = header_len_;
+    ByteView more;
+    in.read_bytes(std::min(header_buf_.size() - before, in.remaining()), more);
+    std::copy(more.begin(), more.end(), header_buf_.begin() + before);
+    const Parse p = parse_header(ByteView(header_buf_).first(before + more.size()), h, ec);
+    if (p == Parse::error)
+      return ec;
+    if (p == Parse::need_more) {
+      header_len_ += more.size();
+      break; // a header is at most kMaxHeaderSize bytes, so `in` is exhausted here
+    }
+    header_len_ = 0;
+    if (auto aec = apply_header(h))
+      return aec;
+    in = ByteReader(data);
+    if (h.size >= before) {
+      in.skip(resume + (h.size - before)); // the rest of `more` is payload or the next chunk
+    } else {
+      // The extended-timestamp peek waited on bytes that turned out to be payload (see
+      // parse_header): they were buffered before `data`, so feed them first.
+      std::array<std::uint8_t, 4> held{};
+      const std::size_t n = before - h.size;
+      std::copy_n(header_buf_.begin() + h.size, n, held.begin());
+      if (auto cec = consume(ByteView(held).first(n), out))
+        return cec;
+      in.skip(resume);
+    }
+  }
+  return {};
+}
+
+} // namespace rtmp

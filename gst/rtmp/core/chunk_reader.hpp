@@ -1,0 +1,133 @@
+// RTMP chunk stream reader (RTMP 1.0 section 5.3): reassembles messages from interleaved chunks.
+//
+// Sans-IO: feed whatever bytes arrived with read(); complete messages come out in order. The
+// reader never allocates what the peer announces before the bytes arrive, and every value the
+// peer controls (message length, number of chunk streams, bytes held in partial messages) has a
+// bound in ChunkLimits whose violation is Errc::limit_exceeded.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <system_error>
+#include <vector>
+
+#include "core/bytes.hpp"
+#include "core/message.hpp"
+
+namespace rtmp {
+
+// Constants of the chunk format shared by reader and writer (RTMP 1.0 5.3.1).
+namespace chunk {
+// 5.4.1: "The maximum chunk size defaults to 128 bytes".
+inline constexpr std::uint32_t kDefaultChunkSize = 128;
+// 5.4.1: the chunk size is 31 bits (the top bit MUST be zero), and at least 1.
+inline constexpr std::uint32_t kMaxChunkSize = 0x7FFFFFFF;
+// 5.3.1.1: chunk stream ids 2..65599; 0 and 1 select the 2- and 3-byte basic header forms.
+inline constexpr std::uint32_t kMinCsid = 2;
+inline constexpr std::uint32_t kMaxCsid = 65599;
+inline constexpr std::uint32_t kMaxOneByteCsid = 63;  // 6 bits
+inline constexpr std::uint32_t kMaxTwoByteCsid = 319; // 64 + 255
+// 5.3.1.3: a 24-bit timestamp field of all ones announces the 32-bit extended timestamp.
+inline constexpr std::uint32_t kExtendedTimestamp = 0xFFFFFF;
+// 5.3.1.2: message length is a 24-bit field.
+inline constexpr std::uint32_t kMaxMessageLength = 0xFFFFFF;
+// Largest chunk header: 3-byte basic header + 11-byte type 0 header + 4-byte extended timestamp.
+inline constexpr std::size_t kMaxHeaderSize = 3 + 11 + 4;
+} // namespace chunk
+
+// Bounds on what a peer can make the reader hold (see STYLE.md 1).
+inline constexpr std::uint32_t kMaxMessageSize = 32u << 20;
+inline constexpr std::size_t kMaxChunkStreams = 64;
+inline constexpr std::size_t kMaxBufferedBytes = 64u << 20;
+
+struct ChunkLimits {
+  // A message header announcing more -> Errc::limit_exceeded. (The length field is 24 bits, so
+  // only values below 16 MiB make this bite.)
+  std::uint32_t max_message_size = kMaxMessageSize;
+  // Distinct chunk stream ids with state; one more -> Errc::limit_exceeded.
+  std::size_t max_chunk_streams = kMaxChunkStreams;
+  // Payload bytes held in partial messages across all chunk streams -> Errc::limit_exceeded.
+  std::size_t max_buffered_bytes = kMaxBufferedBytes;
+};
+
+class ChunkReader {
+public:
+  explicit ChunkReader(ChunkLimits limits = {});
+
+  // Consumes ALL of `data` (keeping an incomplete chunk header internally) and appends the
+  // messages it completes to `out`, in the order their last chunk arrived.
+  //
+  // Set Chunk Size (type 1) and Abort (type 2) take effect as soon as the message is complete,
+  // i.e. for the following bytes of the same call (5.4.1, 5.4.2); they are still output.
+  // After an error the reader is unusable: every later call returns the same error.
+  std::error_code read(ByteView data, std::vector<Message> &out);
+
+  // Our own knowledge of the peer's chunk size (e.g. when a session is resumed). Values outside
+  // 1..0x7FFFFFFF are clamped. Takes effect at the next chunk header.
+  void set_chunk_size(std::uint32_t size);
+  std::uint32_t chunk_size() const { return chunk_size_; }
+
+  // Total bytes consumed, for acknowledgements (5.4.3).
+  std::uint64_t bytes_read() const { return bytes_read_; }
+  // Payload bytes currently held in incomplete messages.
+  std::size_t buffered_bytes() const { return buffered_; }
+
+private:
+  // Per chunk stream state: the last message header seen (for header compression) and the
+  // message being reassembled.
+  struct Stream {
+    std::uint32_t csid = 0;
+    std::uint32_t timestamp = 0; // absolute timestamp of the current/last message
+    std::uint32_t delta = 0;     // timestamp delta applied by a type 3 chunk starting a message
+    std::uint32_t length = 0;
+    std::uint32_t stream_id = 0;
+    std::uint8_t type = 0;
+    bool extended = false;       // last type 0/1/2 header used the extended timestamp
+    std::uint32_t ext_value = 0; // value carried in that extended timestamp field
+    bool in_progress = false;    // a message is partially received
+    std::uint32_t received = 0;  // payload bytes of it received so far
+    Bytes payload;
+  };
+  struct Header {
+    std::uint32_t csid = 0;
+    std::uint8_t fmt = 0;
+    std::uint32_t ts_field = 0; // timestamp (type 0) or delta (type 1, 2), extended if needed
+    std::uint32_t length = 0;
+    std::uint8_t type = 0;
+    std::uint32_t stream_id = 0;
+    std::size_t size = 0; // header bytes
+  };
+  enum class Parse { need_more, done, error };
+
+  Parse parse_header(ByteView bytes, Header &h, std::error_code &ec) const;
+  std::error_code apply_header(const Header &h);
+  std::error_code consume(ByteView data, std::vector<Message> &out);
+  std::error_code append_payload(ByteView bytes);
+  std::error_code complete_message(Stream &s, std::vector<Message> &out);
+  Stream *find(std::uint32_t csid);
+  const Stream *find(std::uint32_t csid) const;
+  std::error_code fail(std::error_code ec);
+
+  ChunkLimits limits_;
+  std::uint32_t chunk_size_ = chunk::kDefaultChunkSize;
+  std::uint64_t bytes_read_ = 0;
+  std::size_t buffered_ = 0;
+  std::error_code error_;
+
+  std::vector<Stream> streams_;
+  // Index+1 into streams_ for the common one- and two-byte csids, so that the per-chunk lookup
+  // is O(1) even at chunk size 1; larger csids are searched linearly (at most max_chunk_streams).
+  std::array<std::uint32_t, chunk::kMaxTwoByteCsid + 1> small_index_{};
+
+  // The chunk whose payload is being read: index into streams_ and bytes left in this chunk.
+  std::size_t current_ = 0;
+  bool in_chunk_ = false;
+  std::uint32_t chunk_remaining_ = 0;
+
+  // Bytes of a chunk header split across read() calls.
+  std::array<std::uint8_t, chunk::kMaxHeaderSize> header_buf_{};
+  std::size_t header_len_ = 0;
+};
+
+} // namespace rtmp
