@@ -1,0 +1,221 @@
+#include "elements/client_connection.h"
+
+#include <utility>
+
+GST_DEBUG_CATEGORY(rtmp_client_debug);
+#define GST_CAT_DEFAULT rtmp_client_debug
+
+namespace rtmp::gst {
+namespace {
+
+// Stand-in for "no timeout" (timeout=0): the session needs a finite duration, and a day is
+// longer than any connect anyone waits for.
+constexpr Millis kNoTimeout{24LL * 3600 * 1000};
+
+auth::Method to_method(Authmod m) {
+  switch (m) {
+  case Authmod::none:
+    return auth::Method::none;
+  case Authmod::adobe:
+    return auth::Method::adobe;
+  case Authmod::llnw:
+    return auth::Method::llnw;
+  case Authmod::auto_:
+    break;
+  }
+  return auth::Method::automatic;
+}
+
+// extra-connect-args: GstStructure fields become properties of the connect command object.
+// Only the types AMF0 can carry as-is are taken; others are skipped with a warning.
+amf::Properties to_properties(const GstStructure *st, GstElement *owner) {
+  amf::Properties props;
+  if (!st)
+    return props;
+  const int n = gst_structure_n_fields(st);
+  for (int i = 0; i < n; ++i) {
+    const char *name = gst_structure_nth_field_name(st, static_cast<guint>(i));
+    const GValue *v = gst_structure_get_value(st, name);
+    if (G_VALUE_HOLDS_STRING(v)) {
+      props.emplace_back(name, std::string(g_value_get_string(v) ? g_value_get_string(v) : ""));
+    } else if (G_VALUE_HOLDS_BOOLEAN(v)) {
+      props.emplace_back(name, amf::Value(static_cast<bool>(g_value_get_boolean(v))));
+    } else if (G_VALUE_TYPE(v) == G_TYPE_INT || G_VALUE_TYPE(v) == G_TYPE_UINT ||
+               G_VALUE_TYPE(v) == G_TYPE_INT64 || G_VALUE_TYPE(v) == G_TYPE_UINT64 ||
+               G_VALUE_TYPE(v) == G_TYPE_DOUBLE || G_VALUE_TYPE(v) == G_TYPE_FLOAT) {
+      GValue d = G_VALUE_INIT;
+      g_value_init(&d, G_TYPE_DOUBLE);
+      g_value_transform(v, &d);
+      props.emplace_back(name, amf::Value(g_value_get_double(&d)));
+      g_value_unset(&d);
+    } else {
+      GST_WARNING_OBJECT(owner, "extra-connect-args: field %s of type %s ignored", name,
+                         G_VALUE_TYPE_NAME(v));
+    }
+  }
+  return props;
+}
+
+} // namespace
+
+ClientConfig make_client_config(const ClientSettings &s, Role role) {
+  ClientConfig cfg;
+  cfg.app = s.application;
+  cfg.tc_url = s.tc_url();
+  if (!s.flash_version.empty())
+    cfg.flash_ver = s.flash_version;
+  cfg.chunk_size = role == Role::sink ? s.chunk_size : kDefaultChunkSize;
+  cfg.timeout = s.timeout == 0 ? kNoTimeout : Millis(static_cast<std::int64_t>(s.timeout) * 1000);
+  cfg.username = s.username;
+  cfg.password = s.password;
+  cfg.auth_method = to_method(s.authmod);
+  cfg.publishing = role == Role::sink;
+  return cfg;
+}
+
+net::ConnectOptions make_connect_options(const ClientSettings &s) {
+  net::ConnectOptions o;
+  o.host = s.host;
+  o.port = static_cast<std::uint16_t>(s.port);
+  o.tls = s.scheme == Scheme::rtmps;
+  o.tls_validation_flags = s.tls_validation_flags;
+  o.timeout_seconds = s.timeout;
+  return o;
+}
+
+void ClientConnection::log_event(const Event &e) const {
+  if (const auto *n = std::get_if<Note>(&e)) {
+    GST_DEBUG_OBJECT(owner_, "note: %s", n->text.c_str());
+  } else if (const auto *st = std::get_if<Status>(&e)) {
+    GST_INFO_OBJECT(owner_, "onStatus on stream %u: %s %s (%s)", st->stream_id,
+                    st->info.level.c_str(), st->info.code.c_str(), st->info.description.c_str());
+  } else {
+    GST_DEBUG_OBJECT(owner_, "event %s", event_name(e));
+  }
+}
+
+Outcome ClientConnection::fail_drive(net::Drive d, GError *err, const std::string &stage) {
+  Outcome o = Outcome::failed;
+  switch (d) {
+  case net::Drive::ok:
+    o = Outcome::ok;
+    break;
+  case net::Drive::cancelled:
+    o = Outcome::cancelled;
+    break;
+  case net::Drive::io_error:
+    error_ = report_from_gerror(err, stage, peer_, direction());
+    break;
+  case net::Drive::deadline:
+    error_ = report_from_rtmp(make_error_code(Errc::timeout), "", "", stage, direction());
+    break;
+  case net::Drive::closed:
+    error_ = report_from_rtmp(make_error_code(Errc::protocol_violation),
+                              "connection closed by the server", "", stage, direction());
+    break;
+  }
+  if (err)
+    g_error_free(err);
+  return o;
+}
+
+Outcome ClientConnection::fail_event(const Event &e, const std::string &context) {
+  if (const auto *er = std::get_if<Error>(&e)) {
+    error_ = report_from_rtmp(er->code, er->description, er->status_code, context, direction());
+  } else if (const auto *c = std::get_if<Closed>(&e)) {
+    error_ = report_from_rtmp(make_error_code(Errc::protocol_violation),
+                              "connection to " + peer_ + " closed: " + c->reason, "", context,
+                              direction());
+  }
+  return Outcome::failed;
+}
+
+Outcome ClientConnection::wait(const std::function<bool(Event &)> &handle, std::int64_t deadline_us,
+                               const std::string &context) {
+  for (;;) {
+    Event e;
+    GError *err = nullptr;
+    net::Drive d = driver_.next_event(e, deadline_us, &err);
+    if (d != net::Drive::ok)
+      return fail_drive(d, err, context);
+    log_event(e);
+    if (std::holds_alternative<Error>(e) || std::holds_alternative<Closed>(e))
+      return fail_event(e, context);
+    if (handle(e))
+      return Outcome::ok;
+  }
+}
+
+Outcome ClientConnection::open(const ClientSettings &s) {
+  ClientConfig cfg = make_client_config(s, role_);
+  cfg.extra_connect_args = to_properties(s.extra_connect_args, owner_);
+  const net::ConnectOptions opts = make_connect_options(s);
+  peer_ = opts.host + ":" + std::to_string(opts.port);
+  const std::string context = "connect to " + s.tc_url();
+
+  for (int round = 0; round < kMaxAuthRounds; ++round) {
+    GError *err = nullptr;
+    GST_INFO_OBJECT(owner_, "connecting to %s (%s)", peer_.c_str(), s.tc_url().c_str());
+    if (!driver_.open(opts, cfg, &err)) {
+      if (driver_.transport().cancelled()) {
+        g_clear_error(&err);
+        return Outcome::cancelled;
+      }
+      return fail_drive(net::Drive::io_error, err, "connect");
+    }
+    std::string retry_app;
+    bool created = false;
+    Outcome o = wait(
+        [&](Event &e) {
+          if (std::holds_alternative<Connected>(e)) {
+            GST_INFO_OBJECT(owner_, "connected to %s", s.tc_url().c_str());
+            (void)session().create_stream(net::now_millis());
+          } else if (auto *sc = std::get_if<StreamCreated>(&e)) {
+            stream_id_ = sc->stream_id;
+            created = true;
+            return true;
+          } else if (auto *ar = std::get_if<AuthRetry>(&e)) {
+            retry_app = ar->app_with_auth_query;
+            return true;
+          }
+          return false;
+        },
+        -1, context);
+    if (o != Outcome::ok)
+      return o;
+    if (created)
+      return Outcome::ok;
+    // Authentication: the server rejected connect with a challenge we can answer; connect
+    // again with the response in the app's query (auth.hpp).
+    GST_INFO_OBJECT(owner_, "authentication round %d", round + 1);
+    cfg.app = retry_app;
+    driver_.close();
+  }
+  error_ =
+      report_from_rtmp(make_error_code(Errc::auth_failed),
+                       "the server kept challenging the credentials", "", context, direction());
+  return Outcome::failed;
+}
+
+GstStructure *make_stats_structure(const Stats *st, std::uint64_t reconnects,
+                                   std::uint64_t dropped_bytes) {
+  const Stats zero;
+  if (!st)
+    st = &zero;
+  GstStructure *s = gst_structure_new(
+      "GstRtmpStats", "in-chunk-size", G_TYPE_UINT, st->chunk_size_in, "out-chunk-size",
+      G_TYPE_UINT, st->chunk_size_out, "in-window-ack-size", G_TYPE_UINT, st->ack_window_in,
+      "out-window-ack-size", G_TYPE_UINT, st->ack_window_out, "in-bytes-total", G_TYPE_UINT64,
+      st->bytes_in, "out-bytes-total", G_TYPE_UINT64, st->bytes_out, "in-messages", G_TYPE_UINT64,
+      st->messages_in, "out-messages", G_TYPE_UINT64, st->messages_out, "in-media-messages",
+      G_TYPE_UINT64, st->media_messages_in, "out-media-messages", G_TYPE_UINT64,
+      st->media_messages_out, "acks-sent", G_TYPE_UINT64, st->acks_sent, "acks-received",
+      G_TYPE_UINT64, st->acks_received, "out-bytes-acked", G_TYPE_UINT, st->last_ack_received,
+      "reconnects", G_TYPE_UINT64, reconnects, "dropped-bytes", G_TYPE_UINT64, dropped_bytes,
+      nullptr);
+  if (st->rtt)
+    gst_structure_set(s, "rtt-ms", G_TYPE_UINT64, static_cast<guint64>(st->rtt->count()), nullptr);
+  return s;
+}
+
+} // namespace rtmp::gst

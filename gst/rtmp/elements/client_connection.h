@@ -1,0 +1,82 @@
+// What rtmpsink and rtmpsrc do identically: turn the element's settings into a ClientConfig,
+// connect (TCP/TLS, handshake, connect command, authentication retry), create a stream, wait
+// for an answer, and describe failures with element_error.h. The elements then differ only in
+// publish vs play and in what they do with media.
+#pragma once
+
+#include <gst/gst.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+
+#include "core/client_session.hpp"
+#include "elements/client_settings.h"
+#include "elements/element_error.h"
+#include "net/client_driver.hpp"
+
+namespace rtmp::gst {
+
+// Authentication challenges answered per connect (Adobe needs two rounds: the first rejection
+// names the method, the second carries the challenge). A server that keeps challenging is
+// refused rather than retried forever.
+inline constexpr int kMaxAuthRounds = 3;
+
+enum class Outcome { ok, cancelled, failed };
+
+// Builds the session configuration for `role` from the element's settings.
+ClientConfig make_client_config(const ClientSettings &s, Role role);
+net::ConnectOptions make_connect_options(const ClientSettings &s);
+
+class ClientConnection {
+public:
+  // `owner` is used for logging only.
+  ClientConnection(GstElement *owner, Role role) : owner_(owner), role_(role) {}
+
+  // Connects and creates a stream (stream_id()). On failure error() describes it.
+  Outcome open(const ClientSettings &s);
+  void close() { driver_.close(); }
+  bool is_open() const { return driver_.is_open(); }
+
+  // Pulls events until `handle` returns true (ok). Error and Closed events end the wait with
+  // `failed`, described as failures of `context` ("publish live/test"); `handle` sees every
+  // other event. deadline_us < 0 waits for ever (the session's own timeouts still apply).
+  Outcome wait(const std::function<bool(Event &)> &handle, std::int64_t deadline_us,
+               const std::string &context);
+
+  // Reports a driver outcome other than ok as an error() / cancellation.
+  Outcome fail_drive(net::Drive d, GError *err, const std::string &stage);
+  // Records `r` as error() and returns Outcome::failed.
+  Outcome fail_with(ErrorReport r) {
+    error_ = std::move(r);
+    return Outcome::failed;
+  }
+  // Describes a session Error / Closed event.
+  Outcome fail_event(const Event &e, const std::string &context);
+
+  net::ClientDriver &driver() { return driver_; }
+  ClientSession &session() { return driver_.session(); }
+  std::uint32_t stream_id() const { return stream_id_; }
+  const ErrorReport &error() const { return error_; }
+  Direction direction() const { return role_ == Role::sink ? Direction::write : Direction::read; }
+
+  void log_event(const Event &e) const;
+
+private:
+  GstElement *owner_;
+  Role role_;
+  net::ClientDriver driver_;
+  std::uint32_t stream_id_ = 0;
+  std::string peer_;
+  ErrorReport error_;
+};
+
+// The read-only `stats` structure of both elements: the session's counters (bytes, messages,
+// chunk sizes, window sizes, RTT) plus the element's own (reconnects, dropped bytes).
+GstStructure *make_stats_structure(const Stats *session_stats, std::uint64_t reconnects,
+                                   std::uint64_t dropped_bytes);
+
+} // namespace rtmp::gst
+
+GST_DEBUG_CATEGORY_EXTERN(rtmp_client_debug);

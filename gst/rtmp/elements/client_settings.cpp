@@ -1,0 +1,469 @@
+#include "elements/client_settings.h"
+
+#include "core/url.hpp"
+
+namespace rtmp::gst {
+
+ClientSettings::ClientSettings(const ClientSettings &o) {
+  *this = o;
+}
+
+ClientSettings &ClientSettings::operator=(const ClientSettings &o) {
+  if (this == &o)
+    return *this;
+  GstStructure *extra = o.extra_connect_args ? gst_structure_copy(o.extra_connect_args) : nullptr;
+  if (extra_connect_args)
+    gst_structure_free(extra_connect_args);
+  scheme = o.scheme;
+  host = o.host;
+  port = o.port;
+  application = o.application;
+  stream = o.stream;
+  username = o.username;
+  password = o.password;
+  secure_token = o.secure_token;
+  authmod = o.authmod;
+  timeout = o.timeout;
+  tls_validation_flags = o.tls_validation_flags;
+  flash_version = o.flash_version;
+  async_connect = o.async_connect;
+  extra_connect_args = extra;
+  chunk_size = o.chunk_size;
+  peak_kbps = o.peak_kbps;
+  stop_commands = o.stop_commands;
+  reconnect = o.reconnect;
+  reconnect_delay_ms = o.reconnect_delay_ms;
+  max_reconnect_delay_ms = o.max_reconnect_delay_ms;
+  max_queue_bytes = o.max_queue_bytes;
+  idle_timeout = o.idle_timeout;
+  no_eof_is_error = o.no_eof_is_error;
+  buffer_length_ms = o.buffer_length_ms;
+  receive_audio = o.receive_audio;
+  receive_video = o.receive_video;
+  start = o.start;
+  live = o.live;
+  return *this;
+}
+
+ClientSettings::~ClientSettings() {
+  if (extra_connect_args)
+    gst_structure_free(extra_connect_args);
+}
+
+RtmpUrl ClientSettings::url() const {
+  RtmpUrl u;
+  u.scheme = scheme == Scheme::rtmps ? "rtmps" : "rtmp";
+  u.host = host;
+  u.port = static_cast<std::uint16_t>(port);
+  u.application = application;
+  u.stream = stream;
+  return u; // no credentials: location is readable by anyone who can inspect the pipeline
+}
+
+std::string ClientSettings::tc_url() const {
+  return url().tc_url();
+}
+
+std::string ClientSettings::location() const {
+  return url().to_string();
+}
+
+bool ClientSettings::set_location(const char *uri, GError **error) {
+  if (!uri) {
+    g_set_error_literal(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI, "no location");
+    return false;
+  }
+  auto parsed = parse_rtmp_url(uri);
+  if (!parsed) {
+    g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI, "invalid RTMP location '%s': %s", uri,
+                parsed.error().message().c_str());
+    return false;
+  }
+  const RtmpUrl &u = parsed.value();
+  if (u.scheme != "rtmp" && u.scheme != "rtmps") {
+    g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_UNSUPPORTED_PROTOCOL,
+                "unsupported scheme '%s' (only rtmp and rtmps)", u.scheme.c_str());
+    return false;
+  }
+  scheme = u.scheme == "rtmps" ? Scheme::rtmps : Scheme::rtmp;
+  host = u.host;
+  port = u.port;
+  application = u.application;
+  stream = u.stream;
+  if (!u.username.empty() || !u.password.empty()) {
+    username = u.username;
+    password = u.password;
+  }
+  return true;
+}
+
+// ---- GTypes (own names: the system rtmp2 plugin registers GstRtmpScheme & co., and both
+// plugins may be loaded in one process) --------------------------------------------------
+
+GType scheme_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {0, "rtmp", "rtmp"}, {1, "rtmps", "rtmps"}, {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type))
+    g_once_init_leave(&type, g_enum_register_static("GstRtmpCoreScheme", values));
+  return type;
+}
+
+GType authmod_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {static_cast<gint>(Authmod::none), "No authentication", "none"},
+      {static_cast<gint>(Authmod::auto_), "Answer the challenge the server sends", "auto"},
+      {static_cast<gint>(Authmod::adobe), "Adobe (FMS) challenge/response", "adobe"},
+      {static_cast<gint>(Authmod::llnw), "Limelight challenge/response", "llnw"},
+      {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type))
+    g_once_init_leave(&type, g_enum_register_static("GstRtmpCoreAuthmod", values));
+  return type;
+}
+
+GType stop_commands_get_type() {
+  static GType type = 0;
+  static const GFlagsValue values[] = {{STOP_NONE, "No command", "none"},
+                                       {STOP_FCUNPUBLISH, "FCUnpublish", "fcunpublish"},
+                                       {STOP_CLOSESTREAM, "closeStream", "closestream"},
+                                       {STOP_DELETESTREAM, "deleteStream", "deletestream"},
+                                       {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type))
+    g_once_init_leave(&type, g_flags_register_static("GstRtmpCoreStopCommands", values));
+  return type;
+}
+
+// ---- the table ----------------------------------------------------------------------------
+
+void install_client_properties(GObjectClass *klass, Role role) {
+  const auto rw = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  const auto rw_live = static_cast<GParamFlags>(rw | GST_PARAM_MUTABLE_PLAYING);
+  const ClientSettings d;
+  auto install = [klass](guint id, GParamSpec *p) {
+    g_object_class_install_property(klass, id, p);
+  };
+
+  install(PROP_LOCATION,
+          g_param_spec_string("location", "Location", "Location of RTMP stream to access",
+                              d.location().c_str(), rw));
+  install(PROP_SCHEME, g_param_spec_enum("scheme", "Scheme", "RTMP connection scheme",
+                                         scheme_get_type(), 0, rw));
+  install(PROP_HOST,
+          g_param_spec_string("host", "Host", "RTMP server host name", d.host.c_str(), rw));
+  install(PROP_PORT,
+          g_param_spec_int("port", "Port", "RTMP server port", 1, 65535, kDefaultRtmpPort, rw));
+  install(PROP_APPLICATION,
+          g_param_spec_string("application", "Application", "RTMP application path",
+                              d.application.c_str(), rw));
+  install(PROP_STREAM,
+          g_param_spec_string("stream", "Stream", "RTMP stream path", d.stream.c_str(), rw));
+  install(PROP_USERNAME, g_param_spec_string("username", "User name",
+                                             "RTMP authorization user name", nullptr, rw));
+  install(PROP_PASSWORD,
+          g_param_spec_string("password", "Password", "RTMP authorization password", nullptr, rw));
+  install(PROP_AUTHMOD,
+          g_param_spec_enum("authmod", "Authorization mode", "RTMP authorization mode",
+                            authmod_get_type(), static_cast<gint>(Authmod::auto_), rw));
+  install(PROP_SECURE_TOKEN, g_param_spec_string("secure-token", "Secure token",
+                                                 "RTMP authorization token", nullptr, rw));
+  install(PROP_TIMEOUT,
+          g_param_spec_uint("timeout", "Timeout",
+                            "RTMP timeout in seconds (connect, handshake, command replies)", 0,
+                            G_MAXUINT, kDefaultTimeoutSeconds, rw));
+  install(PROP_TLS_VALIDATION_FLAGS,
+          g_param_spec_flags("tls-validation-flags", "TLS validation flags",
+                             "TLS validation flags to use", G_TYPE_TLS_CERTIFICATE_FLAGS,
+                             G_TLS_CERTIFICATE_VALIDATE_ALL, rw));
+  install(PROP_FLASH_VERSION,
+          g_param_spec_string("flash-version", "Flash version",
+                              "Flash version reported to the server", kDefaultFlashVersion, rw));
+  install(PROP_ASYNC_CONNECT,
+          g_param_spec_boolean("async-connect", "Async connect",
+                               "Connect on READY, otherwise on first push", TRUE, rw));
+  install(PROP_EXTRA_CONNECT_ARGS,
+          g_param_spec_boxed("extra-connect-args", "Extra connect args",
+                             "Fields merged into the connect command object "
+                             "(strings, numbers and booleans)",
+                             GST_TYPE_STRUCTURE, rw));
+  install(PROP_STATS, g_param_spec_boxed(
+                          "stats", "Stats", "Retrieve a statistics structure", GST_TYPE_STRUCTURE,
+                          static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+  if (role == Role::sink) {
+    install(PROP_CHUNK_SIZE,
+            g_param_spec_uint("chunk-size", "Chunk size",
+                              "RTMP chunk size we send with (RTMP 1.0 section 5.4.1)", 1,
+                              kMaxChunkSizeSetting, kDefaultChunkSize, rw_live));
+    install(PROP_PEAK_KBPS,
+            g_param_spec_uint("peak-kbps", "Peak bitrate",
+                              "Bitrate in kbit/sec to pace outgoing packets (0 = no pacing)", 0,
+                              G_MAXINT / 125, 0, rw_live));
+    install(PROP_STOP_COMMANDS,
+            g_param_spec_flags("stop-commands", "Stop commands",
+                               "RTMP commands to send on EOS event before closing connection",
+                               stop_commands_get_type(), STOP_FCUNPUBLISH | STOP_DELETESTREAM, rw));
+    install(PROP_RECONNECT,
+            g_param_spec_boolean("reconnect", "Reconnect",
+                                 "Reconnect and republish when the connection drops while "
+                                 "playing (otherwise the drop is an error)",
+                                 FALSE, rw_live));
+    install(PROP_RECONNECT_DELAY,
+            g_param_spec_uint("reconnect-delay", "Reconnect delay",
+                              "First delay before reconnecting, in milliseconds (doubles after "
+                              "each failure)",
+                              0, G_MAXUINT, kDefaultReconnectDelayMs, rw_live));
+    install(PROP_MAX_RECONNECT_DELAY,
+            g_param_spec_uint("max-reconnect-delay", "Max reconnect delay",
+                              "Upper bound of the exponential reconnect backoff, in ms", 0,
+                              G_MAXUINT, kDefaultMaxReconnectDelayMs, rw_live));
+    install(PROP_MAX_QUEUE_BYTES,
+            g_param_spec_uint64("max-queue-bytes", "Max queue bytes",
+                                "Media kept while reconnecting; older data is dropped (and "
+                                "counted in stats) beyond this",
+                                0, G_MAXUINT64, kDefaultMaxQueueBytes, rw_live));
+  } else {
+    install(PROP_IDLE_TIMEOUT,
+            g_param_spec_uint("idle-timeout", "Idle timeout",
+                              "The maximum allowed time in seconds for valid packets not to "
+                              "arrive from the peer (0 = no timeout)",
+                              0, G_MAXUINT, 0, rw));
+    install(PROP_NO_EOF_IS_ERROR,
+            g_param_spec_boolean("no-eof-is-error", "No EOF is error",
+                                 "If set, an error is raised if the connection is closed "
+                                 "without receiving an EOF RTMP message first",
+                                 FALSE, rw));
+    install(PROP_BUFFER_LENGTH,
+            g_param_spec_uint("buffer-length", "Buffer length",
+                              "Client buffer length in ms sent with Set Buffer Length "
+                              "(RTMP 1.0 section 7.1.7)",
+                              0, G_MAXUINT, kDefaultBufferLengthMs, rw_live));
+    install(PROP_RECEIVE_AUDIO,
+            g_param_spec_boolean("receive-audio", "Receive audio",
+                                 "Ask the server for audio (receiveAudio command)", TRUE, rw_live));
+    install(PROP_RECEIVE_VIDEO,
+            g_param_spec_boolean("receive-video", "Receive video",
+                                 "Ask the server for video (receiveVideo command)", TRUE, rw_live));
+    install(PROP_START,
+            g_param_spec_int64("start", "Start",
+                               "Play start in ms: -2 = live, else recorded from 0; -1 = live "
+                               "only; >= 0 = recorded stream from that position",
+                               -2, G_MAXINT64, -2, rw));
+    install(PROP_LIVE, g_param_spec_boolean("live", "Live",
+                                            "Act as a live source (FALSE for recorded/VOD "
+                                            "streams: prerolls, seekable)",
+                                            TRUE, rw));
+  }
+}
+
+static void set_string(std::string &field, const GValue *value) {
+  const gchar *s = g_value_get_string(value);
+  field = s ? s : "";
+}
+
+static void get_string(const std::string &field, GValue *value, bool null_when_empty) {
+  g_value_set_string(value, field.empty() && null_when_empty ? nullptr : field.c_str());
+}
+
+bool set_client_property(ClientSettings &s, guint prop_id, const GValue *value) {
+  switch (prop_id) {
+  case PROP_LOCATION: {
+    GError *err = nullptr;
+    if (!s.set_location(g_value_get_string(value), &err)) {
+      g_warning("rtmp: %s", err->message);
+      g_error_free(err);
+    }
+    return true;
+  }
+  case PROP_SCHEME:
+    s.scheme = static_cast<Scheme>(g_value_get_enum(value));
+    return true;
+  case PROP_HOST:
+    set_string(s.host, value);
+    return true;
+  case PROP_PORT:
+    s.port = g_value_get_int(value);
+    return true;
+  case PROP_APPLICATION:
+    set_string(s.application, value);
+    return true;
+  case PROP_STREAM:
+    set_string(s.stream, value);
+    return true;
+  case PROP_USERNAME:
+    set_string(s.username, value);
+    return true;
+  case PROP_PASSWORD:
+    set_string(s.password, value);
+    return true;
+  case PROP_AUTHMOD:
+    s.authmod = static_cast<Authmod>(g_value_get_enum(value));
+    return true;
+  case PROP_SECURE_TOKEN:
+    set_string(s.secure_token, value);
+    return true;
+  case PROP_TIMEOUT:
+    s.timeout = g_value_get_uint(value);
+    return true;
+  case PROP_TLS_VALIDATION_FLAGS:
+    s.tls_validation_flags = static_cast<GTlsCertificateFlags>(g_value_get_flags(value));
+    return true;
+  case PROP_FLASH_VERSION:
+    set_string(s.flash_version, value);
+    return true;
+  case PROP_ASYNC_CONNECT:
+    s.async_connect = g_value_get_boolean(value);
+    return true;
+  case PROP_EXTRA_CONNECT_ARGS: {
+    if (s.extra_connect_args)
+      gst_structure_free(s.extra_connect_args);
+    const auto *st = static_cast<const GstStructure *>(g_value_get_boxed(value));
+    s.extra_connect_args = st ? gst_structure_copy(st) : nullptr;
+    return true;
+  }
+  case PROP_CHUNK_SIZE:
+    s.chunk_size = g_value_get_uint(value);
+    return true;
+  case PROP_PEAK_KBPS:
+    s.peak_kbps = g_value_get_uint(value);
+    return true;
+  case PROP_STOP_COMMANDS:
+    s.stop_commands = g_value_get_flags(value);
+    return true;
+  case PROP_RECONNECT:
+    s.reconnect = g_value_get_boolean(value);
+    return true;
+  case PROP_RECONNECT_DELAY:
+    s.reconnect_delay_ms = g_value_get_uint(value);
+    return true;
+  case PROP_MAX_RECONNECT_DELAY:
+    s.max_reconnect_delay_ms = g_value_get_uint(value);
+    return true;
+  case PROP_MAX_QUEUE_BYTES:
+    s.max_queue_bytes = g_value_get_uint64(value);
+    return true;
+  case PROP_IDLE_TIMEOUT:
+    s.idle_timeout = g_value_get_uint(value);
+    return true;
+  case PROP_NO_EOF_IS_ERROR:
+    s.no_eof_is_error = g_value_get_boolean(value);
+    return true;
+  case PROP_BUFFER_LENGTH:
+    s.buffer_length_ms = g_value_get_uint(value);
+    return true;
+  case PROP_RECEIVE_AUDIO:
+    s.receive_audio = g_value_get_boolean(value);
+    return true;
+  case PROP_RECEIVE_VIDEO:
+    s.receive_video = g_value_get_boolean(value);
+    return true;
+  case PROP_START:
+    s.start = g_value_get_int64(value);
+    return true;
+  case PROP_LIVE:
+    s.live = g_value_get_boolean(value);
+    return true;
+  default:
+    return false;
+  }
+}
+
+bool get_client_property(const ClientSettings &s, guint prop_id, GValue *value) {
+  switch (prop_id) {
+  case PROP_LOCATION:
+    g_value_set_string(value, s.location().c_str());
+    return true;
+  case PROP_SCHEME:
+    g_value_set_enum(value, static_cast<gint>(s.scheme));
+    return true;
+  case PROP_HOST:
+    get_string(s.host, value, false);
+    return true;
+  case PROP_PORT:
+    g_value_set_int(value, s.port);
+    return true;
+  case PROP_APPLICATION:
+    get_string(s.application, value, false);
+    return true;
+  case PROP_STREAM:
+    get_string(s.stream, value, false);
+    return true;
+  case PROP_USERNAME:
+    get_string(s.username, value, true);
+    return true;
+  case PROP_PASSWORD:
+    get_string(s.password, value, true);
+    return true;
+  case PROP_AUTHMOD:
+    g_value_set_enum(value, static_cast<gint>(s.authmod));
+    return true;
+  case PROP_SECURE_TOKEN:
+    get_string(s.secure_token, value, true);
+    return true;
+  case PROP_TIMEOUT:
+    g_value_set_uint(value, s.timeout);
+    return true;
+  case PROP_TLS_VALIDATION_FLAGS:
+    g_value_set_flags(value, s.tls_validation_flags);
+    return true;
+  case PROP_FLASH_VERSION:
+    get_string(s.flash_version, value, false);
+    return true;
+  case PROP_ASYNC_CONNECT:
+    g_value_set_boolean(value, s.async_connect);
+    return true;
+  case PROP_EXTRA_CONNECT_ARGS:
+    g_value_set_boxed(value, s.extra_connect_args);
+    return true;
+  case PROP_CHUNK_SIZE:
+    g_value_set_uint(value, s.chunk_size);
+    return true;
+  case PROP_PEAK_KBPS:
+    g_value_set_uint(value, s.peak_kbps);
+    return true;
+  case PROP_STOP_COMMANDS:
+    g_value_set_flags(value, s.stop_commands);
+    return true;
+  case PROP_RECONNECT:
+    g_value_set_boolean(value, s.reconnect);
+    return true;
+  case PROP_RECONNECT_DELAY:
+    g_value_set_uint(value, s.reconnect_delay_ms);
+    return true;
+  case PROP_MAX_RECONNECT_DELAY:
+    g_value_set_uint(value, s.max_reconnect_delay_ms);
+    return true;
+  case PROP_MAX_QUEUE_BYTES:
+    g_value_set_uint64(value, s.max_queue_bytes);
+    return true;
+  case PROP_IDLE_TIMEOUT:
+    g_value_set_uint(value, s.idle_timeout);
+    return true;
+  case PROP_NO_EOF_IS_ERROR:
+    g_value_set_boolean(value, s.no_eof_is_error);
+    return true;
+  case PROP_BUFFER_LENGTH:
+    g_value_set_uint(value, s.buffer_length_ms);
+    return true;
+  case PROP_RECEIVE_AUDIO:
+    g_value_set_boolean(value, s.receive_audio);
+    return true;
+  case PROP_RECEIVE_VIDEO:
+    g_value_set_boolean(value, s.receive_video);
+    return true;
+  case PROP_START:
+    g_value_set_int64(value, s.start);
+    return true;
+  case PROP_LIVE:
+    g_value_set_boolean(value, s.live);
+    return true;
+  default:
+    return false;
+  }
+}
+
+const gchar *const *client_uri_protocols() {
+  static const gchar *const protocols[] = {"rtmp", "rtmps", nullptr};
+  return protocols;
+}
+
+} // namespace rtmp::gst

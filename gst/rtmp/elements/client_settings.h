@@ -1,0 +1,140 @@
+// The property set shared by rtmpsink and rtmpsrc (names and meanings of rtmp2sink/rtmp2src so
+// that pipelines move over unchanged), installed from ONE table so that the two elements cannot
+// drift apart. Role-specific properties (sink: chunk-size, reconnect...; source: idle-timeout,
+// buffer-length...) live here too, installed only for their role, because they share the same
+// storage, locking and location logic.
+#pragma once
+
+#include <gio/gio.h>
+#include <gst/gst.h>
+
+#include <cstdint>
+#include <string>
+
+#include "core/url.hpp"
+
+namespace rtmp::gst {
+
+enum class Role { source, sink };
+
+// Property ids (shared numbering; each element installs the subset of its role).
+enum ClientProp : guint {
+  PROP_0,
+  PROP_LOCATION,
+  PROP_SCHEME,
+  PROP_HOST,
+  PROP_PORT,
+  PROP_APPLICATION,
+  PROP_STREAM,
+  PROP_USERNAME,
+  PROP_PASSWORD,
+  PROP_AUTHMOD,
+  PROP_SECURE_TOKEN,
+  PROP_TIMEOUT,
+  PROP_TLS_VALIDATION_FLAGS,
+  PROP_FLASH_VERSION,
+  PROP_ASYNC_CONNECT,
+  PROP_EXTRA_CONNECT_ARGS,
+  PROP_STATS, // read-only; the element answers it (it owns the live counters)
+  // sink only
+  PROP_CHUNK_SIZE,
+  PROP_PEAK_KBPS,
+  PROP_STOP_COMMANDS,
+  PROP_RECONNECT,
+  PROP_RECONNECT_DELAY,
+  PROP_MAX_RECONNECT_DELAY,
+  PROP_MAX_QUEUE_BYTES,
+  // source only
+  PROP_IDLE_TIMEOUT,
+  PROP_NO_EOF_IS_ERROR,
+  PROP_BUFFER_LENGTH,
+  PROP_RECEIVE_AUDIO,
+  PROP_RECEIVE_VIDEO,
+  PROP_START,
+  PROP_LIVE,
+  PROP_LAST
+};
+
+enum class Scheme { rtmp = 0, rtmps = 1 };
+enum class Authmod { none = 0, auto_ = 1, adobe = 2, llnw = 3 };
+// Commands sent on EOS (rtmp2sink's stop-commands flags, same values).
+enum StopCommands : guint {
+  STOP_NONE = 0,
+  STOP_FCUNPUBLISH = 1 << 0,
+  STOP_CLOSESTREAM = 1 << 1,
+  STOP_DELETESTREAM = 1 << 2,
+};
+
+// Defaults (rtmp2's, except chunk-size: 4096 is what FFmpeg and OBS use; 128-byte chunks cost
+// a header every 128 bytes of video).
+inline constexpr guint kDefaultTimeoutSeconds = 5;
+inline constexpr guint kDefaultChunkSize = 4096;
+// Largest chunk size RTMP 1.0 section 5.4.1 allows (31 bits).
+inline constexpr guint kMaxChunkSizeSetting = 0x7FFFFFFF;
+inline constexpr guint kDefaultReconnectDelayMs = 1000;
+inline constexpr guint kDefaultMaxReconnectDelayMs = 30000;
+inline constexpr guint64 kDefaultMaxQueueBytes = 16 * 1024 * 1024;
+inline constexpr guint kDefaultBufferLengthMs = 3000;
+inline constexpr const char *kDefaultFlashVersion = "LNX 10,0,32,18";
+
+struct ClientSettings {
+  Scheme scheme = Scheme::rtmp;
+  std::string host = "localhost";
+  int port = kDefaultRtmpPort;
+  std::string application = "live";
+  std::string stream = "myStream";
+  std::string username, password, secure_token;
+  Authmod authmod = Authmod::auto_;
+  guint timeout = kDefaultTimeoutSeconds;
+  GTlsCertificateFlags tls_validation_flags = G_TLS_CERTIFICATE_VALIDATE_ALL;
+  std::string flash_version = kDefaultFlashVersion;
+  bool async_connect = true;
+  GstStructure *extra_connect_args = nullptr; // owned
+  // sink
+  guint chunk_size = kDefaultChunkSize;
+  guint peak_kbps = 0;
+  guint stop_commands = STOP_FCUNPUBLISH | STOP_DELETESTREAM;
+  bool reconnect = false;
+  guint reconnect_delay_ms = kDefaultReconnectDelayMs;
+  guint max_reconnect_delay_ms = kDefaultMaxReconnectDelayMs;
+  guint64 max_queue_bytes = kDefaultMaxQueueBytes;
+  // source
+  guint idle_timeout = 0;
+  bool no_eof_is_error = false;
+  guint buffer_length_ms = kDefaultBufferLengthMs;
+  bool receive_audio = true;
+  bool receive_video = true;
+  gint64 start = -2;
+  bool live = true;
+
+  ClientSettings() = default;
+  ClientSettings(const ClientSettings &o);
+  ClientSettings &operator=(const ClientSettings &o);
+  ~ClientSettings();
+
+  // The fields as a URL (without credentials).
+  RtmpUrl url() const;
+  // "rtmp://host[:port]/application/stream" built from the fields.
+  std::string location() const;
+  // Parses a URL into the fields (scheme, host, port, application, stream, user:password).
+  // On failure the fields are unchanged and `error` says why.
+  bool set_location(const char *uri, GError **error);
+  // The tcUrl sent in connect: "rtmp://host[:port]/application".
+  std::string tc_url() const;
+};
+
+GType scheme_get_type();
+GType authmod_get_type();
+GType stop_commands_get_type();
+
+// Installs the properties of `role` with ids from ClientProp.
+void install_client_properties(GObjectClass *klass, Role role);
+// Applies / reads a property. Return false for ids they do not handle (PROP_STATS and ids of
+// the element's own properties). The caller holds its settings lock.
+bool set_client_property(ClientSettings &s, guint prop_id, const GValue *value);
+bool get_client_property(const ClientSettings &s, guint prop_id, GValue *value);
+
+// GstURIHandler glue shared by both elements.
+const gchar *const *client_uri_protocols();
+
+} // namespace rtmp::gst

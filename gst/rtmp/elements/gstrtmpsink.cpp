@@ -1,0 +1,433 @@
+// rtmpsink: GstBaseSink that publishes FLV to an RTMP server.
+//
+// Threading: everything that talks to the server runs on the streaming thread (render() and
+// the EOS event), through a ClientConnection whose waits are bounded and cancellable. unlock()
+// (flushing, PAUSED->READY) cancels the connection's GCancellable from the application thread,
+// which is what makes a state change return promptly whatever the server does.
+//
+// Lock: `lock` protects `settings` (written by set_property from any thread) and `stats`
+// (a snapshot the streaming thread refreshes, read by the stats property). The connection
+// itself is only touched by the streaming thread, except cancel()/reset_cancel(), which are
+// thread-safe.
+#include "elements/gstrtmpsink.h"
+
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/command.hpp"
+#include "core/flv.hpp"
+#include "elements/client_connection.h"
+#include "elements/client_settings.h"
+#include "elements/element_error.h"
+
+GST_DEBUG_CATEGORY_STATIC(rtmp_sink_debug);
+#define GST_CAT_DEFAULT rtmp_sink_debug
+
+using namespace rtmp;
+using namespace rtmp::gst;
+
+namespace {
+
+// Bytes we let the socket queue hold before render() waits (back-pressure): about a second of
+// a 2 Mbit/s stream, so a slow link throttles upstream instead of growing a queue here.
+constexpr std::size_t kMaxUnsentBytes = 256 * 1024;
+// How long EOS waits for the server to confirm the unpublish (NetStream.Unpublish.Success or
+// the onFCUnpublish answer): a clean stop must not hold the pipeline when a server (such as
+// nginx-rtmp for FCUnpublish) never answers.
+constexpr std::int64_t kUnpublishWaitUs = 500 * 1000;
+
+// AMF0 string "onMetaData" (marker 0x02, length 10): the start of an FLV onMetaData script tag
+// (FLV spec 10.1 E.5).
+constexpr std::uint8_t kOnMetaDataPrefix[] = {0x02, 0x00, 0x0A, 'o', 'n', 'M', 'e',
+                                              't',  'a',  'D',  'a', 't', 'a'};
+
+bool is_on_metadata(ByteView data) {
+  return data.size() >= sizeof(kOnMetaDataPrefix) &&
+         std::memcmp(data.data(), kOnMetaDataPrefix, sizeof(kOnMetaDataPrefix)) == 0;
+}
+
+struct SinkPrivate {
+  GMutex lock;
+  ClientSettings settings;
+  Stats stats;
+  std::uint64_t reconnects = 0;
+  std::uint64_t dropped_bytes = 0;
+
+  // Streaming thread only.
+  std::unique_ptr<ClientConnection> conn;
+  ClientSettings active; // settings copied at connect time
+  bool publishing = false;
+  FlvReader reader;
+  std::vector<FlvTag> tags;
+  std::vector<Bytes> streamheader; // from the caps, fed at publish start
+  bool streamheader_sent = false;
+
+  SinkPrivate() { g_mutex_init(&lock); }
+  ~SinkPrivate() { g_mutex_clear(&lock); }
+};
+
+} // namespace
+
+struct _GstRtmpClientSink {
+  GstBaseSink parent;
+  SinkPrivate *priv;
+};
+
+static void uri_handler_init(gpointer iface, gpointer data);
+
+G_DEFINE_TYPE_WITH_CODE(GstRtmpClientSink, gst_rtmp_client_sink, GST_TYPE_BASE_SINK,
+                        G_IMPLEMENT_INTERFACE(GST_TYPE_URI_HANDLER, uri_handler_init))
+
+static GstStaticPadTemplate sink_template =
+    GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS("video/x-flv"));
+
+#define PRIV(obj) (GST_RTMP_CLIENT_SINK(obj)->priv)
+
+static void refresh_stats(SinkPrivate *p) {
+  if (!p->conn || !p->conn->is_open())
+    return;
+  g_mutex_lock(&p->lock);
+  p->stats = p->conn->session().stats();
+  g_mutex_unlock(&p->lock);
+}
+
+// Turns a non-ok Outcome into the flow return, posting the error when there is one.
+static GstFlowReturn flow_from(GstRtmpClientSink *self, Outcome o) {
+  if (o == Outcome::ok)
+    return GST_FLOW_OK;
+  if (o == Outcome::cancelled)
+    return GST_FLOW_FLUSHING;
+  RTMP_POST_ERROR(self, self->priv->conn->error());
+  return GST_FLOW_ERROR;
+}
+
+// Handles the events the session queued while we were writing. Media-path failures (a fatal
+// Error, the connection closing) end the publish.
+static Outcome drain_events(GstRtmpClientSink *self) {
+  SinkPrivate *p = self->priv;
+  ClientConnection &c = *p->conn;
+  while (auto e = c.session().poll_event()) {
+    c.log_event(*e);
+    if (std::holds_alternative<Error>(*e) || std::holds_alternative<Closed>(*e))
+      return c.fail_event(*e, "publish " + p->active.stream);
+  }
+  return Outcome::ok;
+}
+
+static Outcome send_tag(GstRtmpClientSink *self, FlvTag &tag) {
+  SinkPrivate *p = self->priv;
+  ClientSession &s = p->conn->session();
+  std::error_code ec;
+  if (tag.type == static_cast<std::uint8_t>(FlvTagType::script) && is_on_metadata(tag.data)) {
+    // Publishers send onMetaData wrapped in @setDataFrame so that the server keeps it for
+    // players that join later (what FFmpeg, OBS and rtmp2sink do).
+    const Bytes wrapped = prepend_set_data_frame(tag.data);
+    ec = s.send_media(p->conn->stream_id(), MessageType::data_amf0, tag.timestamp, wrapped);
+  } else {
+    ec = s.send_media(p->conn->stream_id(), static_cast<MessageType>(tag.type), tag.timestamp,
+                      tag.data);
+  }
+  if (ec) {
+    GST_WARNING_OBJECT(self, "could not send tag: %s", ec.message().c_str());
+    return p->conn->fail_event(Error{ec, "could not send media", "", true},
+                               "publish " + p->active.stream);
+  }
+  return Outcome::ok;
+}
+
+// Parses `data` as (part of) an FLV byte stream and sends every completed tag.
+static Outcome send_flv_bytes(GstRtmpClientSink *self, ByteView data) {
+  SinkPrivate *p = self->priv;
+  p->tags.clear();
+  const std::error_code ec = p->reader.read(data, p->tags);
+  for (FlvTag &tag : p->tags) {
+    if (Outcome o = send_tag(self, tag); o != Outcome::ok)
+      return o;
+  }
+  if (ec)
+    return p->conn->fail_with(report_from_rtmp(
+        ec, "the input is not a valid FLV stream", "",
+        "after FLV tag " + std::to_string(p->reader.tags_read()), Direction::write));
+  return Outcome::ok;
+}
+
+static Outcome connect_and_publish(GstRtmpClientSink *self) {
+  SinkPrivate *p = self->priv;
+  g_mutex_lock(&p->lock);
+  p->active = p->settings;
+  g_mutex_unlock(&p->lock);
+  if (p->active.stream.empty()) {
+    RTMP_POST_ERROR(
+        self, report_settings("no stream name to publish", "set location or the stream property"));
+    return Outcome::failed;
+  }
+  ClientConnection &c = *p->conn;
+  if (Outcome o = c.open(p->active); o != Outcome::ok)
+    return o;
+  const std::uint32_t sid = c.stream_id();
+  const std::string context = "publish " + p->active.stream;
+  if (auto ec = c.session().publish(sid, p->active.stream, "live", net::now_millis()))
+    return c.fail_event(Error{ec, "could not send publish", "", true}, context);
+  Outcome o = c.wait(
+      [&](Event &e) {
+        auto *ps = std::get_if<PublishStarted>(&e);
+        return ps && ps->stream_id == sid;
+      },
+      -1, context);
+  if (o != Outcome::ok)
+    return o;
+  GST_INFO_OBJECT(self, "publishing %s on stream %u", p->active.location().c_str(), sid);
+  p->publishing = true;
+  p->reader.reset();
+  refresh_stats(p);
+  return Outcome::ok;
+}
+
+static GstFlowReturn gst_rtmp_client_sink_render(GstBaseSink *sink, GstBuffer *buffer) {
+  auto *self = GST_RTMP_CLIENT_SINK(sink);
+  SinkPrivate *p = self->priv;
+
+  if (!p->publishing) {
+    if (GstFlowReturn r = flow_from(self, connect_and_publish(self)); r != GST_FLOW_OK)
+      return r;
+  }
+  if (!p->streamheader_sent) {
+    p->streamheader_sent = true;
+    for (const Bytes &h : p->streamheader)
+      if (GstFlowReturn r = flow_from(self, send_flv_bytes(self, h)); r != GST_FLOW_OK)
+        return r;
+  }
+  // With a streamheader in the caps, the header buffers flvmux also pushes in-band are the same
+  // bytes: sending them twice would duplicate metadata and sequence headers.
+  if (!p->streamheader.empty() && GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_HEADER))
+    return GST_FLOW_OK;
+
+  GstMapInfo map;
+  if (!gst_buffer_map(buffer, &map, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR(self, RESOURCE, READ, ("could not map the input buffer"), (nullptr));
+    return GST_FLOW_ERROR;
+  }
+  Outcome o = send_flv_bytes(self, ByteView(map.data, map.size));
+  gst_buffer_unmap(buffer, &map);
+  if (o != Outcome::ok)
+    return flow_from(self, o);
+
+  GError *err = nullptr;
+  net::Drive d = p->conn->driver().flush(kMaxUnsentBytes, -1, &err);
+  if (d != net::Drive::ok && d != net::Drive::closed)
+    return flow_from(self, p->conn->fail_drive(d, err, "send"));
+  if (err)
+    g_error_free(err);
+  o = drain_events(self);
+  refresh_stats(p);
+  return flow_from(self, o);
+}
+
+// EOS: stop-commands, then wait (briefly) until the server confirmed or at least received
+// them, so that it sees a clean unpublish rather than a dropped connection.
+static void send_stop_commands(GstRtmpClientSink *self) {
+  SinkPrivate *p = self->priv;
+  if (!p->publishing || !p->conn || !p->conn->is_open())
+    return;
+  ClientSession &s = p->conn->session();
+  const std::uint32_t sid = p->conn->stream_id();
+  const guint flags = p->active.stop_commands;
+  if (flags & STOP_FCUNPUBLISH)
+    (void)s.unpublish(sid, p->active.stream);
+  if (flags & STOP_CLOSESTREAM)
+    (void)s.close_stream(sid);
+  if (flags & STOP_DELETESTREAM)
+    (void)s.delete_stream(sid);
+  p->publishing = false;
+
+  const std::int64_t timeout_us =
+      static_cast<std::int64_t>(p->active.timeout == 0 ? 5 : p->active.timeout) * G_USEC_PER_SEC;
+  GError *err = nullptr;
+  net::Drive d = p->conn->driver().flush(0, net::monotonic_us() + timeout_us, &err);
+  g_clear_error(&err);
+  if (d != net::Drive::ok) {
+    GST_WARNING_OBJECT(self, "could not send all data before EOS");
+    return;
+  }
+  if (flags == STOP_NONE)
+    return;
+  (void)p->conn->wait(
+      [&](Event &e) {
+        if (std::holds_alternative<Unpublished>(e))
+          return true;
+        auto *st = std::get_if<Status>(&e);
+        return st && st->info.code == status::unpublish_success;
+      },
+      net::monotonic_us() + kUnpublishWaitUs, "unpublish");
+  refresh_stats(p);
+}
+
+static gboolean gst_rtmp_client_sink_event(GstBaseSink *sink, GstEvent *event) {
+  auto *self = GST_RTMP_CLIENT_SINK(sink);
+  if (GST_EVENT_TYPE(event) == GST_EVENT_EOS)
+    send_stop_commands(self);
+  return GST_BASE_SINK_CLASS(gst_rtmp_client_sink_parent_class)->event(sink, event);
+}
+
+static gboolean gst_rtmp_client_sink_set_caps(GstBaseSink *sink, GstCaps *caps) {
+  auto *self = GST_RTMP_CLIENT_SINK(sink);
+  SinkPrivate *p = self->priv;
+  GST_DEBUG_OBJECT(self, "caps %" GST_PTR_FORMAT, static_cast<void *>(caps));
+  const GstStructure *st = gst_caps_get_structure(caps, 0);
+  const GValue *sh = st ? gst_structure_get_value(st, "streamheader") : nullptr;
+  std::vector<Bytes> headers;
+  if (sh && GST_VALUE_HOLDS_ARRAY(sh)) {
+    for (guint i = 0; i < gst_value_array_get_size(sh); ++i) {
+      const GValue *v = gst_value_array_get_value(sh, i);
+      if (!GST_VALUE_HOLDS_BUFFER(v))
+        continue;
+      GstBuffer *b = gst_value_get_buffer(v);
+      GstMapInfo map;
+      if (gst_buffer_map(b, &map, GST_MAP_READ)) {
+        headers.emplace_back(map.data, map.data + map.size);
+        gst_buffer_unmap(b, &map);
+      }
+    }
+  }
+  // A streamheader that changes after we started is not re-sent in the middle of the stream
+  // (the in-band copies flvmux pushes carry the change); it is kept for the next publish.
+  p->streamheader = std::move(headers);
+  return TRUE;
+}
+
+static gboolean gst_rtmp_client_sink_start(GstBaseSink *sink) {
+  auto *self = GST_RTMP_CLIENT_SINK(sink);
+  SinkPrivate *p = self->priv;
+  p->conn = std::make_unique<ClientConnection>(GST_ELEMENT(self), Role::sink);
+  p->publishing = false;
+  p->streamheader_sent = false;
+  p->reader.reset();
+  return TRUE;
+}
+
+static gboolean gst_rtmp_client_sink_stop(GstBaseSink *sink) {
+  SinkPrivate *p = PRIV(sink);
+  refresh_stats(p);
+  if (p->conn)
+    p->conn->close();
+  p->conn.reset();
+  p->publishing = false;
+  return TRUE;
+}
+
+static gboolean gst_rtmp_client_sink_unlock(GstBaseSink *sink) {
+  SinkPrivate *p = PRIV(sink);
+  if (p->conn)
+    p->conn->driver().cancel();
+  return TRUE;
+}
+
+static gboolean gst_rtmp_client_sink_unlock_stop(GstBaseSink *sink) {
+  SinkPrivate *p = PRIV(sink);
+  if (p->conn)
+    p->conn->driver().reset_cancel();
+  return TRUE;
+}
+
+static void gst_rtmp_client_sink_set_property(GObject *object, guint prop_id, const GValue *value,
+                                              GParamSpec *pspec) {
+  SinkPrivate *p = PRIV(object);
+  g_mutex_lock(&p->lock);
+  const bool handled = set_client_property(p->settings, prop_id, value);
+  g_mutex_unlock(&p->lock);
+  if (!handled)
+    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+}
+
+static void gst_rtmp_client_sink_get_property(GObject *object, guint prop_id, GValue *value,
+                                              GParamSpec *pspec) {
+  SinkPrivate *p = PRIV(object);
+  g_mutex_lock(&p->lock);
+  bool handled = get_client_property(p->settings, prop_id, value);
+  if (!handled && prop_id == PROP_STATS) {
+    g_value_take_boxed(value, make_stats_structure(&p->stats, p->reconnects, p->dropped_bytes));
+    handled = true;
+  }
+  g_mutex_unlock(&p->lock);
+  if (!handled)
+    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+}
+
+static void gst_rtmp_client_sink_finalize(GObject *object) {
+  delete PRIV(object);
+  G_OBJECT_CLASS(gst_rtmp_client_sink_parent_class)->finalize(object);
+}
+
+static void gst_rtmp_client_sink_init(GstRtmpClientSink *self) {
+  self->priv = new SinkPrivate();
+}
+
+static void gst_rtmp_client_sink_class_init(GstRtmpClientSinkClass *klass) {
+  auto *gobject_class = G_OBJECT_CLASS(klass);
+  auto *element_class = GST_ELEMENT_CLASS(klass);
+  auto *base_class = GST_BASE_SINK_CLASS(klass);
+
+  gobject_class->set_property = gst_rtmp_client_sink_set_property;
+  gobject_class->get_property = gst_rtmp_client_sink_get_property;
+  gobject_class->finalize = gst_rtmp_client_sink_finalize;
+  install_client_properties(gobject_class, Role::sink);
+
+  gst_element_class_add_static_pad_template(element_class, &sink_template);
+  gst_element_class_set_static_metadata(
+      element_class, "RTMP sink", "Sink/Network",
+      "Publishes an FLV stream to an RTMP server (rtmp:// and rtmps://)", "gst-rtmp");
+
+  base_class->start = gst_rtmp_client_sink_start;
+  base_class->stop = gst_rtmp_client_sink_stop;
+  base_class->unlock = gst_rtmp_client_sink_unlock;
+  base_class->unlock_stop = gst_rtmp_client_sink_unlock_stop;
+  base_class->render = gst_rtmp_client_sink_render;
+  base_class->set_caps = gst_rtmp_client_sink_set_caps;
+  base_class->event = gst_rtmp_client_sink_event;
+
+  GST_DEBUG_CATEGORY_INIT(rtmp_sink_debug, "rtmpsink", 0, "RTMP publishing sink");
+  GST_DEBUG_CATEGORY_INIT(rtmp_client_debug, "rtmpclient", 0, "RTMP client connection");
+}
+
+// ---- GstURIHandler ----------------------------------------------------------------------------
+
+static GstURIType uri_get_type(GType) {
+  return GST_URI_SINK;
+}
+static const gchar *const *uri_get_protocols(GType) {
+  return client_uri_protocols();
+}
+
+static gchar *uri_get_uri(GstURIHandler *handler) {
+  SinkPrivate *p = PRIV(handler);
+  g_mutex_lock(&p->lock);
+  gchar *uri = g_strdup(p->settings.location().c_str());
+  g_mutex_unlock(&p->lock);
+  return uri;
+}
+
+static gboolean uri_set_uri(GstURIHandler *handler, const gchar *uri, GError **error) {
+  SinkPrivate *p = PRIV(handler);
+  if (GST_STATE(handler) >= GST_STATE_PAUSED) {
+    g_set_error_literal(error, GST_URI_ERROR, GST_URI_ERROR_BAD_STATE,
+                        "the location cannot change while the sink is running");
+    return FALSE;
+  }
+  g_mutex_lock(&p->lock);
+  const bool ok = p->settings.set_location(uri, error);
+  g_mutex_unlock(&p->lock);
+  if (ok)
+    g_object_notify(G_OBJECT(handler), "location");
+  return ok;
+}
+
+static void uri_handler_init(gpointer g_iface, gpointer) {
+  auto *iface = static_cast<GstURIHandlerInterface *>(g_iface);
+  iface->get_type = uri_get_type;
+  iface->get_protocols = uri_get_protocols;
+  iface->get_uri = uri_get_uri;
+  iface->set_uri = uri_set_uri;
+}

@@ -1,0 +1,592 @@
+// rtmpsrc: GstPushSrc that plays an RTMP stream and outputs it as an FLV byte stream.
+//
+// Output: first a buffer with the FLV header (flagged HEADER), then one buffer per RTMP
+// audio/video/data message, each a complete FLV tag (FLV spec 10.1 E.4.1), so that flvdemux
+// and typefind (playbin) work unchanged. The caps carry a `streamheader` with the FLV header,
+// the onMetaData tag and the AVC/AAC sequence headers as soon as they are known, so a
+// downstream element that joins later (or a tee branch) can start decoding.
+//
+// Threading: the connection is driven from create() (streaming thread); unlock() cancels it
+// from the application thread. `lock` protects `settings`, `stats` and the receive-audio/video
+// change flags.
+#include "elements/gstrtmpsrc.h"
+
+#include <cmath>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/command.hpp"
+#include "core/flv.hpp"
+#include "elements/client_connection.h"
+#include "elements/client_settings.h"
+#include "elements/element_error.h"
+
+GST_DEBUG_CATEGORY_STATIC(rtmp_src_debug);
+#define GST_CAT_DEFAULT rtmp_src_debug
+
+using namespace rtmp;
+using namespace rtmp::gst;
+
+namespace {
+
+// Metadata fields turned into an extended-comment tag ("key=value") are bounded: onMetaData
+// is peer-controlled and a hostile one could carry thousands of keys.
+constexpr std::size_t kMaxMetadataTags = 64;
+constexpr std::size_t kMaxMetadataValueLength = 256;
+
+// Rebases RTMP timestamps (32-bit milliseconds that wrap, RTMP 1.0 section 5.3.1.3) to a
+// 64-bit timeline starting at the first media message. Consecutive messages are never more
+// than 2^31 ms (24 days) apart, so the signed difference of two 32-bit values is the true
+// step even across the 0xFFFFFFFF -> 0 wrap. (The 0xFFFFFF extended-timestamp boundary is the
+// chunk layer's business: the core hands us full 32-bit timestamps.)
+struct Timeline {
+  bool started = false;
+  std::uint32_t last = 0;
+  std::int64_t position = 0; // ms since the first message
+
+  std::int64_t rebase(std::uint32_t ts) {
+    if (!started) {
+      started = true;
+      last = ts;
+      return 0;
+    }
+    position += static_cast<std::int32_t>(ts - last);
+    last = ts;
+    // Audio and video are interleaved with small DTS inversions; never go before the start.
+    return position < 0 ? 0 : position;
+  }
+};
+
+struct SrcPrivate {
+  GMutex lock;
+  ClientSettings settings;
+  Stats stats;
+  bool receive_changed = false;
+
+  // Streaming thread only.
+  std::unique_ptr<ClientConnection> conn;
+  ClientSettings active;
+  bool playing = false;
+  bool header_pushed = false;
+  bool eos = false;
+  Timeline timeline;
+  Bytes flv_header;
+  std::optional<Bytes> metadata_tag, video_config_tag, audio_config_tag;
+  bool caps_dirty = false;
+  bool sent_receive_audio = true, sent_receive_video = true;
+
+  SrcPrivate() { g_mutex_init(&lock); }
+  ~SrcPrivate() { g_mutex_clear(&lock); }
+};
+
+// AVC/HEVC/AV1... sequence headers and AAC AudioSpecificConfig: what a decoder needs before the
+// first frame (FLV spec 10.1 E.4.2.1/E.4.3.1: AACPacketType / AVCPacketType 0; Enhanced RTMP v2
+// ExVideoTagHeader PacketTypeSequenceStart 0).
+bool is_video_config(ByteView p) {
+  if (p.size() < 2)
+    return false;
+  if (p[0] & 0x80) // Enhanced RTMP: IsExHeader, PacketType in the low nibble
+    return (p[0] & 0x0F) == 0;
+  return (p[0] & 0x0F) == 7 && p[1] == 0; // AVC, AVCPacketType 0
+}
+bool is_audio_config(ByteView p) {
+  return p.size() >= 2 && (p[0] >> 4) == 10 && p[1] == 0;
+}
+
+std::optional<std::string> short_string(const amf::Value &v) {
+  if (const std::string *s = v.as_string())
+    return s->substr(0, kMaxMetadataValueLength);
+  if (auto n = v.as_number()) {
+    char buf[G_ASCII_DTOSTR_BUF_SIZE];
+    return std::string(g_ascii_dtostr(buf, sizeof(buf), *n));
+  }
+  if (auto b = v.as_bool())
+    return std::string(*b ? "true" : "false");
+  return std::nullopt;
+}
+
+} // namespace
+
+// onMetaData (FLV spec 10.1 E.5 "onMetaData") to tags: the fields with a GStreamer tag of the
+// same meaning, and every scalar field as an extended comment so nothing is lost (width,
+// height, framerate, codec ids...).
+static GstTagList *metadata_to_tags(const amf::Value &meta) {
+  const amf::Properties *props = meta.properties();
+  if (!props)
+    return nullptr;
+  GstTagList *tags = gst_tag_list_new_empty();
+  std::size_t n = 0;
+  for (const auto &[key, value] : *props) {
+    if (n++ >= kMaxMetadataTags)
+      break;
+    const auto text = short_string(value);
+    const auto number = value.as_number();
+    if (key == "title" && text) {
+      gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_TITLE, text->c_str(), nullptr);
+    } else if (key == "artist" && text) {
+      gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_ARTIST, text->c_str(), nullptr);
+    } else if ((key == "encoder" || key == "metadatacreator") && text) {
+      gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_ENCODER, text->c_str(), nullptr);
+    } else if (key == "duration" && number && std::isfinite(*number) && *number > 0 &&
+               *number < 1e9) {
+      gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_DURATION,
+                       static_cast<guint64>(*number * GST_SECOND), nullptr);
+    } else if ((key == "videodatarate" || key == "audiodatarate") && number &&
+               std::isfinite(*number) && *number > 0 && *number < 1e7) {
+      // kbit/s in onMetaData; the sum is the stream's bitrate.
+      guint prev = 0;
+      gst_tag_list_get_uint(tags, GST_TAG_BITRATE, &prev);
+      gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_BITRATE,
+                       prev + static_cast<guint>(*number * 1000), nullptr);
+    }
+    if (text) {
+      const std::string comment = key.substr(0, kMaxMetadataValueLength) + "=" + *text;
+      gst_tag_list_add(tags, GST_TAG_MERGE_APPEND, GST_TAG_EXTENDED_COMMENT, comment.c_str(),
+                       nullptr);
+    }
+  }
+  return tags;
+}
+
+struct _GstRtmpClientSrc {
+  GstPushSrc parent;
+  SrcPrivate *priv;
+};
+
+static void uri_handler_init(gpointer iface, gpointer data);
+
+G_DEFINE_TYPE_WITH_CODE(GstRtmpClientSrc, gst_rtmp_client_src, GST_TYPE_PUSH_SRC,
+                        G_IMPLEMENT_INTERFACE(GST_TYPE_URI_HANDLER, uri_handler_init))
+
+static GstStaticPadTemplate src_template =
+    GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS("video/x-flv"));
+
+#define PRIV(obj) (GST_RTMP_CLIENT_SRC(obj)->priv)
+
+static GstBuffer *bytes_to_buffer(const Bytes &b) {
+  return gst_buffer_new_memdup(b.data(), b.size());
+}
+
+static GstCaps *make_caps(SrcPrivate *p) {
+  GValue array = G_VALUE_INIT;
+  gst_value_array_init(&array, 4);
+  auto add = [&](const Bytes &b) {
+    GstBuffer *buf = bytes_to_buffer(b);
+    GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_HEADER);
+    GValue v = G_VALUE_INIT;
+    g_value_init(&v, GST_TYPE_BUFFER);
+    gst_value_take_buffer(&v, buf);
+    gst_value_array_append_and_take_value(&array, &v);
+  };
+  add(p->flv_header);
+  for (const auto *t : {&p->metadata_tag, &p->video_config_tag, &p->audio_config_tag})
+    if (*t)
+      add(**t);
+  GstCaps *caps = gst_caps_new_empty_simple("video/x-flv");
+  gst_caps_set_value(caps, "streamheader", &array);
+  g_value_unset(&array);
+  return caps;
+}
+
+static void refresh_stats(SrcPrivate *p) {
+  if (!p->conn || !p->conn->is_open())
+    return;
+  g_mutex_lock(&p->lock);
+  p->stats = p->conn->session().stats();
+  g_mutex_unlock(&p->lock);
+}
+
+static GstFlowReturn flow_from(GstRtmpClientSrc *self, Outcome o) {
+  if (o == Outcome::ok)
+    return GST_FLOW_OK;
+  if (o == Outcome::cancelled)
+    return GST_FLOW_FLUSHING;
+  RTMP_POST_ERROR(self, self->priv->conn->error());
+  return GST_FLOW_ERROR;
+}
+
+// play start as FFmpeg sends it (milliseconds; -2000 live-then-recorded, -1000 live only), which
+// nginx-rtmp, SRS and FMS all accept.
+static double play_start(gint64 start) {
+  if (start == -2)
+    return -2000;
+  if (start == -1)
+    return -1000;
+  return static_cast<double>(start);
+}
+
+static Outcome connect_and_play(GstRtmpClientSrc *self) {
+  SrcPrivate *p = self->priv;
+  g_mutex_lock(&p->lock);
+  p->active = p->settings;
+  p->receive_changed = false;
+  g_mutex_unlock(&p->lock);
+  if (p->active.stream.empty())
+    return p->conn->fail_with(
+        report_settings("no stream name to play", "set location or the stream property"));
+  ClientConnection &c = *p->conn;
+  if (Outcome o = c.open(p->active); o != Outcome::ok)
+    return o;
+  const std::uint32_t sid = c.stream_id();
+  const std::string context = "play " + p->active.stream;
+  ClientSession &s = c.session();
+  const Millis now = net::now_millis();
+  // Set Buffer Length before play, as Flash Player does: some servers size their initial burst
+  // from it (RTMP 1.0 section 7.1.7, User Control event 3).
+  (void)s.set_buffer_length(sid, p->active.buffer_length_ms);
+  if (auto ec = s.play(sid, p->active.stream, play_start(p->active.start), -1, true, now))
+    return c.fail_event(Error{ec, "could not send play", "", true}, context);
+  p->sent_receive_audio = p->sent_receive_video = true;
+  if (!p->active.receive_audio) {
+    (void)s.receive_audio(sid, false);
+    p->sent_receive_audio = false;
+  }
+  if (!p->active.receive_video) {
+    (void)s.receive_video(sid, false);
+    p->sent_receive_video = false;
+  }
+  Outcome o = c.wait(
+      [&](Event &e) {
+        auto *ps = std::get_if<PlayStarted>(&e);
+        return ps && ps->stream_id == sid;
+      },
+      -1, context);
+  if (o == Outcome::ok) {
+    GST_INFO_OBJECT(self, "playing %s on stream %u", p->active.location().c_str(), sid);
+    p->playing = true;
+  }
+  refresh_stats(p);
+  return o;
+}
+
+// receive-audio / receive-video changed while playing: tell the server (RTMP 1.0 section
+// 7.2.2.2 and 7.2.2.3).
+static void apply_receive_flags(GstRtmpClientSrc *self) {
+  SrcPrivate *p = self->priv;
+  g_mutex_lock(&p->lock);
+  const bool changed = p->receive_changed;
+  const bool audio = p->settings.receive_audio, video = p->settings.receive_video;
+  p->receive_changed = false;
+  g_mutex_unlock(&p->lock);
+  if (!changed)
+    return;
+  const std::uint32_t sid = p->conn->stream_id();
+  if (audio != p->sent_receive_audio)
+    (void)p->conn->session().receive_audio(sid, audio);
+  if (video != p->sent_receive_video)
+    (void)p->conn->session().receive_video(sid, video);
+  p->sent_receive_audio = audio;
+  p->sent_receive_video = video;
+}
+
+// Makes one output buffer from a media message, or nullptr for messages that are not part of
+// the FLV stream (AMF3 data, an empty payload).
+static GstBuffer *media_to_buffer(GstRtmpClientSrc *self, Message &msg) {
+  SrcPrivate *p = self->priv;
+  const auto type = msg.kind();
+  if (msg.payload.empty())
+    return nullptr;
+  if (type != MessageType::audio && type != MessageType::video && type != MessageType::data_amf0)
+    return nullptr;
+
+  bool is_header = false;
+  if (type == MessageType::data_amf0) {
+    auto data = decode_data(msg);
+    if (!data) {
+      GST_WARNING_OBJECT(self, "undecodable data message dropped: %s",
+                         data.error().message().c_str());
+      return nullptr;
+    }
+    DataMessage d = unwrap_set_data_frame(*data);
+    if (d.handler == handler::on_meta_data && !d.values.empty()) {
+      if (GstTagList *tags = metadata_to_tags(d.values[0])) {
+        GST_DEBUG_OBJECT(self, "metadata tags %" GST_PTR_FORMAT, static_cast<void *>(tags));
+        gst_pad_push_event(GST_BASE_SRC_PAD(self), gst_event_new_tag(tags));
+      }
+      is_header = true;
+    }
+    // Players receive onMetaData without the @setDataFrame wrapper (FLV files never have it):
+    // re-encode the unwrapped form when the server passed the wrapper through.
+    if (d.handler != (data->handler)) {
+      Message m = encode_data(d, msg.stream_id, msg.timestamp);
+      msg.payload = std::move(m.payload);
+    }
+  } else if (type == MessageType::video) {
+    is_header = is_video_config(msg.payload);
+  } else {
+    is_header = is_audio_config(msg.payload);
+  }
+
+  const std::int64_t ms = p->timeline.rebase(msg.timestamp);
+  Bytes tag;
+  if (auto ec = write_flv_tag(msg.type, static_cast<std::uint32_t>(ms), msg.payload, tag)) {
+    GST_WARNING_OBJECT(self, "message of %zu bytes does not fit an FLV tag", msg.payload.size());
+    return nullptr;
+  }
+  if (is_header) {
+    auto &slot = type == MessageType::data_amf0 ? p->metadata_tag
+                 : type == MessageType::video   ? p->video_config_tag
+                                                : p->audio_config_tag;
+    slot = tag;
+    p->caps_dirty = true;
+  }
+  GstBuffer *buf = gst_buffer_new_wrapped_bytes(g_bytes_new(tag.data(), tag.size()));
+  GST_BUFFER_PTS(buf) = GST_BUFFER_DTS(buf) = static_cast<GstClockTime>(ms) * GST_MSECOND;
+  if (is_header)
+    GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_HEADER);
+  if (type == MessageType::video && !msg.payload.empty() && (msg.payload[0] & 0x70) != 0x10)
+    GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT); // not a keyframe (FrameType != 1)
+  return buf;
+}
+
+static GstFlowReturn end_of_stream(GstRtmpClientSrc *self, const char *why, bool expected) {
+  SrcPrivate *p = self->priv;
+  GST_INFO_OBJECT(self, "end of stream: %s", why);
+  p->eos = true;
+  if (!expected && p->active.no_eof_is_error) {
+    RTMP_POST_ERROR(self, report_from_rtmp(make_error_code(Errc::protocol_violation), why, "",
+                                           "play " + p->active.stream, Direction::read));
+    return GST_FLOW_ERROR;
+  }
+  return GST_FLOW_EOS;
+}
+
+static GstFlowReturn gst_rtmp_client_src_create(GstPushSrc *psrc, GstBuffer **outbuf) {
+  auto *self = GST_RTMP_CLIENT_SRC(psrc);
+  SrcPrivate *p = self->priv;
+  if (p->eos)
+    return GST_FLOW_EOS;
+
+  if (!p->header_pushed) {
+    // The FLV header goes out before we even connect: typefind sees FLV at once, and basesrc
+    // pushes the segment, so that tag events can follow.
+    p->header_pushed = true;
+    GstBuffer *buf = bytes_to_buffer(p->flv_header);
+    GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_HEADER);
+    GST_BUFFER_PTS(buf) = GST_BUFFER_DTS(buf) = 0;
+    *outbuf = buf;
+    return GST_FLOW_OK;
+  }
+  if (!p->playing) {
+    if (GstFlowReturn r = flow_from(self, connect_and_play(self)); r != GST_FLOW_OK)
+      return r;
+  }
+
+  ClientConnection &c = *p->conn;
+  const std::uint32_t sid = c.stream_id();
+  const std::string context = "play " + p->active.stream;
+  for (;;) {
+    apply_receive_flags(self);
+    const std::int64_t deadline =
+        p->active.idle_timeout
+            ? net::monotonic_us() +
+                  static_cast<std::int64_t>(p->active.idle_timeout) * G_USEC_PER_SEC
+            : -1;
+    Event e;
+    GError *err = nullptr;
+    const net::Drive d = c.driver().next_event(e, deadline, &err);
+    if (d == net::Drive::deadline) {
+      return flow_from(self, c.fail_with(report_from_rtmp(
+                                 make_error_code(Errc::timeout),
+                                 "no data for " + std::to_string(p->active.idle_timeout) + " s", "",
+                                 context, Direction::read)));
+    }
+    if (d != net::Drive::ok)
+      return flow_from(self, c.fail_drive(d, err, "receive"));
+    c.log_event(e);
+    if (auto *m = std::get_if<Media>(&e)) {
+      if (m->msg.stream_id != sid)
+        continue;
+      GstBuffer *buf = media_to_buffer(self, m->msg);
+      if (!buf)
+        continue;
+      if (p->caps_dirty) {
+        p->caps_dirty = false;
+        GstCaps *caps = make_caps(p);
+        gst_base_src_set_caps(GST_BASE_SRC(self), caps);
+        gst_caps_unref(caps);
+      }
+      refresh_stats(p);
+      *outbuf = buf;
+      return GST_FLOW_OK;
+    }
+    if (auto *ps = std::get_if<PlayStopped>(&e); ps && ps->stream_id == sid)
+      return end_of_stream(self, ps->status_code.c_str(), true);
+    if (auto *eof = std::get_if<StreamEof>(&e); eof && eof->stream_id == sid)
+      return end_of_stream(self, "Stream EOF", true);
+    if (auto *er = std::get_if<Error>(&e)) {
+      if (!er->fatal) {
+        GST_WARNING_OBJECT(self, "server error: %s %s", er->status_code.c_str(),
+                           er->description.c_str());
+        continue;
+      }
+      return flow_from(self, c.fail_event(e, context));
+    }
+    if (std::holds_alternative<Closed>(e))
+      return end_of_stream(self, "the server closed the connection", false);
+  }
+}
+
+static gboolean gst_rtmp_client_src_start(GstBaseSrc *src) {
+  auto *self = GST_RTMP_CLIENT_SRC(src);
+  SrcPrivate *p = self->priv;
+  p->conn = std::make_unique<ClientConnection>(GST_ELEMENT(self), Role::source);
+  p->playing = p->header_pushed = p->eos = false;
+  p->timeline = Timeline{};
+  p->metadata_tag.reset();
+  p->video_config_tag.reset();
+  p->audio_config_tag.reset();
+  p->caps_dirty = false;
+  g_mutex_lock(&p->lock);
+  const bool live = p->settings.live;
+  g_mutex_unlock(&p->lock);
+  gst_base_src_set_live(src, live);
+  return TRUE;
+}
+
+static gboolean gst_rtmp_client_src_stop(GstBaseSrc *src) {
+  SrcPrivate *p = PRIV(src);
+  refresh_stats(p);
+  if (p->conn)
+    p->conn->close();
+  p->conn.reset();
+  p->playing = false;
+  return TRUE;
+}
+
+static gboolean gst_rtmp_client_src_unlock(GstBaseSrc *src) {
+  SrcPrivate *p = PRIV(src);
+  if (p->conn)
+    p->conn->driver().cancel();
+  return TRUE;
+}
+
+static gboolean gst_rtmp_client_src_unlock_stop(GstBaseSrc *src) {
+  SrcPrivate *p = PRIV(src);
+  if (p->conn)
+    p->conn->driver().reset_cancel();
+  return TRUE;
+}
+
+static GstCaps *gst_rtmp_client_src_get_caps(GstBaseSrc *src, GstCaps *filter) {
+  SrcPrivate *p = PRIV(src);
+  GstCaps *caps = make_caps(p);
+  if (filter) {
+    GstCaps *i = gst_caps_intersect_full(filter, caps, GST_CAPS_INTERSECT_FIRST);
+    gst_caps_unref(caps);
+    caps = i;
+  }
+  return caps;
+}
+
+static gboolean gst_rtmp_client_src_is_seekable(GstBaseSrc *) {
+  return FALSE;
+}
+
+static void gst_rtmp_client_src_set_property(GObject *object, guint prop_id, const GValue *value,
+                                             GParamSpec *pspec) {
+  SrcPrivate *p = PRIV(object);
+  g_mutex_lock(&p->lock);
+  const bool handled = set_client_property(p->settings, prop_id, value);
+  if (prop_id == PROP_RECEIVE_AUDIO || prop_id == PROP_RECEIVE_VIDEO)
+    p->receive_changed = true;
+  g_mutex_unlock(&p->lock);
+  if (!handled)
+    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+}
+
+static void gst_rtmp_client_src_get_property(GObject *object, guint prop_id, GValue *value,
+                                             GParamSpec *pspec) {
+  SrcPrivate *p = PRIV(object);
+  g_mutex_lock(&p->lock);
+  bool handled = get_client_property(p->settings, prop_id, value);
+  if (!handled && prop_id == PROP_STATS) {
+    g_value_take_boxed(value, make_stats_structure(&p->stats, 0, 0));
+    handled = true;
+  }
+  g_mutex_unlock(&p->lock);
+  if (!handled)
+    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+}
+
+static void gst_rtmp_client_src_finalize(GObject *object) {
+  delete PRIV(object);
+  G_OBJECT_CLASS(gst_rtmp_client_src_parent_class)->finalize(object);
+}
+
+static void gst_rtmp_client_src_init(GstRtmpClientSrc *self) {
+  self->priv = new SrcPrivate();
+  self->priv->flv_header = make_flv_header(FlvHeader{true, true});
+  gst_base_src_set_format(GST_BASE_SRC(self), GST_FORMAT_TIME);
+  gst_base_src_set_live(GST_BASE_SRC(self), TRUE);
+}
+
+static void gst_rtmp_client_src_class_init(GstRtmpClientSrcClass *klass) {
+  auto *gobject_class = G_OBJECT_CLASS(klass);
+  auto *element_class = GST_ELEMENT_CLASS(klass);
+  auto *base_class = GST_BASE_SRC_CLASS(klass);
+  auto *push_class = GST_PUSH_SRC_CLASS(klass);
+
+  gobject_class->set_property = gst_rtmp_client_src_set_property;
+  gobject_class->get_property = gst_rtmp_client_src_get_property;
+  gobject_class->finalize = gst_rtmp_client_src_finalize;
+  install_client_properties(gobject_class, Role::source);
+
+  gst_element_class_add_static_pad_template(element_class, &src_template);
+  gst_element_class_set_static_metadata(element_class, "RTMP source", "Source/Network",
+                                        "Plays an RTMP stream (rtmp:// and rtmps://) as FLV",
+                                        "gst-rtmp");
+
+  base_class->start = gst_rtmp_client_src_start;
+  base_class->stop = gst_rtmp_client_src_stop;
+  base_class->unlock = gst_rtmp_client_src_unlock;
+  base_class->unlock_stop = gst_rtmp_client_src_unlock_stop;
+  base_class->get_caps = gst_rtmp_client_src_get_caps;
+  base_class->is_seekable = gst_rtmp_client_src_is_seekable;
+  push_class->create = gst_rtmp_client_src_create;
+
+  GST_DEBUG_CATEGORY_INIT(rtmp_src_debug, "rtmpsrc", 0, "RTMP playing source");
+  GST_DEBUG_CATEGORY_INIT(rtmp_client_debug, "rtmpclient", 0, "RTMP client connection");
+}
+
+// ---- GstURIHandler ----------------------------------------------------------------------------
+
+static GstURIType uri_get_type(GType) {
+  return GST_URI_SRC;
+}
+static const gchar *const *uri_get_protocols(GType) {
+  return client_uri_protocols();
+}
+
+static gchar *uri_get_uri(GstURIHandler *handler) {
+  SrcPrivate *p = PRIV(handler);
+  g_mutex_lock(&p->lock);
+  gchar *uri = g_strdup(p->settings.location().c_str());
+  g_mutex_unlock(&p->lock);
+  return uri;
+}
+
+static gboolean uri_set_uri(GstURIHandler *handler, const gchar *uri, GError **error) {
+  SrcPrivate *p = PRIV(handler);
+  if (GST_STATE(handler) >= GST_STATE_PAUSED) {
+    g_set_error_literal(error, GST_URI_ERROR, GST_URI_ERROR_BAD_STATE,
+                        "the location cannot change while the source is running");
+    return FALSE;
+  }
+  g_mutex_lock(&p->lock);
+  const bool ok = p->settings.set_location(uri, error);
+  g_mutex_unlock(&p->lock);
+  if (ok)
+    g_object_notify(G_OBJECT(handler), "location");
+  return ok;
+}
+
+static void uri_handler_init(gpointer g_iface, gpointer) {
+  auto *iface = static_cast<GstURIHandlerInterface *>(g_iface);
+  iface->get_type = uri_get_type;
+  iface->get_protocols = uri_get_protocols;
+  iface->get_uri = uri_get_uri;
+  iface->set_uri = uri_set_uri;
+}

@@ -1,0 +1,182 @@
+"""Shared helpers of the client interop tests (rtmpsink / rtmpsrc against real peers).
+
+Each test starts its own nginx-rtmp on a free loopback port with its own prefix, pid file and
+configuration, runs our elements with GST_PLUGIN_PATH pointing at the build and a private
+GST_REGISTRY, and runs the system rtmp2 elements in a separate process without our plugin path.
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class Nginx:
+    """nginx-rtmp with one `live` application (optionally recording) and extra directives."""
+
+    def __init__(self, workdir, record=False, app_extra="", server_extra="", http_block=""):
+        self.workdir = workdir
+        self.port = free_port()
+        self.prefix = os.path.join(workdir, "nginx")
+        self.record_dir = os.path.join(workdir, "record")
+        os.makedirs(os.path.join(self.prefix, "logs"), exist_ok=True)
+        os.makedirs(self.record_dir, exist_ok=True)
+        record_conf = ""
+        if record:
+            record_conf = f"record all; record_path {self.record_dir}; record_unique off;"
+        # out_queue / out_cork raised: a fast publisher (filesrc ! rtmpsink pushes a 20 s clip
+        # in well under a second) must not make nginx drop frames for players.
+        self.conf = os.path.join(self.prefix, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(f"""
+load_module {RTMP_MODULE};
+daemon off;
+master_process off;
+worker_processes 1;
+pid {self.prefix}/nginx.pid;
+error_log {self.prefix}/logs/error.log info;
+events {{ worker_connections 256; }}
+{http_block}
+rtmp {{
+  server {{
+    listen 127.0.0.1:{self.port};
+    chunk_size 4096;
+    out_queue 4096;
+    out_cork 8;
+    max_message 16M;
+    {server_extra}
+    application live {{
+      live on;
+      wait_key off;
+      wait_video off;
+      {record_conf}
+      {app_extra}
+    }}
+  }}
+}}
+""")
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([NGINX, "-p", self.prefix, "-c", self.conf],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not wait_listening(self.port):
+            self.stop()
+            raise RuntimeError("nginx did not start: " + self.error_log())
+        return self
+
+    def error_log(self):
+        try:
+            with open(os.path.join(self.prefix, "logs", "error.log")) as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def url(self, stream="test", app="live"):
+        return f"rtmp://127.0.0.1:{self.port}/{app}/{stream}"
+
+
+def our_env(build_dir, workdir):
+    """Environment that loads OUR plugin (and a private registry)."""
+    env = dict(os.environ)
+    env["GST_PLUGIN_PATH"] = os.path.join(build_dir, "gst", "rtmp", "elements")
+    env["GST_REGISTRY"] = os.path.join(workdir, "registry-ours.bin")
+    env.pop("GST_PLUGIN_SYSTEM_PATH", None)
+    return env
+
+
+def system_env(workdir):
+    """Environment for the system elements (rtmp2src/rtmp2sink, librtmp): no plugin path of ours."""
+    env = dict(os.environ)
+    env.pop("GST_PLUGIN_PATH", None)
+    env["GST_REGISTRY"] = os.path.join(workdir, "registry-system.bin")
+    return env
+
+
+def factory_origin(name, env):
+    """(plugin name, plugin file) of element factory `name` as gst-inspect-1.0 sees it in `env`."""
+    out = subprocess.run(["gst-inspect-1.0", name], env=env, capture_output=True, text=True,
+                         timeout=60).stdout
+    plugin_name = filename = None
+    if "Plugin Details:" in out:
+        for line in out.split("Plugin Details:", 1)[1].splitlines():
+            fields = line.strip().split(None, 1)
+            if len(fields) != 2:
+                continue
+            if fields[0] == "Name" and plugin_name is None:
+                plugin_name = fields[1]
+            elif fields[0] == "Filename" and filename is None:
+                filename = fields[1]
+    return plugin_name, filename
+
+
+def assert_our_factories(build_dir, env, names=("rtmpsink", "rtmpsrc")):
+    """Fails unless each factory comes from OUR plugin: the system librtmp plugin has the same
+    element names and the same plugin name, so both the plugin name and the file are checked."""
+    ours = os.path.realpath(os.path.join(build_dir, "gst", "rtmp", "elements"))
+    for n in names:
+        plugin_name, filename = factory_origin(n, env)
+        assert plugin_name == "rtmp", f"{n}: plugin {plugin_name}"
+        assert filename and os.path.realpath(filename).startswith(ours + os.sep), \
+            f"{n} comes from {filename}, not from {ours}"
+
+
+def ffprobe_packets(path_or_url, timeout=120, extra=()):
+    """[(codec_type, pts_ms, dts_ms, size)] of every packet."""
+    res = subprocess.run(["ffprobe", "-v", "error", *extra, "-show_entries",
+                          "packet=codec_type,pts_time,dts_time,size", "-of", "json",
+                          path_or_url], capture_output=True, text=True, timeout=timeout)
+    data = json.loads(res.stdout or "{}")
+    pkts = []
+    for p in data.get("packets", []):
+        def ms(k):
+            v = p.get(k)
+            return None if v in (None, "N/A") else round(float(v) * 1000)
+        pkts.append((p.get("codec_type"), ms("pts_time"), ms("dts_time"), int(p.get("size", 0))))
+    return pkts
+
+
+def make_clip(path, seconds=20, extra=()):
+    """An H.264/AAC FLV clip: 30 fps, keyframe every 2 s, 44.1 kHz sine."""
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc=size=320x240:rate=30", "-f", "lavfi", "-i",
+                    "sine=frequency=440:sample_rate=44100", "-t", str(seconds), "-c:v", "libx264",
+                    "-g", "60", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k",
+                    "-metadata", "title=gst-rtmp interop", *extra, "-f", "flv", path],
+                   check=True, timeout=300)
+
+
+def workdir(prefix):
+    return tempfile.mkdtemp(prefix=prefix)
