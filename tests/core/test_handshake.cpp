@@ -3,8 +3,20 @@
 #include <gtest/gtest.h>
 
 #include <glib.h>
+#include <glib/gstdio.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <fstream>
 #include <iterator>
@@ -698,6 +710,206 @@ TEST(HandshakeRealPeers, ClientAgainstFfmpegListener) {
   EXPECT_TRUE(client.done());
   EXPECT_FALSE(client.peer_used_digest());
   EXPECT_EQ(c2, slice(answer, 1, kHandshakeSize));
+}
+
+// --- Live peers: our state machines over a loopback socket (skipped without the programs) ----
+
+class Fd {
+public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  Fd(const Fd &) = delete;
+  Fd &operator=(const Fd &) = delete;
+  ~Fd() {
+    if (fd_ >= 0)
+      close(fd_);
+  }
+  int get() const { return fd_; }
+
+private:
+  int fd_;
+};
+
+// A child process killed (by its pid) when the test ends.
+class Child {
+public:
+  explicit Child(const std::vector<std::string> &argv) {
+    std::vector<char *> args;
+    for (const auto &a : argv)
+      args.push_back(const_cast<char *>(a.c_str()));
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    if (posix_spawnp(&pid_, args[0], &fa, nullptr, args.data(), environ) != 0)
+      pid_ = -1;
+    posix_spawn_file_actions_destroy(&fa);
+  }
+  Child(const Child &) = delete;
+  Child &operator=(const Child &) = delete;
+  ~Child() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  bool running() const { return pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }
+
+private:
+  pid_t pid_ = -1;
+};
+
+constexpr int kLiveTimeoutMs = 10000;
+
+sockaddr_in loopback(std::uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+std::uint16_t free_port() {
+  Fd s(socket(AF_INET, SOCK_STREAM, 0));
+  sockaddr_in a = loopback(0);
+  socklen_t len = sizeof a;
+  bind(s.get(), reinterpret_cast<sockaddr *>(&a), sizeof a);
+  getsockname(s.get(), reinterpret_cast<sockaddr *>(&a), &len);
+  return ntohs(a.sin_port);
+}
+
+bool write_all(int fd, const Bytes &b) {
+  std::size_t off = 0;
+  while (off < b.size()) {
+    const ssize_t n = write(fd, b.data() + off, b.size() - off);
+    if (n <= 0)
+      return false;
+    off += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// Pumps bytes between the socket and the handshake until it is done, fails, or times out.
+template <typename M> void pump(int fd, M &m, Bytes first_out) {
+  ASSERT_TRUE(write_all(fd, first_out));
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(kLiveTimeoutMs);
+  std::uint8_t buf[4096];
+  while (!m.done() && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0)
+      continue;
+    const ssize_t n = read(fd, buf, sizeof buf);
+    ASSERT_GT(n, 0) << "peer closed during the handshake";
+    Bytes out;
+    auto r = m.receive(ByteView(buf, static_cast<std::size_t>(n)), out);
+    ASSERT_TRUE(r.ok()) << r.error().message() << ": " << m.error_detail();
+    ASSERT_TRUE(write_all(fd, out));
+  }
+  ASSERT_TRUE(m.done()) << "timed out";
+}
+
+bool have_program(const char *name) {
+  gchar *path = g_find_program_in_path(name);
+  const bool found = path != nullptr;
+  g_free(path);
+  return found;
+}
+
+// Reads until the peer sends something after the handshake (its first chunk), which shows it
+// accepted our C2/S2 instead of hanging up.
+bool peer_continues(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, kLiveTimeoutMs) <= 0)
+    return false;
+  std::uint8_t b[256];
+  return read(fd, b, sizeof b) > 0;
+}
+
+TEST(HandshakeLive, FfmpegPlayerAcceptsOurServer) {
+  if (!have_program("ffmpeg"))
+    GTEST_SKIP() << "ffmpeg not installed";
+  Fd listener(socket(AF_INET, SOCK_STREAM, 0));
+  sockaddr_in a = loopback(0);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(bind(listener.get(), reinterpret_cast<sockaddr *>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(listener.get(), 1), 0);
+  getsockname(listener.get(), reinterpret_cast<sockaddr *>(&a), &len);
+  const std::string url = "rtmp://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/live/x";
+  // As a player FFmpeg verifies S1's digest and S2's signature ("Signature mismatch") and signs
+  // its C2, so done() here means both directions of the digest form interoperate.
+  Child ffmpeg(
+      {"ffmpeg", "-nostdin", "-loglevel", "quiet", "-i", url, "-t", "1", "-f", "null", "-"});
+  pollfd p{listener.get(), POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, kLiveTimeoutMs), 1) << "ffmpeg did not connect";
+  Fd conn(accept(listener.get(), nullptr, nullptr));
+  HandshakeOptions so;
+  so.version = {5, 0, 3, 1};
+  HandshakeServer server(so);
+  pump(conn.get(), server, {});
+  EXPECT_TRUE(server.peer_used_digest());
+  EXPECT_TRUE(server.echo_verified());
+  EXPECT_TRUE(peer_continues(conn.get())) << "ffmpeg sends connect after a good handshake";
+}
+
+class NginxRtmp {
+public:
+  NginxRtmp() : port_(free_port()) {
+    gchar *dir = g_dir_make_tmp("hs_nginx_XXXXXX", nullptr);
+    dir_ = dir;
+    g_free(dir);
+    g_mkdir_with_parents((dir_ + "/logs").c_str(), 0700);
+    const std::string conf =
+        "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\ndaemon off;\npid " + dir_ +
+        "/nginx.pid;\nerror_log " + dir_ + "/err.log;\nevents {}\nrtmp { server { listen " +
+        "127.0.0.1:" + std::to_string(port_) + "; application live { live on; } } }\n";
+    g_file_set_contents((dir_ + "/nginx.conf").c_str(), conf.c_str(), -1, nullptr);
+    child_ = std::make_unique<Child>(
+        std::vector<std::string>{"nginx", "-p", dir_, "-c", dir_ + "/nginx.conf"});
+  }
+  ~NginxRtmp() {
+    child_.reset();
+    for (const char *f : {"/nginx.conf", "/err.log", "/nginx.pid"})
+      g_remove((dir_ + f).c_str());
+    g_rmdir((dir_ + "/logs").c_str());
+    g_rmdir(dir_.c_str());
+  }
+  // Connects, retrying while nginx starts.
+  int connect_fd() {
+    for (int i = 0; i < kLiveTimeoutMs / 50 && child_->running(); ++i) {
+      const int fd = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a = loopback(port_);
+      if (connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0)
+        return fd;
+      close(fd);
+      usleep(50 * 1000);
+    }
+    return -1;
+  }
+
+private:
+  std::uint16_t port_;
+  std::string dir_;
+  std::unique_ptr<Child> child_;
+};
+
+TEST(HandshakeLive, OurClientAgainstNginxRtmp) {
+  if (!have_program("nginx") || access("/usr/lib/nginx/modules/ngx_rtmp_module.so", R_OK) != 0)
+    GTEST_SKIP() << "nginx with the rtmp module not installed";
+  NginxRtmp nginx;
+  for (auto scheme : {HandshakeScheme::digest, HandshakeScheme::plain}) {
+    Fd fd(nginx.connect_fd());
+    ASSERT_GE(fd.get(), 0) << "nginx did not start";
+    HandshakeOptions co;
+    co.scheme = scheme;
+    HandshakeClient client(co);
+    pump(fd.get(), client, client.start());
+    EXPECT_EQ(client.peer_used_digest(), scheme == HandshakeScheme::digest);
+    EXPECT_EQ(client.peer_software_version(),
+              (scheme == HandshakeScheme::digest ? std::array<std::uint8_t, 4>{13, 14, 10, 13}
+                                                 : std::array<std::uint8_t, 4>{0, 0, 0, 0}));
+  }
 }
 
 } // namespace
