@@ -49,9 +49,9 @@ std::error_code HandshakeBase::check_version_byte(std::uint8_t v) {
   // client sends one (nginx-rtmp and FFmpeg's listener reject anything but 3 too), so answering
   // would only delay the failure; the other values get a message that says what went wrong.
   peer_version_ = v;
-  const std::string n = std::to_string(v);
   if (v == kRtmpVersion)
     return {};
+  const std::string n = std::to_string(v);
   if (v == kRtmpeVersion || v == kRtmpeXteaVersion || v == kRtmpeBlowfishVersion)
     return fail(Errc::unsupported, "peer asked for RTMPE (encrypted RTMP, handshake version " + n +
                                        "), which is not supported: use rtmp:// or rtmps://");
@@ -146,9 +146,10 @@ Result<std::size_t> HandshakeClient::receive(ByteView in, Bytes &out) {
 
   std::size_t pos = 0;
   if (state_ == State::wait_packet1) {
+    const bool first = in_.empty();
     pos += gather(in, pos, kPacket0And1Size);
     // Check S0 as soon as it arrives: a non-RTMP peer fails before we wait for 1536 bytes.
-    if (!in_.empty())
+    if (first && !in_.empty())
       if (auto ec = check_version_byte(in_[0]))
         return ec;
     if (in_.size() < kPacket0And1Size)
@@ -163,7 +164,6 @@ Result<std::size_t> HandshakeClient::receive(ByteView in, Bytes &out) {
     fields.read_u32(peer_epoch_);
     fields.read_bytes(4, software);
     std::copy(software.begin(), software.end(), peer_software_.begin());
-    std::copy(s1.begin(), s1.end(), peer_packet_.begin());
 
     // A server answers with a digest only when it found ours: nginx-rtmp echoes C1 as S1 when
     // C1's version field is zero or has no valid digest, FFmpeg's listener always answers
@@ -219,8 +219,10 @@ Result<std::size_t> HandshakeServer::receive(ByteView in, Bytes &out) {
 
   std::size_t pos = 0;
   if (state_ == State::wait_packet1) {
+    const bool first = in_.empty();
     pos += gather(in, pos, kPacket0And1Size);
-    if (!in_.empty())
+    // C0 alone tells an RTMPE, TLS or HTTP client apart: fail before waiting for C1.
+    if (first && !in_.empty())
       if (auto ec = check_version_byte(in_[0]))
         return ec;
     if (in_.size() < kPacket0And1Size)
@@ -235,7 +237,6 @@ Result<std::size_t> HandshakeServer::receive(ByteView in, Bytes &out) {
     fields.read_u32(peer_epoch_);
     fields.read_bytes(4, software);
     std::copy(software.begin(), software.end(), peer_software_.begin());
-    std::copy(c1.begin(), c1.end(), peer_packet_.begin());
 
     // The digest is looked for whatever C1's version field says (nginx-rtmp skips the search
     // when it is zero; a random match is a 2^-256 event, so the result is the same).

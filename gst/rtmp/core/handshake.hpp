@@ -42,8 +42,9 @@ inline constexpr std::uint8_t kRtmpVersion = 3;
 enum class HandshakeScheme { plain, digest };
 
 struct HandshakeOptions {
-  // Client: what we send (digest writes `version` into C1 and signs it). Server: we answer in
-  // the digest form when the client's C1 carries a valid digest, in the plain form otherwise.
+  // Client: what we send (digest writes `version` into C1 and signs it, in scheme 0 as Flash
+  // Player and FFmpeg do). Server: digest answers in the digest form, in the client's scheme,
+  // when C1 carries a valid digest and in the plain form otherwise; plain always answers plain.
   HandshakeScheme scheme = HandshakeScheme::digest;
   std::uint32_t epoch = 0; // our time field in C1/S1 (RTMP 1.0 5.2.3)
   // Client: Flash Player version written in C1 (digest only). Server: FMS version in S1 (digest
@@ -69,6 +70,7 @@ public:
   std::uint32_t peer_epoch() const { return peer_epoch_; }
   // Bytes 4..7 of the peer's C1/S1: its software version (zero in the plain form).
   std::array<std::uint8_t, 4> peer_software_version() const { return peer_software_; }
+  // The peer's C1/S1 carried a valid digest (scheme 0 or 1).
   bool peer_used_digest() const { return peer_digest_offset_.has_value(); }
   // Whether the peer's C2/S2 echoed our C1/S1 or carried the digest signature (meaningful after
   // done(); always true when strict_echo is on).
@@ -97,7 +99,6 @@ protected:
   Bytes in_;                                          // peer bytes of the current stage
   std::array<std::uint8_t, kHandshakeSize> packet_{}; // our C1/S1
   std::optional<std::size_t> our_digest_offset_;
-  std::array<std::uint8_t, kHandshakeSize> peer_packet_{}; // the peer's C1/S1
   std::optional<std::size_t> peer_digest_offset_;
   std::uint8_t peer_version_ = 0;
   std::uint32_t peer_epoch_ = 0;
