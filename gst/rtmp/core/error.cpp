@@ -39,7 +39,7 @@ public:
     case Errc::url_missing_stream:
       return "RTMP URL has no stream name";
     case Errc::url_unsupported_scheme:
-      return "unsupported URL scheme";
+      return "unsupported URL scheme (only rtmp:// and rtmps:// are supported)";
     case Errc::protocol_violation:
       return "protocol violation";
     case Errc::connect_rejected:
