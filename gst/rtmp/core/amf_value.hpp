@@ -5,6 +5,7 @@
 // decoding (the tree holds copies), so consumers never see reference indexes.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -134,6 +135,27 @@ struct Value {
   // Convenience lookups used by the session code.
   std::optional<double> number_at(std::string_view key) const;
   std::optional<std::string> string_at(std::string_view key) const;
+};
+
+// Bounds on what a peer can make an AMF decoder produce. The AMF0 and AMF3 specs leave
+// lengths, counts and nesting unbounded (AMF0 2.x, AMF3 1.3.1: up to 2^28-1 per U29 length),
+// and references let a few bytes stand for a large copy, so each reader enforces these.
+inline constexpr std::size_t kDefaultMaxAmfDepth = 32;
+inline constexpr std::size_t kDefaultMaxAmfNodes = 200000;
+inline constexpr std::size_t kDefaultMaxAmfStringBytes = 16u << 20;
+inline constexpr std::size_t kDefaultMaxAmfItems = 1u << 20;
+inline constexpr std::size_t kDefaultMaxAmfTotalBytes = 64u << 20;
+// Nesting is also the decoder's recursion depth: whatever a caller asks, never deeper than this.
+inline constexpr std::size_t kMaxAmfDepthCeiling = 512;
+
+struct DecodeLimits {
+  std::size_t max_depth = kDefaultMaxAmfDepth; // nesting of objects/arrays/vectors/dictionaries
+  // Values produced, counting every copy made when resolving a reference (no "billion laughs").
+  std::size_t max_nodes = kDefaultMaxAmfNodes;
+  std::size_t max_string_bytes = kDefaultMaxAmfStringBytes; // one string/XML/ByteArray
+  std::size_t max_items = kDefaultMaxAmfItems; // entries of one array/vector/dictionary/object
+  // Bytes of string, key, XML and ByteArray data produced by one reader, copies included.
+  std::size_t max_total_bytes = kDefaultMaxAmfTotalBytes;
 };
 
 // Builders for the common shapes.
