@@ -110,12 +110,13 @@ struct Pipe {
       return;
     for (; server_seen < server_events.size(); ++server_seen) {
       const Event &e = server_events[server_seen];
-      if (std::holds_alternative<ConnectRequest>(e))
+      if (std::holds_alternative<ConnectRequest>(e)) {
         EXPECT_FALSE(server.accept_connect(now));
-      else if (auto *p = std::get_if<PublishRequest>(&e))
+      } else if (auto *p = std::get_if<PublishRequest>(&e)) {
         EXPECT_FALSE(server.accept_publish(p->stream_id));
-      else if (auto *q = std::get_if<PlayRequest>(&e))
+      } else if (auto *q = std::get_if<PlayRequest>(&e)) {
         EXPECT_FALSE(server.accept_play(q->stream_id));
+      }
     }
   }
 

@@ -159,26 +159,20 @@ std::error_code Connection::receive_chunks(ByteView in, Millis now) {
   if (in.empty())
     return {};
   incoming_.clear();
-  if (auto ec = reader_.read(in, incoming_)) {
-    // Deliver what was complete before the bad bytes, then fail.
-    for (auto &m : incoming_) {
-      if (closed_)
-        break;
-      if (auto ec2 = dispatch(std::move(m), now))
-        return ec2;
-    }
-    incoming_.clear();
-    return fail(ec, "invalid chunk stream: " + ec.message());
-  }
+  // On a chunk error, what was complete before the bad bytes is still delivered, then we fail.
+  const std::error_code read_error = reader_.read(in, incoming_);
+  stats_.messages_in += incoming_.size();
   for (auto &m : incoming_) {
     if (closed_)
       break;
-    if (auto ec = dispatch(std::move(m), now)) {
+    if (auto ec = deliver(std::move(m), now)) {
       incoming_.clear();
       return ec;
     }
   }
   incoming_.clear();
+  if (read_error)
+    return fail(read_error, "invalid chunk stream: " + read_error.message());
   if (closed_)
     return {};
   // Acknowledge every window of received bytes (RTMP 1.0 section 5.4.3), counting all bytes
@@ -188,13 +182,34 @@ std::error_code Connection::receive_chunks(ByteView in, Millis now) {
     ++stats_.acks_sent;
   }
   if (events_.size() > kMaxQueuedEvents)
-    return fail(make_error_code(Errc::limit_exceeded), "too many events queued (caller not "
-                                                       "draining poll_event())");
+    return fail(make_error_code(Errc::limit_exceeded),
+                "too many events queued (caller not draining poll_event())");
   return {};
 }
 
+std::error_code Connection::deliver(Message &&msg, Millis now) {
+  if (!paused_)
+    return dispatch(std::move(msg), now);
+  held_bytes_ += msg.payload.size();
+  held_.push_back(std::move(msg));
+  if (held_.size() > kMaxHeldMessages || held_bytes_ > kMaxHeldBytes)
+    return fail(make_error_code(Errc::limit_exceeded),
+                "peer sent too much while a request awaited an answer");
+  return {};
+}
+
+void Connection::resume_input() {
+  paused_ = false;
+  while (!paused_ && !closed_ && !held_.empty()) {
+    Message m = std::move(held_.front());
+    held_.pop_front();
+    held_bytes_ -= m.payload.size();
+    if (dispatch(std::move(m), last_receive_))
+      break;
+  }
+}
+
 std::error_code Connection::dispatch(Message &&msg, Millis now) {
-  ++stats_.messages_in;
   switch (msg.kind()) {
   case MessageType::set_chunk_size:
   case MessageType::abort:
@@ -216,7 +231,7 @@ std::error_code Connection::dispatch(Message &&msg, Millis now) {
     for (auto &sub : *parts) {
       if (closed_)
         break;
-      if (auto ec = handle_message(std::move(sub), now))
+      if (auto ec = deliver(std::move(sub), now))
         return ec;
     }
     return {};

@@ -34,6 +34,11 @@ namespace rtmp {
 // (e.g. a flood of tiny media messages fed in one call) is refused rather than buffered without
 // bound.
 inline constexpr std::size_t kMaxQueuedEvents = 1 << 16;
+// While a request waits for the application's answer (a server's ConnectRequest,
+// PublishRequest, PlayRequest), later messages are held, not dispatched, so that what depends
+// on the answer sees it. A peer that sends more than this in the meantime is refused.
+inline constexpr std::size_t kMaxHeldMessages = 4096;
+inline constexpr std::size_t kMaxHeldBytes = 16u << 20;
 // A Window Acknowledgement Size below this is raised to it: a peer asking for an
 // acknowledgement every few bytes would make us send more than it sends (RTMP 1.0 section
 // 5.4.4 sets no minimum; FMS and nginx-rtmp use millions).
@@ -104,6 +109,12 @@ protected:
   // Role hook for peer_closed() before Closed is emitted.
   virtual void on_peer_closed() {}
 
+  // Holds incoming messages (after the current one) until resume_input(), which dispatches the
+  // held ones in order (with the time of the last receive()).
+  void pause_input() { paused_ = true; }
+  void resume_input();
+  bool input_paused() const { return paused_; }
+
   // Client only: queues C0 + C1.
   void start_handshake();
 
@@ -132,6 +143,7 @@ protected:
 
 private:
   std::error_code receive_chunks(ByteView in, Millis now);
+  std::error_code deliver(Message &&msg, Millis now);
   std::error_code dispatch(Message &&msg, Millis now);
   std::error_code handle_control(const Message &msg, Millis now);
   std::error_code handle_user_control(const Message &msg, Millis now);
@@ -149,10 +161,12 @@ private:
   std::optional<std::uint32_t> ping_sent_; // timestamp of our outstanding ping request
   Bytes out_;
   std::vector<Message> incoming_; // reused between receive() calls
-  Message scratch_;               // reused for outgoing media (its payload keeps its capacity)
+  std::deque<Message> held_;      // while paused_
+  std::size_t held_bytes_ = 0;
+  bool paused_ = false;
+  Message scratch_; // reused for outgoing media (its payload keeps its capacity)
   std::deque<Event> events_;
   Stats stats_;
-  std::uint64_t chunk_bytes_in_ = 0; // bytes fed to the chunk reader (acks count all bytes)
   Millis last_receive_{0};
   const amf::DecodeLimits *amf_limits_ = nullptr;
 };

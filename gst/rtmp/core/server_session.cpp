@@ -121,9 +121,9 @@ std::error_code ServerSession::handle_message(Message &&msg, Millis now) {
   }
   if (is_media_type(t)) {
     Stream *s = find_stream(msg.stream_id);
+    // Media on a stream nobody accepted is dropped (counted, not an error: a publisher may
+    // still be sending while we reject or close the stream).
     if (state_ != State::connected || !s || s->state != StreamState::publishing) {
-      // Media on a stream nobody accepted: dropped (counted, not an error: a publisher may
-      // still be sending while we reject or close the stream).
       ++mutable_stats().media_dropped;
       return {};
     }
@@ -173,13 +173,8 @@ std::error_code ServerSession::handle_command(Command &&cmd, std::uint32_t strea
                   "command '" + cmd.name + "' before connect");
     return handle_connect(std::move(cmd), now);
   case State::connect_pending:
-    if (cmd.name == cmd::connect)
-      return fail(make_error_code(Errc::protocol_violation), "second connect");
-    if (deferred_.size() >= kMaxDeferredCommands)
-      return fail(make_error_code(Errc::limit_exceeded),
-                  "too many commands before connect was answered");
-    deferred_.emplace_back(std::move(cmd), stream_id);
-    return {};
+    // Input is paused until the answer (pause_input()); nothing arrives here.
+    return fail(make_error_code(Errc::protocol_violation), "command before connect was answered");
   case State::connected:
     break;
   }
@@ -291,6 +286,8 @@ std::error_code ServerSession::handle_connect(Command &&cmd, Millis now) {
   req.args = std::move(cmd.arguments);
   state_ = State::connect_pending;
   push_event(std::move(req));
+  // Whatever the client pipelined waits for the answer (accept_connect / reject_connect).
+  pause_input();
   return {};
 }
 
@@ -327,6 +324,8 @@ std::error_code ServerSession::handle_stream_command(Command &&cmd, std::uint32_
     s->name = stream_name;
     push_event(
         PublishRequest{stream_id, std::move(stream_name), std::move(type), std::move(query)});
+    // Metadata and media follow without waiting for our answer (FFmpeg): hold them until it.
+    pause_input();
     return {};
   }
   if (name == cmd::play) {
@@ -347,6 +346,7 @@ std::error_code ServerSession::handle_stream_command(Command &&cmd, std::uint32_
     s->name = stream_name;
     s->reset = req.reset;
     push_event(std::move(req));
+    pause_input();
     return {};
   }
   if (name == cmd::close_stream) {
@@ -416,15 +416,9 @@ std::error_code ServerSession::accept_connect(Millis now) {
   Connection::send_command(make_on_bw_done());
   state_ = State::connected;
   connect_deadline_.reset();
-  // Commands the client pipelined behind connect.
-  auto deferred = std::move(deferred_);
-  deferred_.clear();
-  for (auto &[cmd, stream_id] : deferred) {
-    if (closed())
-      break;
-    if (handle_command(std::move(cmd), stream_id, now))
-      break;
-  }
+  (void)now;
+  // What the client pipelined behind connect.
+  resume_input();
   return {};
 }
 
@@ -449,6 +443,7 @@ std::error_code ServerSession::accept_publish(std::uint32_t stream_id) {
   send_stream_status(stream_id, status::level_status, status::publish_start,
                      s->name + " is now published.");
   s->state = StreamState::publishing;
+  resume_input();
   return {};
 }
 
@@ -461,6 +456,7 @@ std::error_code ServerSession::reject_publish(std::uint32_t stream_id, std::stri
     code = status::publish_bad_name;
   send_stream_status(stream_id, status::level_error, code, description);
   s->state = StreamState::created;
+  resume_input();
   return {};
 }
 
@@ -479,6 +475,7 @@ std::error_code ServerSession::accept_play(std::uint32_t stream_id) {
   send_message(encode_data(DataMessage{std::string(handler::rtmp_sample_access), {true, true}},
                            stream_id, 0));
   s->state = StreamState::playing;
+  resume_input();
   return {};
 }
 
@@ -491,6 +488,7 @@ std::error_code ServerSession::reject_play(std::uint32_t stream_id, std::string 
     code = status::play_stream_not_found;
   send_stream_status(stream_id, status::level_error, code, description);
   s->state = StreamState::created;
+  resume_input();
   return {};
 }
 

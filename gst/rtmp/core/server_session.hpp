@@ -24,10 +24,6 @@
 
 namespace rtmp {
 
-// Commands a client sends after connect before we answered it (pipelining clients): kept and
-// handled after accept_connect(), up to this many; more is a protocol violation.
-inline constexpr std::size_t kMaxDeferredCommands = 16;
-
 struct ServerConfig {
   std::uint32_t chunk_size = 4096;
   std::uint32_t window_ack_size = 2500000;
@@ -115,7 +111,6 @@ private:
   EnhancedCapabilities offered_; // by the client in connect
   std::map<std::uint32_t, Stream> streams_;
   std::uint32_t next_stream_id_ = 1;
-  std::vector<std::pair<Command, std::uint32_t>> deferred_; // commands before accept_connect
   Millis started_{0};
 };
 
