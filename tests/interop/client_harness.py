@@ -6,11 +6,13 @@ GST_REGISTRY, and runs the system rtmp2 elements in a separate process without o
 """
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
@@ -36,9 +38,12 @@ def wait_listening(port, timeout=10.0):
 class Nginx:
     """nginx-rtmp with one `live` application (optionally recording) and extra directives."""
 
-    def __init__(self, workdir, record=False, app_extra="", server_extra="", http_block=""):
+    def __init__(self, workdir, record=False, app_extra="", server_extra="", http_extra=""):
         self.workdir = workdir
         self.port = free_port()
+        # rtmp_stat over HTTP: lets a test wait until a player is really subscribed before it
+        # starts the publisher, instead of sleeping and hoping.
+        self.http_port = free_port()
         self.prefix = os.path.join(workdir, "nginx")
         self.record_dir = os.path.join(workdir, "record")
         os.makedirs(os.path.join(self.prefix, "logs"), exist_ok=True)
@@ -58,7 +63,19 @@ worker_processes 1;
 pid {self.prefix}/nginx.pid;
 error_log {self.prefix}/logs/error.log info;
 events {{ worker_connections 256; }}
-{http_block}
+http {{
+  access_log off;
+  client_body_temp_path {self.prefix}/body;
+  proxy_temp_path {self.prefix}/proxy;
+  fastcgi_temp_path {self.prefix}/fastcgi;
+  uwsgi_temp_path {self.prefix}/uwsgi;
+  scgi_temp_path {self.prefix}/scgi;
+  server {{
+    listen 127.0.0.1:{self.http_port};
+    location /stat {{ rtmp_stat all; }}
+    {http_extra}
+  }}
+}}
 rtmp {{
   server {{
     listen 127.0.0.1:{self.port};
@@ -103,6 +120,38 @@ rtmp {{
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+    def stat(self):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/stat",
+                                        timeout=2) as r:
+                return r.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def players(self, stream="test"):
+        """Clients of `stream` that are not publishing (i.e. players)."""
+        xml = self.stat()
+        for block in re.findall(r"<stream>(.*?)</stream>", xml, re.S):
+            if f"<name>{stream}</name>" in block:
+                clients = re.findall(r"<client>(.*?)</client>", block, re.S)
+                return sum(1 for c in clients if "<publishing/>" not in c)
+        return 0
+
+    def publishing(self, stream="test"):
+        xml = self.stat()
+        for block in re.findall(r"<stream>(.*?)</stream>", xml, re.S):
+            if f"<name>{stream}</name>" in block:
+                return "<publishing/>" in block
+        return False
+
+    def wait_players(self, n=1, stream="test", timeout=15.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.players(stream) >= n:
+                return True
+            time.sleep(0.05)
+        return False
 
     def url(self, stream="test", app="live"):
         return f"rtmp://127.0.0.1:{self.port}/{app}/{stream}"
