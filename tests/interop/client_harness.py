@@ -88,6 +88,7 @@ rtmp {{
       live on;
       wait_key off;
       wait_video off;
+      meta copy;  # pass the publisher's onMetaData through (default: nginx rewrites it)
       {record_conf}
       {app_extra}
     }}

@@ -76,6 +76,10 @@ struct SrcPrivate {
   std::optional<Bytes> metadata_tag, video_config_tag, audio_config_tag;
   bool caps_dirty = false;
   bool sent_receive_audio = true, sent_receive_video = true;
+  // Tags waiting for flvdemux to have pads: a tag event that reaches it before its first
+  // audio/video tag has nowhere to go and is dropped.
+  GstTagList *pending_tags = nullptr;
+  std::uint64_t media_buffers_out = 0;
 
   SrcPrivate() { g_mutex_init(&lock); }
   ~SrcPrivate() { g_mutex_clear(&lock); }
@@ -303,7 +307,9 @@ static GstBuffer *media_to_buffer(GstRtmpClientSrc *self, Message &msg) {
     if (d.handler == handler::on_meta_data && !d.values.empty()) {
       if (GstTagList *tags = metadata_to_tags(d.values[0])) {
         GST_DEBUG_OBJECT(self, "metadata tags %" GST_PTR_FORMAT, static_cast<void *>(tags));
-        gst_pad_push_event(GST_BASE_SRC_PAD(self), gst_event_new_tag(tags));
+        if (p->pending_tags)
+          gst_tag_list_unref(p->pending_tags);
+        p->pending_tags = tags;
       }
       is_header = true;
     }
@@ -336,6 +342,8 @@ static GstBuffer *media_to_buffer(GstRtmpClientSrc *self, Message &msg) {
   GST_BUFFER_PTS(buf) = GST_BUFFER_DTS(buf) = static_cast<GstClockTime>(ms) * GST_MSECOND;
   if (is_header)
     GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_HEADER);
+  if (type != MessageType::data_amf0)
+    ++p->media_buffers_out;
   if (type == MessageType::video && !msg.payload.empty() && (msg.payload[0] & 0x70) != 0x10)
     GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT); // not a keyframe (FrameType != 1)
   return buf;
@@ -372,6 +380,11 @@ static GstFlowReturn gst_rtmp_client_src_create(GstPushSrc *psrc, GstBuffer **ou
   if (!p->playing) {
     if (GstFlowReturn r = flow_from(self, connect_and_play(self)); r != GST_FLOW_OK)
       return r;
+  }
+
+  if (p->pending_tags && p->media_buffers_out > 0) {
+    gst_pad_push_event(GST_BASE_SRC_PAD(self), gst_event_new_tag(p->pending_tags));
+    p->pending_tags = nullptr;
   }
 
   ClientConnection &c = *p->conn;
@@ -439,6 +452,7 @@ static gboolean gst_rtmp_client_src_start(GstBaseSrc *src) {
   p->video_config_tag.reset();
   p->audio_config_tag.reset();
   p->caps_dirty = false;
+  p->media_buffers_out = 0;
   g_mutex_lock(&p->lock);
   const bool live = p->settings.live;
   g_mutex_unlock(&p->lock);
@@ -453,6 +467,9 @@ static gboolean gst_rtmp_client_src_stop(GstBaseSrc *src) {
     p->conn->close();
   p->conn.reset();
   p->playing = false;
+  if (p->pending_tags)
+    gst_tag_list_unref(p->pending_tags);
+  p->pending_tags = nullptr;
   return TRUE;
 }
 
