@@ -4,12 +4,16 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "core/chunk_writer.hpp"
+#include "core/control.hpp"
 
 #include "core/client_session.hpp"
 #include "core/server_session.hpp"
@@ -152,5 +156,93 @@ struct Pipe {
     return created.back().stream_id;
   }
 };
+
+// A scripted peer built from the building blocks (handshake, chunk writer and reader) rather
+// than from a session, so that tests can send exactly what they want and see exactly what the
+// session under test sent.
+struct RawPeer {
+  std::unique_ptr<HandshakeClient> hs_client;
+  std::unique_ptr<HandshakeServer> hs_server;
+  ChunkWriter writer;
+  ChunkReader reader;
+  Bytes out;
+  Bytes leftover;
+
+  static RawPeer client() {
+    RawPeer p;
+    p.hs_client = std::make_unique<HandshakeClient>(fixed_handshake(9));
+    p.out = p.hs_client->start();
+    return p;
+  }
+  static RawPeer server() {
+    RawPeer p;
+    p.hs_server = std::make_unique<HandshakeServer>(fixed_handshake(8));
+    return p;
+  }
+  bool handshake_done() const { return hs_client ? hs_client->done() : hs_server->done(); }
+
+  // Feeds bytes from the session under test; returns the messages they complete.
+  std::vector<Message> receive(const Bytes &in) {
+    std::vector<Message> msgs;
+    ByteView v(in);
+    if (!handshake_done()) {
+      auto used = hs_client ? hs_client->receive(v, out) : hs_server->receive(v, out);
+      EXPECT_TRUE(used.ok());
+      if (!used.ok())
+        return msgs;
+      v = v.subspan(*used);
+    }
+    if (!v.empty()) {
+      EXPECT_FALSE(reader.read(v, msgs));
+    }
+    return msgs;
+  }
+  void send(const Message &m) { EXPECT_FALSE(writer.write(m, out)); }
+  void send(const Command &c, std::uint32_t stream_id = 0) { send(encode_command(c, stream_id)); }
+  void send_chunk_size(std::uint32_t n) {
+    send(make_set_chunk_size(n));
+    writer.set_chunk_size(n);
+  }
+  Bytes take() {
+    Bytes b;
+    b.swap(out);
+    return b;
+  }
+};
+
+inline std::vector<Command> commands_in(const std::vector<Message> &msgs) {
+  std::vector<Command> out;
+  for (const auto &m : msgs)
+    if (m.kind() == MessageType::command_amf0 || m.kind() == MessageType::command_amf3) {
+      auto c = decode_command(m);
+      EXPECT_TRUE(c.ok());
+      if (c.ok())
+        out.push_back(std::move(*c));
+    }
+  return out;
+}
+
+inline Bytes hex(std::string_view h) {
+  Bytes out;
+  int hi = -1;
+  for (char ch : h) {
+    int v;
+    if (ch >= '0' && ch <= '9')
+      v = ch - '0';
+    else if (ch >= 'a' && ch <= 'f')
+      v = ch - 'a' + 10;
+    else if (ch >= 'A' && ch <= 'F')
+      v = ch - 'A' + 10;
+    else
+      continue;
+    if (hi < 0) {
+      hi = v;
+    } else {
+      out.push_back(static_cast<std::uint8_t>(hi << 4 | v));
+      hi = -1;
+    }
+  }
+  return out;
+}
 
 } // namespace rtmp::test

@@ -349,6 +349,15 @@ std::error_code Connection::ping(Millis now) {
 }
 
 void Connection::send_message(const Message &msg) {
+  // Grow the output geometrically: the writer reserves exactly what one message needs, which
+  // would reallocate (and copy everything queued) on every message when many are queued before
+  // the caller takes the output.
+  const std::size_t need =
+      out_.size() + msg.payload.size() +
+      (msg.payload.size() / std::max<std::uint32_t>(writer_.chunk_size(), 1) + 1) *
+          chunk::kMaxHeaderSize;
+  if (need > out_.capacity())
+    out_.reserve(std::max(need, 2 * out_.capacity()));
   const auto before = out_.size();
   writer_.write(msg, out_);
   stats_.bytes_out += out_.size() - before;
