@@ -220,3 +220,16 @@ TEST(ChunkWriter, EmptyPayload) {
   ASSERT_FALSE(w.write(msg(18, 7, 1, 5, {}), out));
   EXPECT_EQ(out, hex("05 000007 000000 12 01000000"));
 }
+
+TEST(ChunkWriter, AccumulatingOutputGrowsGeometrically) {
+  // Appending many messages to one buffer must not reallocate (and copy) it on every write.
+  ChunkWriter w;
+  Bytes out;
+  int reallocations = 0;
+  for (std::uint32_t i = 0; i < 10000; ++i) {
+    const std::size_t before = out.capacity();
+    ASSERT_FALSE(w.write(msg(8, i * 20, 1, 4, Bytes(100, 1)), out));
+    reallocations += out.capacity() != before;
+  }
+  EXPECT_LT(reallocations, 40);
+}

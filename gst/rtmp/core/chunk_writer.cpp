@@ -111,10 +111,13 @@ std::error_code ChunkWriter::write(const Message &msg, Bytes &out) {
   s.type = msg.type;
   s.stream_id = msg.stream_id;
 
-  // One allocation for the whole message: headers of every chunk plus the payload.
+  // At most one allocation for the whole message: headers of every chunk plus the payload.
   const std::size_t chunks = length == 0 ? 1 : (length + chunk_size_ - 1) / chunk_size_;
   const std::size_t continuation_header = basic_header_size(id) + (extended ? 4 : 0);
-  out.reserve(out.size() + 11 + chunks * continuation_header + length);
+  // Keep geometric growth when the caller accumulates many messages in `out`.
+  const std::size_t needed = out.size() + 11 + chunks * continuation_header + length;
+  if (needed > out.capacity())
+    out.reserve(std::max(needed, 2 * out.capacity()));
 
   ByteWriter w(out);
   write_basic_header(w, fmt, id);
