@@ -37,8 +37,16 @@ ErrorReport report_from_gerror(const GError *error, std::string_view stage, std:
     if (error->code == G_TLS_ERROR_BAD_CERTIFICATE)
       r.code = GST_RESOURCE_ERROR_NOT_AUTHORIZED;
   }
-  if (connecting)
-    r.text = "could not connect to " + std::string(peer) + ": " + what;
+  if (connecting) {
+    // GIO already says "Could not connect to <host>: <reason>": keep only the reason, since
+    // our sentence names host and port.
+    std::string reason = what;
+    if (reason.rfind("Could not connect to ", 0) == 0) {
+      if (auto colon = reason.find(": "); colon != std::string::npos)
+        reason = reason.substr(colon + 2);
+    }
+    r.text = "could not connect to " + std::string(peer) + ": " + reason;
+  }
   else if (error && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
     r.text = "connection to " + std::string(peer) + " timed out";
   else
