@@ -242,6 +242,26 @@ std::error_code ChunkReader::complete_message(Stream &s, std::vector<Message> &o
   return {};
 }
 
+// The most common header at small chunk sizes: a one-byte type 3 header continuing a message
+// on a stream without extended timestamp. Same outcome as parse_header + apply_header, without
+// their generality (measurably faster at chunk size 1).
+bool ChunkReader::continue_fast(ByteReader &in) {
+  std::uint8_t b0;
+  if (!in.peek_u8(b0) || (b0 >> 6) != 3 || (b0 & 0x3F) < chunk::kMinCsid)
+    return false;
+  const std::uint32_t index = small_index_[b0 & 0x3F];
+  if (index == 0)
+    return false;
+  const Stream &s = streams_[index - 1];
+  if (!s.in_progress || s.extended)
+    return false;
+  in.skip(1);
+  current_ = index - 1;
+  in_chunk_ = true;
+  chunk_remaining_ = std::min(chunk_size_, s.length - s.received);
+  return true;
+}
+
 std::error_code ChunkReader::read(ByteView data, std::vector<Message> &out) {
   if (error_)
     return error_;
@@ -273,6 +293,9 @@ std::error_code ChunkReader::consume(ByteView data, std::vector<Message> &out) {
     }
     if (in.empty())
       break;
+
+    if (header_len_ == 0 && continue_fast(in))
+      continue;
 
     Header h;
     std::error_code ec;

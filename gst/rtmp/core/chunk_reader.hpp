@@ -103,6 +103,7 @@ private:
   Parse parse_header(ByteView bytes, Header &h, std::error_code &ec) const;
   std::error_code apply_header(const Header &h);
   std::error_code consume(ByteView data, std::vector<Message> &out);
+  bool continue_fast(ByteReader &in);
   std::error_code append_payload(ByteView bytes);
   std::error_code complete_message(Stream &s, std::vector<Message> &out);
   Stream *find(std::uint32_t csid);
