@@ -166,7 +166,7 @@ struct RawPeer {
   ChunkWriter writer;
   ChunkReader reader;
   Bytes out;
-  Bytes leftover;
+  Bytes after_handshake; // the bytes of the receive() that completed the handshake, after it
 
   static RawPeer client() {
     RawPeer p;
@@ -191,6 +191,7 @@ struct RawPeer {
       if (!used.ok())
         return msgs;
       v = v.subspan(*used);
+      after_handshake = Bytes(v.begin(), v.end());
     }
     if (!v.empty()) {
       EXPECT_FALSE(reader.read(v, msgs));
