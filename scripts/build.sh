@@ -29,14 +29,17 @@ case "$profile" in
     compiler="${CXX:-g++}"
     # b_lundef=false: the sanitizer runtime is linked into executables only, so shared objects
     # (the plugin) have undefined __asan_* symbols at link time.
-    opts=(-Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=disabled)
+    # -O1: what the ASan docs recommend (readable reports, reasonable speed), and it compiles
+    # noticeably faster than -O2 on the 2-core CI machine.
+    opts=(-Db_sanitize=address,undefined -Db_lundef=false -Doptimization=1 -Dbenchmarks=disabled)
     ;;
   fuzz)
     dir=build-fuzz
     compiler=clang++
     # fuzzer-no-link instruments the core libraries for coverage too (the fuzz executables add
     # -fsanitize=fuzzer at link time); no-recover makes any UBSan finding a crash the fuzzer sees.
-    opts=(-Dfuzz=enabled -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=disabled
+    opts=(-Dfuzz=enabled -Db_sanitize=address,undefined -Db_lundef=false -Doptimization=1
+      -Dbenchmarks=disabled
       "-Dcpp_args=-fsanitize=fuzzer-no-link -fno-sanitize-recover=all")
     ;;
 esac
