@@ -1,7 +1,10 @@
 // ChunkReader: reassembly of RTMP chunk streams (RTMP 1.0 section 5.3).
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <random>
+#include <string>
 
 #include "core/chunk_reader.hpp"
 #include "core/chunk_writer.hpp"
@@ -490,5 +493,53 @@ TEST(ChunkReader, GarbageNeverCrashesAndSplitsAgree) {
     ASSERT_EQ(all.size(), bytes.size());
     for (std::size_t i = 0; i < all.size(); ++i)
       expect_same(all[i], bytes[i]);
+  }
+}
+
+namespace {
+
+// Seed inputs of the chunk fuzz target, captured from FFmpeg publishing to and playing from
+// nginx-rtmp (Debian 12 packages) after the handshake; the first 2 bytes are the fuzzer's split.
+Bytes corpus_file(const char *name) {
+  std::ifstream f(std::string(TEST_DATA_DIR) + "/../fuzz/corpus/chunk/" + name, std::ios::binary);
+  Bytes b((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_GT(b.size(), 2u) << name;
+  return b.size() > 2 ? Bytes(b.begin() + 2, b.end()) : Bytes{};
+}
+
+} // namespace
+
+TEST(ChunkReader, RealCapturesWithExtendedTimestamps) {
+  // Published with -output_ts_offset 16780 s, so media timestamps exceed 0xFFFFFF. FFmpeg sends
+  // the 5869-byte keyframe with a type 0 header and repeats the extended timestamp on its type 3
+  // chunk (chunk size 4096). nginx-rtmp (chunk size 4000) sends the 5665-byte keyframe after a
+  // small type 1 delta, so its type 3 chunk has no extended field to repeat or omit.
+  struct Case {
+    const char *file;
+    std::uint32_t keyframe_len, keyframe_ts;
+  } cases[] = {{"ffmpeg_publish_type3_with_extended", 5869, 16779867},
+               {"nginx_play_ext_timestamp", 5665, 16780867}};
+  for (const Case &c : cases) {
+    SCOPED_TRACE(c.file);
+    const Bytes data = corpus_file(c.file);
+    const auto whole = read_all(data);
+    const auto bytewise = read_bytewise(data);
+    ASSERT_EQ(whole.size(), bytewise.size());
+    for (std::size_t i = 0; i < whole.size(); ++i)
+      expect_same(whole[i], bytewise[i]);
+    const Message *keyframe = nullptr;
+    std::uint32_t last_video_ts = 0;
+    for (const Message &m : whole) {
+      if (m.kind() != MessageType::video)
+        continue;
+      EXPECT_GE(m.timestamp, last_video_ts);
+      last_video_ts = m.timestamp;
+      if (m.payload.size() == c.keyframe_len)
+        keyframe = &m;
+    }
+    ASSERT_NE(keyframe, nullptr);
+    EXPECT_EQ(keyframe->timestamp, c.keyframe_ts);
+    EXPECT_EQ(keyframe->payload.at(0), 0x17) << "FLV VideoTagHeader: keyframe, AVC";
+    EXPECT_GT(last_video_ts, keyframe->timestamp);
   }
 }
