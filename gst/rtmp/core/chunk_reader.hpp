@@ -4,6 +4,10 @@
 // reader never allocates what the peer announces before the bytes arrive, and every value the
 // peer controls (message length, number of chunk streams, bytes held in partial messages) has a
 // bound in ChunkLimits whose violation is Errc::limit_exceeded.
+//
+// Peers disagree on whether a type 3 chunk repeats an extended timestamp (5.3.1.3; FFmpeg and
+// Flash do, some others do not): the reader accepts both by comparing the next 4 bytes with the
+// stored value (see parse_header for the heuristic and its one known ambiguity).
 #pragma once
 
 #include <array>
