@@ -120,6 +120,13 @@ TEST(RtmpUrl, StreamMayBeOptional) {
   ASSERT_TRUE(slash);
   EXPECT_EQ(slash->application, "app");
   EXPECT_EQ(parse_rtmp_url("rtmp://h", false).error(), make_error_code(Errc::url_invalid));
+  // An instance without a stream keeps its trailing '/' so that it reads back the same.
+  auto inst = parse_rtmp_url("rtmp://h/app/inst/", false);
+  ASSERT_TRUE(inst);
+  EXPECT_EQ(inst->application, "app/inst");
+  EXPECT_EQ(inst->to_string(), "rtmp://h/app/inst/");
+  // Found by fuzz_flv: an empty first segment.
+  EXPECT_EQ(parse_rtmp_url("rtmps://u//us%st/", false).error(), make_error_code(Errc::url_invalid));
 }
 
 TEST(RtmpUrl, RejectsBadInputs) {

@@ -107,7 +107,8 @@ std::string RtmpUrl::to_string() const {
   if (port != default_port())
     out += ":" + std::to_string(port);
   out += "/" + application;
-  if (!stream.empty())
+  // Without a stream, a trailing '/' keeps an instance ("app/inst") from reading as a stream.
+  if (!stream.empty() || application.find('/') != std::string::npos)
     out += "/" + stream;
   return out;
 }
@@ -214,7 +215,7 @@ Result<RtmpUrl> parse_rtmp_url(std::string_view url, bool require_stream) {
     out.application = std::string(path.substr(0, split));
     out.stream = std::string(path.substr(split + 1));
   }
-  if (out.application.empty() || out.application.front() == '?')
+  if (out.application.empty() || out.application.front() == '?' || out.application.front() == '/')
     return Errc::url_invalid;
   // Empty segments ("app//inst") are typing mistakes that servers resolve differently.
   if (out.application.find("//") != std::string::npos || out.application.back() == '/')
