@@ -153,7 +153,8 @@ struct AudioTrackPacket {
   std::uint32_t nanosecond_offset = 0;  // ModEx TimestampOffsetNano of the message
   AudioMultichannelConfig multichannel; // when kind == multichannel_config
   // AudioSpecificConfig / OpusHead / fLaC+STREAMINFO for sequence_start, frames for
-  // coded_frames; for legacy codecs other than AAC the whole SoundData field (E.4.2.1).
+  // coded_frames, the bytes after the config for multichannel_config (normally none); for legacy
+  // codecs other than AAC the whole SoundData field (E.4.2.1).
   ByteView payload;
 };
 
@@ -208,6 +209,9 @@ Bytes make_enhanced_audio_header(AudioPacketKind kind, std::uint32_t fourcc,
                                  std::uint32_t nanosecond_offset = 0);
 
 // Complete payloads from a description (inverse of the parsers; the payload views are copied).
+// Enhanced coded frames are written as CodedFramesX when the track's packet_type is 3, else as
+// CodedFrames; a multichannel_config track is written from its `multichannel` member. Legacy
+// command frames are written with CodecID 0 (the parser does not keep it).
 // Errc::invalid_argument for descriptions the wire cannot express (no tracks, tracks of
 // different kinds in one multitrack message, one_track with several tracks, many_tracks with
 // different FourCCs, a legacy tag with more than one track, a track body above 2^24-1 bytes).
