@@ -37,7 +37,7 @@ constexpr std::size_t kMaxMetadataTags = 64;
 constexpr std::size_t kMaxMetadataValueLength = 256;
 
 // Rebases RTMP timestamps (32-bit milliseconds that wrap, RTMP 1.0 section 5.3.1.3) to a
-// 64-bit timeline starting at the first media message. Consecutive messages are never more
+// 64-bit timeline starting at the first audio/video message. Consecutive messages are never more
 // than 2^31 ms (24 days) apart, so the signed difference of two 32-bit values is the true
 // step even across the 0xFFFFFFFF -> 0 wrap. (The 0xFFFFFF extended-timestamp boundary is the
 // chunk layer's business: the core hands us full 32-bit timestamps.)
@@ -325,7 +325,11 @@ static GstBuffer *media_to_buffer(GstRtmpClientSrc *self, Message &msg) {
     is_header = is_audio_config(msg.payload);
   }
 
-  const std::int64_t ms = p->timeline.rebase(msg.timestamp);
+  // The timeline starts at the first audio/video message: servers send data messages such as
+  // |RtmpSampleAccess with timestamp 0 before a stream whose clock is elsewhere.
+  const std::int64_t ms = type == MessageType::data_amf0 && !p->timeline.started
+                              ? 0
+                              : p->timeline.rebase(msg.timestamp);
   Bytes tag;
   if (auto ec = write_flv_tag(msg.type, static_cast<std::uint32_t>(ms), msg.payload, tag)) {
     GST_WARNING_OBJECT(self, "message of %zu bytes does not fit an FLV tag", msg.payload.size());

@@ -1,0 +1,78 @@
+// A scriptable RTMP server for the element tests, built on the core's ServerSession: it runs in
+// its own thread on a free loopback port and plays the part of a well-behaved, rejecting,
+// authenticating, silent or VOD server. Test-only code: blocking sockets, one client at a time.
+#pragma once
+
+#include <gio/gio.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "core/server_session.hpp"
+
+namespace rtmp::test {
+
+struct FakeServerOptions {
+  ServerConfig config;
+  bool silent = false;                                               // accept TCP and never answer
+  std::optional<std::pair<std::string, std::string>> reject_connect; // code, description
+  std::optional<std::pair<std::string, std::string>> reject_publish;
+  std::optional<std::pair<std::string, std::string>> reject_play;
+  // Sent to a player after accept_play (timestamps as given), then end_stream() if asked.
+  std::vector<Message> play_media;
+  bool end_after_media = true;
+  // Seek requests (VOD): called with the position; may return media to send after the seek.
+  std::function<std::vector<Message>(double ms)> on_seek;
+};
+
+class FakeRtmpServer {
+public:
+  explicit FakeRtmpServer(FakeServerOptions opts = {});
+  ~FakeRtmpServer();
+  FakeRtmpServer(const FakeRtmpServer &) = delete;
+  FakeRtmpServer &operator=(const FakeRtmpServer &) = delete;
+
+  std::uint16_t port() const { return port_; }
+  std::string url(const std::string &app = "live", const std::string &stream = "test") const;
+
+  // Thread-safe views of what happened.
+  std::vector<Message> published() const;
+  std::vector<std::string> events() const; // event_name() of every session event, in order
+  int connections() const { return connections_.load(); }
+  bool saw(const std::string &event_name) const;
+  // Waits until `pred()` holds (checked whenever the server thread records something).
+  bool wait_until(const std::function<bool()> &pred, int timeout_ms) const;
+
+private:
+  void run();
+  void serve(GSocket *sock);
+  void record_event(const Event &e);
+
+  FakeServerOptions opts_;
+  GSocketListener *listener_ = nullptr;
+  GCancellable *cancel_ = nullptr;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> connections_{0};
+  std::thread thread_;
+  mutable std::mutex mutex_;
+  mutable std::condition_variable cond_;
+  std::vector<Message> published_;
+  std::vector<std::string> events_;
+};
+
+// FLV-style payload helpers for scripted media.
+Message make_media(MessageType type, std::uint32_t timestamp, Bytes payload,
+                   std::uint32_t stream_id = 1);
+// An AMF0 onMetaData data message with the given properties.
+Message make_metadata(amf::Properties props, std::uint32_t stream_id = 1);
+
+} // namespace rtmp::test

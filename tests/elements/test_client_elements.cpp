@@ -1,0 +1,591 @@
+// GstHarness tests of rtmpsink and rtmpsrc: factories, caps, properties, URI handler, tags,
+// timestamps, rejections and state changes, against FakeRtmpServer (our core's ServerSession on
+// a loopback port) so that nothing here depends on an external server.
+#include <gst/check/gstharness.h>
+#include <gst/gst.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/command.hpp"
+#include "core/flv.hpp"
+#include "fake_server.hpp"
+
+using namespace rtmp;
+using rtmp::test::FakeRtmpServer;
+using rtmp::test::FakeServerOptions;
+
+namespace {
+
+class ClientElements : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() { gst_init(nullptr, nullptr); }
+};
+
+std::string plugin_file(const char *factory_name) {
+  GstElementFactory *f = gst_element_factory_find(factory_name);
+  if (!f)
+    return {};
+  GstPlugin *p = gst_plugin_feature_get_plugin(GST_PLUGIN_FEATURE(f));
+  std::string file = p && gst_plugin_get_filename(p) ? gst_plugin_get_filename(p) : "";
+  if (p)
+    gst_object_unref(p);
+  gst_object_unref(f);
+  return file;
+}
+
+std::string get_string(GstElement *e, const char *prop) {
+  gchar *v = nullptr;
+  g_object_get(e, prop, &v, nullptr);
+  std::string s = v ? v : "";
+  g_free(v);
+  return s;
+}
+
+// A refused port: bind, read the port, close.
+guint16 refused_port() {
+  GSocket *s =
+      g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, nullptr);
+  GInetAddress *lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *a = g_inet_socket_address_new(lo, 0);
+  g_socket_bind(s, a, TRUE, nullptr);
+  GSocketAddress *local = g_socket_get_local_address(s, nullptr);
+  const guint16 port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local));
+  g_object_unref(local);
+  g_object_unref(a);
+  g_object_unref(lo);
+  g_socket_close(s, nullptr);
+  g_object_unref(s);
+  return port;
+}
+
+// Watches the ERROR messages of an element that is not in a pipeline (GstHarness).
+struct ErrorWatch {
+  GstBus *bus = gst_bus_new();
+  explicit ErrorWatch(GstElement *e) { gst_element_set_bus(e, bus); }
+  ~ErrorWatch() { gst_object_unref(bus); }
+  // Text of the first error, "" when none within `ms`; `code` gets the GError code.
+  std::string wait(int ms, GQuark *domain = nullptr, gint *code = nullptr) {
+    GstMessage *m = gst_bus_timed_pop_filtered(bus, static_cast<GstClockTime>(ms) * GST_MSECOND,
+                                               GST_MESSAGE_ERROR);
+    if (!m)
+      return {};
+    GError *err = nullptr;
+    gst_message_parse_error(m, &err, nullptr);
+    std::string text = err->message;
+    if (domain)
+      *domain = err->domain;
+    if (code)
+      *code = err->code;
+    g_error_free(err);
+    gst_message_unref(m);
+    return text;
+  }
+};
+
+Bytes buffer_bytes(GstBuffer *b) {
+  GstMapInfo map;
+  gst_buffer_map(b, &map, GST_MAP_READ);
+  Bytes out(map.data, map.data + map.size);
+  gst_buffer_unmap(b, &map);
+  return out;
+}
+
+// FLV spec 10.1 E.2: "FLV", version 1, flags audio+video (0x05), DataOffset 9, then
+// PreviousTagSize0 = 0 (E.3).
+const Bytes kFlvHeader = {0x46, 0x4C, 0x56, 0x01, 0x05, 0x00, 0x00,
+                          0x00, 0x09, 0x00, 0x00, 0x00, 0x00};
+
+// AAC sequence header (FLV spec 10.1 E.4.2.1: SoundFormat 10, 44 kHz, 16-bit, stereo = 0xAF;
+// AACPacketType 0) with AudioSpecificConfig 0x12 0x10 (AAC LC, 44.1 kHz, 2 channels).
+const Bytes kAacConfig = {0xAF, 0x00, 0x12, 0x10};
+// AVC sequence header (E.4.3.1: 0x17, AVCPacketType 0, CTS 0) with a minimal
+// AVCDecoderConfigurationRecord (ISO 14496-15 5.2.4.1: version 1, profile 66, level 30, 4-byte
+// lengths, no SPS/PPS).
+const Bytes kAvcConfig = {0x17, 0x00, 0x00, 0x00, 0x00, 0x01, 0x42, 0x00, 0x1E, 0xFF, 0xE0, 0x00};
+Bytes aac_frame(std::uint8_t fill) {
+  return {0xAF, 0x01, fill, fill, fill};
+}
+// AVC keyframe NALU payload (E.4.3.1: FrameType 1, CodecID 7 = 0x17; AVCPacketType 1; CTS 0).
+Bytes avc_frame(bool key, std::uint8_t fill) {
+  return {static_cast<std::uint8_t>(key ? 0x17 : 0x27), 0x01, 0, 0, 0, 0, 0, 0, 1, fill};
+}
+
+// Pulls the next buffer that is not the |RtmpSampleAccess script tag a server sends with
+// NetStream.Play.Start (nginx-rtmp and FMS do; it is part of the FLV stream, but not of what
+// these tests script).
+GstBuffer *pull_scripted(GstHarness *h) {
+  for (;;) {
+    GstBuffer *b = gst_harness_pull(h);
+    if (!b)
+      return nullptr;
+    const Bytes bytes = buffer_bytes(b);
+    static const char kSampleAccess[] = "|RtmpSampleAccess";
+    if (bytes.size() > 14 + sizeof(kSampleAccess) && bytes[0] == 18 &&
+        std::memcmp(bytes.data() + 14, kSampleAccess, sizeof(kSampleAccess) - 1) == 0) {
+      gst_buffer_unref(b);
+      continue;
+    }
+    return b;
+  }
+}
+
+double elapsed_ms(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+} // namespace
+
+// ---- factories, caps, properties ----------------------------------------------------------
+
+TEST_F(ClientElements, FactoriesComeFromOurPlugin) {
+  const char *dir = g_getenv("RTMP_PLUGIN_DIR");
+  ASSERT_NE(dir, nullptr) << "the test runner sets RTMP_PLUGIN_DIR to the build's plugin dir";
+  for (const char *name : {"rtmpsink", "rtmpsrc"}) {
+    GstElementFactory *f = gst_element_factory_find(name);
+    ASSERT_NE(f, nullptr) << name;
+    EXPECT_STREQ(gst_plugin_feature_get_plugin_name(GST_PLUGIN_FEATURE(f)), "rtmp");
+    EXPECT_EQ(gst_plugin_feature_get_rank(GST_PLUGIN_FEATURE(f)), GST_RANK_PRIMARY + 2);
+    gst_object_unref(f);
+    EXPECT_EQ(plugin_file(name).rfind(dir, 0), 0u) << name << " from " << plugin_file(name);
+  }
+}
+
+TEST_F(ClientElements, PadTemplatesAreFlv) {
+  for (const char *name : {"rtmpsink", "rtmpsrc"}) {
+    GstElement *e = gst_element_factory_make(name, nullptr);
+    ASSERT_NE(e, nullptr);
+    GstPad *pad = gst_element_get_static_pad(e, strcmp(name, "rtmpsink") == 0 ? "sink" : "src");
+    GstCaps *caps = gst_pad_get_pad_template_caps(pad);
+    GstCaps *flv = gst_caps_from_string("video/x-flv");
+    EXPECT_TRUE(gst_caps_is_equal(caps, flv)) << name;
+    gst_caps_unref(flv);
+    gst_caps_unref(caps);
+    gst_object_unref(pad);
+    gst_object_unref(e);
+  }
+}
+
+TEST_F(ClientElements, SinkPropertyDefaults) {
+  GstElement *e = gst_element_factory_make("rtmpsink", nullptr);
+  guint chunk = 0, timeout = 0, stop = 0;
+  gint port = 0;
+  gboolean reconnect = TRUE, async_connect = FALSE;
+  guint64 max_queue = 0;
+  g_object_get(e, "chunk-size", &chunk, "port", &port, "timeout", &timeout, "stop-commands", &stop,
+               "reconnect", &reconnect, "max-queue-bytes", &max_queue, "async-connect",
+               &async_connect, nullptr);
+  EXPECT_EQ(chunk, 4096u);
+  EXPECT_EQ(port, 1935);
+  EXPECT_EQ(timeout, 5u);
+  EXPECT_EQ(stop, 1u | 4u); // fcunpublish + deletestream, as rtmp2sink
+  EXPECT_FALSE(reconnect);
+  EXPECT_TRUE(async_connect);
+  EXPECT_GT(max_queue, 0u);
+  EXPECT_EQ(get_string(e, "location"), "rtmp://localhost/live/myStream");
+  // Sink-only and source-only properties are not mixed.
+  EXPECT_EQ(g_object_class_find_property(G_OBJECT_GET_CLASS(e), "buffer-length"), nullptr);
+  gst_object_unref(e);
+}
+
+TEST_F(ClientElements, SrcPropertyDefaults) {
+  GstElement *e = gst_element_factory_make("rtmpsrc", nullptr);
+  guint buffer_length = 0, idle = 1;
+  gboolean ra = FALSE, rv = FALSE, live = FALSE, no_eof = TRUE;
+  gint64 start = 0;
+  g_object_get(e, "buffer-length", &buffer_length, "idle-timeout", &idle, "receive-audio", &ra,
+               "receive-video", &rv, "live", &live, "start", &start, "no-eof-is-error", &no_eof,
+               nullptr);
+  EXPECT_EQ(buffer_length, 3000u);
+  EXPECT_EQ(idle, 0u);
+  EXPECT_TRUE(ra);
+  EXPECT_TRUE(rv);
+  EXPECT_TRUE(live);
+  EXPECT_EQ(start, -2);
+  EXPECT_FALSE(no_eof);
+  EXPECT_EQ(g_object_class_find_property(G_OBJECT_GET_CLASS(e), "chunk-size"), nullptr);
+  gst_object_unref(e);
+}
+
+TEST_F(ClientElements, LocationFillsTheFieldsAndBack) {
+  GstElement *e = gst_element_factory_make("rtmpsink", nullptr);
+  g_object_set(e, "location", "rtmps://user:pw@example.com:4443/app/inst/key?t=1", nullptr);
+  gint port = 0, scheme = -1;
+  g_object_get(e, "port", &port, "scheme", &scheme, nullptr);
+  EXPECT_EQ(port, 4443);
+  EXPECT_EQ(scheme, 1); // rtmps
+  EXPECT_EQ(get_string(e, "host"), "example.com");
+  EXPECT_EQ(get_string(e, "application"), "app/inst");
+  EXPECT_EQ(get_string(e, "stream"), "key?t=1");
+  EXPECT_EQ(get_string(e, "username"), "user");
+  EXPECT_EQ(get_string(e, "password"), "pw");
+  // The location read back never carries the credentials.
+  EXPECT_EQ(get_string(e, "location"), "rtmps://example.com:4443/app/inst/key?t=1");
+
+  g_object_set(e, "host", "10.0.0.1", "port", 1935, "scheme", 0, "application", "live", "stream",
+               "s", nullptr);
+  EXPECT_EQ(get_string(e, "location"), "rtmp://10.0.0.1/live/s");
+  gst_object_unref(e);
+}
+
+TEST_F(ClientElements, InvalidLocationLeavesTheFields) {
+  GstElement *e = gst_element_factory_make("rtmpsrc", nullptr);
+  g_object_set(e, "location", "rtmp://good.example/app/stream", nullptr);
+  g_object_set(e, "location", "http://bad.example/x/y", nullptr);
+  EXPECT_EQ(get_string(e, "location"), "rtmp://good.example/app/stream");
+  GError *err = nullptr;
+  EXPECT_FALSE(gst_uri_handler_set_uri(GST_URI_HANDLER(e), "rtmpt://h/a/b", &err));
+  ASSERT_NE(err, nullptr);
+  g_error_free(err);
+  EXPECT_EQ(get_string(e, "host"), "good.example");
+  gst_object_unref(e);
+}
+
+TEST_F(ClientElements, UriHandlerPicksOurElements) {
+  GError *err = nullptr;
+  GstElement *src =
+      gst_element_make_from_uri(GST_URI_SRC, "rtmp://127.0.0.1/live/x", nullptr, &err);
+  ASSERT_NE(src, nullptr) << (err ? err->message : "");
+  GstElementFactory *f = gst_element_get_factory(src);
+  EXPECT_STREQ(GST_OBJECT_NAME(f), "rtmpsrc");
+  EXPECT_EQ(plugin_file("rtmpsrc"), plugin_file("rtmpsink"));
+  gchar *uri = gst_uri_handler_get_uri(GST_URI_HANDLER(src));
+  EXPECT_STREQ(uri, "rtmp://127.0.0.1/live/x");
+  g_free(uri);
+  const gchar *const *protocols = gst_uri_handler_get_protocols(GST_URI_HANDLER(src));
+  ASSERT_NE(protocols, nullptr);
+  EXPECT_TRUE(g_strv_contains(protocols, "rtmp"));
+  EXPECT_TRUE(g_strv_contains(protocols, "rtmps"));
+  gst_object_unref(src);
+
+  GstElement *sink = gst_element_make_from_uri(GST_URI_SINK, "rtmps://h/live/y", nullptr, &err);
+  ASSERT_NE(sink, nullptr);
+  EXPECT_STREQ(GST_OBJECT_NAME(gst_element_get_factory(sink)), "rtmpsink");
+  gst_object_unref(sink);
+}
+
+TEST_F(ClientElements, StatsIsAStructure) {
+  for (const char *name : {"rtmpsink", "rtmpsrc"}) {
+    GstElement *e = gst_element_factory_make(name, nullptr);
+    GstStructure *s = nullptr;
+    g_object_get(e, "stats", &s, nullptr);
+    ASSERT_NE(s, nullptr);
+    EXPECT_TRUE(gst_structure_has_field(s, "out-chunk-size"));
+    EXPECT_TRUE(gst_structure_has_field(s, "in-bytes-total"));
+    EXPECT_TRUE(gst_structure_has_field(s, "reconnects"));
+    EXPECT_TRUE(gst_structure_has_field(s, "dropped-bytes"));
+    gst_structure_free(s);
+    gst_object_unref(e);
+  }
+}
+
+// ---- rtmpsrc against the fake server ------------------------------------------------------
+
+TEST_F(ClientElements, SrcOutputsFlvWithStreamheaderTagsAndEos) {
+  FakeServerOptions o;
+  o.play_media.push_back(test::make_metadata(
+      {{"title", "fake title"}, {"width", 640.0}, {"height", 360.0}, {"duration", 12.5}}));
+  o.play_media.push_back(test::make_media(MessageType::audio, 0, kAacConfig));
+  o.play_media.push_back(test::make_media(MessageType::video, 0, kAvcConfig));
+  o.play_media.push_back(test::make_media(MessageType::video, 0, avc_frame(true, 1)));
+  o.play_media.push_back(test::make_media(MessageType::audio, 23, aac_frame(2)));
+  o.play_media.push_back(test::make_media(MessageType::video, 33, avc_frame(false, 3)));
+  FakeRtmpServer server(o);
+
+  GstHarness *h = gst_harness_new("rtmpsrc");
+  g_object_set(h->element, "location", server.url().c_str(), nullptr);
+  gst_harness_play(h);
+
+  GstBuffer *b = gst_harness_pull(h);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(buffer_bytes(b), kFlvHeader);
+  EXPECT_TRUE(GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_HEADER));
+  gst_buffer_unref(b);
+
+  // Then one FLV tag per message: metadata, AAC config, AVC config, AVC key, AAC, AVC delta.
+  std::vector<FlvTag> tags;
+  FlvReader reader;
+  std::vector<GstClockTime> pts;
+  for (int i = 0; i < 6; ++i) {
+    b = pull_scripted(h);
+    ASSERT_NE(b, nullptr) << i;
+    pts.push_back(GST_BUFFER_PTS(b));
+    const Bytes bytes = buffer_bytes(b);
+    std::vector<FlvTag> one;
+    ASSERT_FALSE(reader.read(bytes, one));
+    ASSERT_EQ(one.size(), 1u) << "each buffer is exactly one tag";
+    tags.push_back(one[0]);
+    EXPECT_EQ(GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_DELTA_UNIT), i == 5) << i;
+    EXPECT_EQ(GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_HEADER), i <= 2) << i;
+    gst_buffer_unref(b);
+  }
+  EXPECT_EQ(tags[0].type, 18);
+  EXPECT_EQ(tags[1].data, kAacConfig);
+  EXPECT_EQ(tags[2].data, kAvcConfig);
+  EXPECT_EQ(tags[3].data, avc_frame(true, 1));
+  EXPECT_EQ(tags[4].timestamp, 23u);
+  EXPECT_EQ(tags[5].timestamp, 33u);
+  EXPECT_EQ(pts[5], 33 * GST_MSECOND);
+
+  // The caps now carry FLV header + onMetaData + both sequence headers.
+  GstCaps *caps = gst_pad_get_current_caps(h->sinkpad);
+  ASSERT_NE(caps, nullptr);
+  const GValue *sh = gst_structure_get_value(gst_caps_get_structure(caps, 0), "streamheader");
+  ASSERT_NE(sh, nullptr);
+  EXPECT_EQ(gst_value_array_get_size(sh), 4u);
+  gst_caps_unref(caps);
+
+  // Tags from onMetaData, then EOS (the server sent Stream EOF / Play.Stop).
+  bool saw_title = false, saw_eos = false;
+  for (int i = 0; i < 200 && !saw_eos; ++i) {
+    GstEvent *ev = gst_harness_try_pull_event(h);
+    if (!ev) {
+      g_usleep(10000);
+      continue;
+    }
+    if (GST_EVENT_TYPE(ev) == GST_EVENT_TAG) {
+      GstTagList *tl = nullptr;
+      gst_event_parse_tag(ev, &tl);
+      gchar *title = nullptr;
+      if (gst_tag_list_get_string(tl, GST_TAG_TITLE, &title)) {
+        EXPECT_STREQ(title, "fake title");
+        saw_title = true;
+        g_free(title);
+      }
+      guint64 duration = 0;
+      if (gst_tag_list_get_uint64(tl, GST_TAG_DURATION, &duration)) {
+        EXPECT_EQ(duration, 12500 * GST_MSECOND);
+      }
+    }
+    saw_eos = GST_EVENT_TYPE(ev) == GST_EVENT_EOS;
+    gst_event_unref(ev);
+  }
+  EXPECT_TRUE(saw_title);
+  EXPECT_TRUE(saw_eos);
+  EXPECT_TRUE(server.saw("PlayRequest"));
+  gst_harness_teardown(h);
+}
+
+// RTMP timestamps are 32-bit ms (RTMP 1.0 section 5.3.1.3); above 0xFFFFFF they use the
+// extended timestamp field, and they wrap at 2^32. Output time must stay monotonic.
+TEST_F(ClientElements, SrcTimestampsCrossExtendedAndWrap) {
+  FakeServerOptions o;
+  // Steps stay below 2^31 ms, as between any two consecutive real messages.
+  const std::uint32_t ts[] = {0xFFFFF0u,   0xFFFFFFu,   0x1000010u, 0x7FFFFFF0u,
+                              0xFFFFFFE0u, 0x00000005u, 0x00000020u};
+  for (std::uint32_t t : ts)
+    o.play_media.push_back(test::make_media(MessageType::audio, t, aac_frame(1)));
+  FakeRtmpServer server(o);
+  GstHarness *h = gst_harness_new("rtmpsrc");
+  g_object_set(h->element, "location", server.url().c_str(), nullptr);
+  gst_harness_play(h);
+  gst_buffer_unref(gst_harness_pull(h)); // FLV header
+  std::vector<GstClockTime> pts;
+  std::vector<std::uint32_t> tag_ts;
+  for (std::size_t i = 0; i < std::size(ts); ++i) {
+    GstBuffer *b = pull_scripted(h);
+    ASSERT_NE(b, nullptr);
+    pts.push_back(GST_BUFFER_PTS(b));
+    std::vector<FlvTag> one;
+    FlvReader reader;
+    ASSERT_FALSE(reader.read(buffer_bytes(b), one));
+    ASSERT_EQ(one.size(), 1u);
+    tag_ts.push_back(one[0].timestamp);
+    gst_buffer_unref(b);
+  }
+  // Rebased to the first message; every step is the true forward step, across the 0xFFFFFF
+  // extended-timestamp boundary and across the 2^32 wrap.
+  const GstClockTime steps[] = {15, 17, 0x7FFFFFF0u - 0x1000010u, 0x7FFFFFF0u, 0x25, 0x1B};
+  EXPECT_EQ(pts[0], 0u);
+  for (std::size_t i = 1; i < pts.size(); ++i) {
+    EXPECT_EQ(pts[i] - pts[i - 1], steps[i - 1] * GST_MSECOND) << i;
+    // The FLV tag carries the same rebased time, modulo 2^32 (FLV spec 10.1 E.4.1).
+    EXPECT_EQ(tag_ts[i], static_cast<std::uint32_t>(pts[i] / GST_MSECOND)) << i;
+  }
+  gst_harness_teardown(h);
+}
+
+TEST_F(ClientElements, SrcPlayRejectedIsANotFoundError) {
+  FakeServerOptions o;
+  o.reject_play = {{std::string(status::play_stream_not_found), "No such stream"}};
+  FakeRtmpServer server(o);
+  GstHarness *h = gst_harness_new("rtmpsrc");
+  ErrorWatch watch(h->element);
+  g_object_set(h->element, "location", server.url().c_str(), nullptr);
+  gst_harness_play(h);
+  GQuark domain = 0;
+  gint code = 0;
+  const std::string text = watch.wait(5000, &domain, &code);
+  EXPECT_NE(text.find("NetStream.Play.StreamNotFound"), std::string::npos) << text;
+  EXPECT_NE(text.find("No such stream"), std::string::npos) << text;
+  EXPECT_EQ(domain, GST_RESOURCE_ERROR);
+  EXPECT_EQ(code, GST_RESOURCE_ERROR_NOT_FOUND);
+  gst_harness_teardown(h);
+}
+
+// ---- rtmpsink against the fake server -----------------------------------------------------
+
+static Bytes flv_file() {
+  Bytes f = make_flv_header(FlvHeader{true, true});
+  // onMetaData script tag (FLV spec 10.1 E.5): "onMetaData" + ECMA array.
+  const Message meta = test::make_metadata({{"width", 320.0}});
+  write_flv_tag(18, 0, meta.payload, f);
+  write_flv_tag(8, 0, kAacConfig, f);
+  write_flv_tag(9, 0, avc_frame(true, 7), f);
+  write_flv_tag(8, 23, aac_frame(8), f);
+  write_flv_tag(9, 0x1000000, avc_frame(false, 9), f); // extended timestamp
+  return f;
+}
+
+TEST_F(ClientElements, SinkPublishesUnalignedFlv) {
+  FakeRtmpServer server;
+  GstHarness *h = gst_harness_new("rtmpsink");
+  g_object_set(h->element, "location", server.url().c_str(), nullptr);
+  gst_harness_set_src_caps_str(h, "video/x-flv");
+  const Bytes file = flv_file();
+  // Odd-sized pieces: tags are cut anywhere (FLV header included).
+  for (std::size_t off = 0; off < file.size(); off += 7) {
+    const std::size_t n = std::min<std::size_t>(7, file.size() - off);
+    ASSERT_EQ(gst_harness_push(h, gst_buffer_new_memdup(file.data() + off, n)), GST_FLOW_OK);
+  }
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+  ASSERT_TRUE(server.wait_until([&] { return server.published().size() >= 5; }, 5000));
+  const auto msgs = server.published();
+  ASSERT_EQ(msgs.size(), 5u);
+  // onMetaData is published wrapped in @setDataFrame.
+  auto data = decode_data(msgs[0]);
+  ASSERT_TRUE(data.ok());
+  EXPECT_EQ(data->handler, handler::set_data_frame);
+  EXPECT_EQ(msgs[1].payload, kAacConfig);
+  EXPECT_EQ(msgs[2].kind(), MessageType::video);
+  EXPECT_EQ(msgs[3].timestamp, 23u);
+  EXPECT_EQ(msgs[4].timestamp, 0x1000000u);
+  EXPECT_EQ(msgs[4].payload, avc_frame(false, 9));
+  // Stop commands per stop-commands (FCUnpublish + deleteStream).
+  EXPECT_TRUE(server.wait_until([&] { return server.saw("DeleteStream"); }, 3000));
+  EXPECT_TRUE(server.saw("FCUnpublish"));
+  gst_harness_teardown(h);
+}
+
+TEST_F(ClientElements, SinkUsesStreamheaderAndSkipsInBandHeaders) {
+  FakeRtmpServer server;
+  GstHarness *h = gst_harness_new("rtmpsink");
+  g_object_set(h->element, "location", server.url().c_str(), nullptr);
+  Bytes header = make_flv_header(FlvHeader{true, true});
+  write_flv_tag(8, 0, kAacConfig, header);
+  GstBuffer *hb = gst_buffer_new_memdup(header.data(), header.size());
+  GST_BUFFER_FLAG_SET(hb, GST_BUFFER_FLAG_HEADER);
+  GstCaps *caps = gst_caps_new_empty_simple("video/x-flv");
+  GValue array = G_VALUE_INIT, v = G_VALUE_INIT;
+  gst_value_array_init(&array, 1);
+  g_value_init(&v, GST_TYPE_BUFFER);
+  gst_value_set_buffer(&v, hb);
+  gst_value_array_append_and_take_value(&array, &v);
+  gst_caps_set_value(caps, "streamheader", &array);
+  g_value_unset(&array);
+  gst_harness_set_src_caps(h, caps);
+  // flvmux pushes the header in-band too, flagged HEADER: it must not be sent twice.
+  ASSERT_EQ(gst_harness_push(h, hb), GST_FLOW_OK);
+  Bytes tag;
+  write_flv_tag(8, 23, aac_frame(1), tag);
+  ASSERT_EQ(gst_harness_push(h, gst_buffer_new_memdup(tag.data(), tag.size())), GST_FLOW_OK);
+  ASSERT_TRUE(server.wait_until([&] { return server.published().size() >= 2; }, 5000));
+  g_usleep(100000);
+  const auto msgs = server.published();
+  ASSERT_EQ(msgs.size(), 2u);
+  EXPECT_EQ(msgs[0].payload, kAacConfig);
+  EXPECT_EQ(msgs[1].timestamp, 23u);
+  gst_harness_teardown(h);
+}
+
+TEST_F(ClientElements, SinkPublishRejectedNamesTheServerCode) {
+  FakeServerOptions o;
+  o.reject_publish = {{std::string(status::publish_bad_name), "Stream already publishing"}};
+  FakeRtmpServer server(o);
+  GstHarness *h = gst_harness_new("rtmpsink");
+  ErrorWatch watch(h->element);
+  g_object_set(h->element, "location", server.url().c_str(), nullptr);
+  gst_harness_set_src_caps_str(h, "video/x-flv");
+  const Bytes file = flv_file();
+  EXPECT_EQ(gst_harness_push(h, gst_buffer_new_memdup(file.data(), file.size())), GST_FLOW_ERROR);
+  const std::string text = watch.wait(1000);
+  EXPECT_NE(text.find("server rejected publish"), std::string::npos) << text;
+  EXPECT_NE(text.find("NetStream.Publish.BadName"), std::string::npos) << text;
+  EXPECT_NE(text.find("Stream already publishing"), std::string::npos) << text;
+  gst_harness_teardown(h);
+}
+
+TEST_F(ClientElements, SinkConnectRefusedIsAClearError) {
+  const guint16 port = refused_port();
+  GstHarness *h = gst_harness_new("rtmpsink");
+  ErrorWatch watch(h->element);
+  const std::string url = "rtmp://127.0.0.1:" + std::to_string(port) + "/live/x";
+  g_object_set(h->element, "location", url.c_str(), nullptr);
+  gst_harness_set_src_caps_str(h, "video/x-flv");
+  const Bytes file = flv_file();
+  EXPECT_EQ(gst_harness_push(h, gst_buffer_new_memdup(file.data(), file.size())), GST_FLOW_ERROR);
+  GQuark domain = 0;
+  gint code = 0;
+  const std::string text = watch.wait(1000, &domain, &code);
+  EXPECT_EQ(text.rfind("could not connect to 127.0.0.1:" + std::to_string(port), 0), 0u) << text;
+  EXPECT_EQ(domain, GST_RESOURCE_ERROR);
+  EXPECT_EQ(code, GST_RESOURCE_ERROR_OPEN_WRITE);
+  gst_harness_teardown(h);
+}
+
+TEST_F(ClientElements, ConnectRejectedIsNotAuthorized) {
+  FakeServerOptions o;
+  o.reject_connect = {{std::string(status::connect_rejected), "go away"}};
+  FakeRtmpServer server(o);
+  GstHarness *h = gst_harness_new("rtmpsrc");
+  ErrorWatch watch(h->element);
+  g_object_set(h->element, "location", server.url().c_str(), nullptr);
+  gst_harness_play(h);
+  GQuark domain = 0;
+  gint code = 0;
+  const std::string text = watch.wait(5000, &domain, &code);
+  EXPECT_NE(text.find("go away"), std::string::npos) << text;
+  EXPECT_EQ(code, GST_RESOURCE_ERROR_NOT_AUTHORIZED) << text;
+  gst_harness_teardown(h);
+}
+
+// ---- state changes ------------------------------------------------------------------------
+
+// Whatever the server does (here: accept TCP and never answer), PLAYING -> NULL returns within
+// 1 s for both elements, while they are blocked waiting for the handshake.
+TEST_F(ClientElements, NullWithin1sWithASilentServer) {
+  FakeServerOptions o;
+  o.silent = true;
+  FakeRtmpServer server(o);
+  for (const std::string &desc :
+       {"rtmpsrc timeout=30 location=" + server.url() + " ! fakesink",
+        "audiotestsrc is-live=1 ! avenc_aac ! flvmux streamable=1 ! rtmpsink timeout=30 "
+        "location=" +
+            server.url()}) {
+    GError *err = nullptr;
+    GstElement *p = gst_parse_launch(desc.c_str(), &err);
+    ASSERT_NE(p, nullptr) << (err ? err->message : "");
+    gst_element_set_state(p, GST_STATE_PLAYING);
+    ASSERT_TRUE(server.wait_until([&] { return server.connections() > 0; }, 5000));
+    g_usleep(300000);
+    const auto t0 = std::chrono::steady_clock::now();
+    gst_element_set_state(p, GST_STATE_NULL);
+    EXPECT_LT(elapsed_ms(t0), 1000.0) << desc;
+    gst_object_unref(p);
+  }
+}
+
+TEST_F(ClientElements, NullWithin1sWithNoServer) {
+  const std::string url = "rtmp://127.0.0.1:" + std::to_string(refused_port()) + "/live/x";
+  GstElement *p = gst_parse_launch(("rtmpsrc location=" + url + " ! fakesink").c_str(), nullptr);
+  gst_element_set_state(p, GST_STATE_PLAYING);
+  g_usleep(200000);
+  const auto t0 = std::chrono::steady_clock::now();
+  gst_element_set_state(p, GST_STATE_NULL);
+  EXPECT_LT(elapsed_ms(t0), 1000.0);
+  gst_object_unref(p);
+}
