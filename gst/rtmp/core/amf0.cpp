@@ -69,12 +69,12 @@ private:
   // AMF0 2.9: entries are the complex values (object, typed object, ECMA array, strict array)
   // in the order they begin. `complete` is false while the value is being decoded.
   struct RefEntry {
-    std::size_t marker_pos;
+    std::size_t marker_pos = 0;
     bool complete;
   };
 
   std::error_code read(std::size_t depth, Value &out) {
-    std::uint8_t marker;
+    std::uint8_t marker = 0;
     if (!in_.read_u8(marker))
       return Errc::truncated;
     if (marker == kAvmPlusMarker) {
@@ -101,14 +101,14 @@ private:
                             Value &out) {
     switch (marker) {
     case kNumberMarker: { // 2.2
-      double d;
+      double d = 0;
       if (!in_.read_f64(d))
         return Errc::truncated;
       out = d;
       return {};
     }
     case kBooleanMarker: { // 2.3: non-zero is true
-      std::uint8_t b;
+      std::uint8_t b = 0;
       if (!in_.read_u8(b))
         return Errc::truncated;
       out = b != 0;
@@ -146,7 +146,7 @@ private:
       return {};
     }
     case kReferenceMarker: { // 2.9: U16 index into the table of complex values
-      std::uint16_t index;
+      std::uint16_t index = 0;
       if (!in_.read_u16(index))
         return Errc::truncated;
       return resolve_reference(index, depth, out);
@@ -164,14 +164,14 @@ private:
   }
 
   std::error_code read_utf8(bool long_form, std::string &out) {
-    std::size_t len;
+    std::size_t len = 0;
     if (long_form) {
-      std::uint32_t n;
+      std::uint32_t n = 0;
       if (!in_.read_u32(n))
         return Errc::truncated;
       len = n;
     } else {
-      std::uint16_t n;
+      std::uint16_t n = 0;
       if (!in_.read_u16(n))
         return Errc::truncated;
       len = n;
@@ -192,7 +192,7 @@ private:
       return Errc::amf_bad_reference;
     ByteReader saved = in_;
     seek(refs_[index].marker_pos);
-    std::uint8_t marker;
+    std::uint8_t marker = 0;
     in_.read_u8(marker);
     ++frozen_;
     auto ec = read_complex(marker, refs_[index].marker_pos, depth, out);
@@ -228,7 +228,7 @@ private:
     }
     case kEcmaArrayMarker: {
       // The count is only a hint (2.10): the list ends with the object-end marker.
-      std::uint32_t hint;
+      std::uint32_t hint = 0;
       if (!in_.read_u32(hint))
         return Errc::truncated;
       EcmaArray e;
@@ -237,7 +237,7 @@ private:
       break;
     }
     default: { // strict array: U32 count then values
-      std::uint32_t count;
+      std::uint32_t count = 0;
       if (!in_.read_u32(count))
         return Errc::truncated;
       if (count > limits_.max_items)
@@ -267,7 +267,7 @@ private:
       if (auto ec = read_utf8(false, key))
         return ec;
       if (key.empty()) {
-        std::uint8_t next;
+        std::uint8_t next = 0;
         if (!in_.peek_u8(next))
           return Errc::truncated;
         if (next == kObjectEndMarker) {
@@ -288,7 +288,7 @@ private:
   ByteReader in_;
   DecodeLimits limits_;
   DecodeBudget budget_;
-  std::size_t max_depth_;
+  std::size_t max_depth_ = 0;
   std::vector<RefEntry> refs_;
   int frozen_ = 0; // > 0 while replaying a reference: the table must not grow
   std::error_code failed_;

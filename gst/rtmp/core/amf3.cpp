@@ -75,7 +75,7 @@ public:
   }
 
   std::error_code read(std::size_t depth, Value &out) {
-    std::uint8_t marker;
+    std::uint8_t marker = 0;
     if (!in_.read_u8(marker))
       return Errc::truncated;
     if (!budget_.take_nodes(1))
@@ -96,7 +96,7 @@ private:
   // AMF3 2.2: an object-table entry. `complete` stays false while the value is being decoded,
   // so that a reference to it (a cycle, which a tree of copies cannot hold) is rejected.
   struct ObjectEntry {
-    std::size_t marker_pos;
+    std::size_t marker_pos = 0;
     bool complete;
   };
 
@@ -121,14 +121,14 @@ private:
       out = true;
       return {};
     case kIntegerMarker: {
-      std::uint32_t u;
+      std::uint32_t u = 0;
       if (auto ec = read_u29(u))
         return ec;
       out = Integer{sign_extend_29(u)};
       return {};
     }
     case kDoubleMarker: {
-      double d;
+      double d = 0;
       if (!in_.read_f64(d))
         return Errc::truncated;
       out = d;
@@ -152,7 +152,7 @@ private:
 
     // Every remaining type starts with a U29 whose low bit 0 means "reference to the object
     // table" (AMF3 3.9 to 3.16, U29O-ref / U29X / U29A / U29B / U29V / U29Dict).
-    std::uint32_t u;
+    std::uint32_t u = 0;
     if (auto ec = read_u29(u))
       return ec;
     if ((u & 1) == 0)
@@ -209,7 +209,7 @@ private:
   std::error_code read_u29(std::uint32_t &out) {
     std::uint32_t acc = 0;
     for (int i = 0; i < 3; ++i) {
-      std::uint8_t b;
+      std::uint8_t b = 0;
       if (!in_.read_u8(b))
         return Errc::truncated;
       if ((b & 0x80) == 0) {
@@ -218,7 +218,7 @@ private:
       }
       acc = (acc << 7) | (b & 0x7F);
     }
-    std::uint8_t b;
+    std::uint8_t b = 0;
     if (!in_.read_u8(b))
       return Errc::truncated;
     out = (acc << 8) | b;
@@ -248,7 +248,7 @@ private:
   // AMF3 1.3.2 UTF-8-vr: inline (low bit 1) or a string-table reference. The empty string is
   // never sent by reference nor added to the table. Yields a view into the input.
   std::error_code read_string_vr(std::string_view &out) {
-    std::uint32_t u;
+    std::uint32_t u = 0;
     if (auto ec = read_u29(u))
       return ec;
     if ((u & 1) == 0) {
@@ -282,7 +282,7 @@ private:
       return Errc::amf_bad_reference;
     ByteReader saved = in_;
     seek(objects_[index].marker_pos);
-    std::uint8_t marker;
+    std::uint8_t marker = 0;
     in_.read_u8(marker);
     ++frozen_;
     auto ec = read_body(marker, objects_[index].marker_pos, depth, out);
@@ -449,17 +449,17 @@ private:
     if (!budget_.take_nodes(count))
       return Errc::limit_exceeded;
     V v;
-    std::uint8_t fixed;
+    std::uint8_t fixed = 0;
     in_.read_u8(fixed);
     v.fixed = fixed != 0;
     v.items.reserve(count);
     for (std::size_t i = 0; i < count; ++i) {
       if constexpr (std::is_same_v<Item, double>) {
-        double d;
+        double d = 0;
         in_.read_f64(d);
         v.items.push_back(d);
       } else {
-        std::uint32_t x;
+        std::uint32_t x = 0;
         in_.read_u32(x);
         v.items.push_back(static_cast<Item>(x));
       }
@@ -475,7 +475,7 @@ private:
     if (auto ec = check_count(count, 1))
       return ec;
     VectorObject v;
-    std::uint8_t fixed;
+    std::uint8_t fixed = 0;
     if (!in_.read_u8(fixed))
       return Errc::truncated;
     v.fixed = fixed != 0;
@@ -504,7 +504,7 @@ private:
     if (auto ec = check_count(count, 2))
       return ec;
     Dictionary d;
-    std::uint8_t weak;
+    std::uint8_t weak = 0;
     if (!in_.read_u8(weak))
       return Errc::truncated;
     d.weak_keys = weak != 0;
@@ -525,7 +525,7 @@ private:
   ByteReader in_;
   DecodeLimits limits_;
   DecodeBudget &budget_;
-  std::size_t max_depth_;
+  std::size_t max_depth_ = 0;
   std::vector<std::string_view> strings_;
   std::vector<Traits> traits_;
   std::vector<ObjectEntry> objects_;
