@@ -589,3 +589,84 @@ TEST_F(ClientElements, NullWithin1sWithNoServer) {
   EXPECT_LT(elapsed_ms(t0), 1000.0);
   gst_object_unref(p);
 }
+
+// ---- authentication (Adobe and Limelight, answered by our core's server side) --------------
+
+namespace {
+
+FakeServerOptions auth_server(auth::Method method) {
+  FakeServerOptions o;
+  o.config.auth.method = method;
+  o.config.auth.lookup = [](std::string_view user) -> std::optional<std::string> {
+    if (user == "alice")
+      return std::string("s3cret");
+    return std::nullopt;
+  };
+  o.config.auth.random = [](std::span<std::uint8_t> out) {
+    for (std::size_t i = 0; i < out.size(); ++i)
+      out[i] = static_cast<std::uint8_t>(i * 37 + 11);
+  };
+  return o;
+}
+
+// Publishes one small FLV file; returns the flow return of the push.
+GstFlowReturn publish_once(GstHarness *h) {
+  gst_harness_set_src_caps_str(h, "video/x-flv");
+  const Bytes file = flv_file();
+  return gst_harness_push(h, gst_buffer_new_memdup(file.data(), file.size()));
+}
+
+} // namespace
+
+TEST_F(ClientElements, SinkAuthenticatesAdobeAndLlnw) {
+  for (auto method : {auth::Method::adobe, auth::Method::llnw}) {
+    FakeRtmpServer server(auth_server(method));
+    GstHarness *h = gst_harness_new("rtmpsink");
+    const std::string url =
+        "rtmp://alice:s3cret@127.0.0.1:" + std::to_string(server.port()) + "/live/test";
+    g_object_set(h->element, "location", url.c_str(), nullptr);
+    EXPECT_EQ(publish_once(h), GST_FLOW_OK) << auth::to_string(method);
+    EXPECT_TRUE(server.wait_until([&] { return !server.published().empty(); }, 3000));
+    // The challenge needs more than one connection (rejection with the challenge, then the
+    // response in the app's query).
+    EXPECT_GE(server.connections(), 2) << auth::to_string(method);
+    gst_harness_teardown(h);
+  }
+}
+
+TEST_F(ClientElements, SrcAuthenticatesWithUsernamePasswordProperties) {
+  FakeServerOptions o = auth_server(auth::Method::adobe);
+  o.play_media.push_back(test::make_media(MessageType::audio, 0, kAacConfig));
+  FakeRtmpServer server(o);
+  GstHarness *h = gst_harness_new("rtmpsrc");
+  g_object_set(h->element, "location", server.url().c_str(), "username", "alice", "password",
+               "s3cret", "authmod", 2 /* adobe */, nullptr);
+  gst_harness_play(h);
+  gst_buffer_unref(gst_harness_pull(h)); // FLV header
+  GstBuffer *b = pull_scripted(h);
+  ASSERT_NE(b, nullptr);
+  EXPECT_TRUE(GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_HEADER)); // the AAC config
+  gst_buffer_unref(b);
+  gst_harness_teardown(h);
+}
+
+TEST_F(ClientElements, WrongPasswordIsAClearAuthError) {
+  for (auto method : {auth::Method::adobe, auth::Method::llnw}) {
+    FakeRtmpServer server(auth_server(method));
+    GstHarness *h = gst_harness_new("rtmpsink");
+    ErrorWatch watch(h->element);
+    const std::string url =
+        "rtmp://alice:wrong@127.0.0.1:" + std::to_string(server.port()) + "/live/test";
+    g_object_set(h->element, "location", url.c_str(), nullptr);
+    EXPECT_EQ(publish_once(h), GST_FLOW_ERROR);
+    GQuark domain = 0;
+    gint code = 0;
+    const std::string text = watch.wait(1000, &domain, &code);
+    EXPECT_EQ(code, GST_RESOURCE_ERROR_NOT_AUTHORIZED) << text;
+    EXPECT_TRUE(text.find("authentication") != std::string::npos ||
+                text.find("rejected") != std::string::npos)
+        << text;
+    EXPECT_TRUE(server.published().empty());
+    gst_harness_teardown(h);
+  }
+}
