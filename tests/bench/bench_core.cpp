@@ -12,6 +12,8 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -29,6 +31,28 @@
 namespace {
 
 using namespace rtmp;
+
+// Work done inside the pass_* functions, for instruction counts under callgrind: run one
+// benchmark with `valgrind --tool=callgrind --toggle-collect='*pass_*'` and BENCH_CORE_TOTALS=1;
+// the collected instructions divided by these totals (printed at exit) give instructions per
+// payload byte or per operation, independent of the other load on the machine
+// (tests/bench/profile_core.sh).
+std::uint64_t g_pass_count = 0;
+std::uint64_t g_pass_bytes = 0;
+
+struct TotalsPrinter {
+  ~TotalsPrinter() {
+    if (std::getenv("BENCH_CORE_TOTALS"))
+      std::fprintf(stderr, "bench_core totals: passes=%llu bytes=%llu\n",
+                   static_cast<unsigned long long>(g_pass_count),
+                   static_cast<unsigned long long>(g_pass_bytes));
+  }
+} g_totals_printer;
+
+void count_pass(std::size_t bytes) {
+  ++g_pass_count;
+  g_pass_bytes += bytes;
+}
 
 // A media burst as a high-bitrate H.264/AAC stream produces it: one large video frame (key
 // frame or P frame at several Mbit/s) and a few AAC frames. The sizes are fixed so that runs are
@@ -81,15 +105,20 @@ Message to_message(const Frame &f) {
 }
 
 // The physical limit: copying the same payload bytes once, frame by frame, into a reused buffer.
+[[gnu::noinline]] void pass_memcpy(const std::vector<Frame> &fs, Bytes &dst) {
+  std::size_t pos = 0;
+  for (const auto &f : fs) {
+    std::memcpy(dst.data() + pos, f.payload.data(), f.payload.size());
+    pos += f.payload.size();
+  }
+  count_pass(pos);
+}
+
 void BM_Memcpy(benchmark::State &state) {
   const auto &fs = frames();
   Bytes dst(payload_bytes(fs));
   for (auto _ : state) {
-    std::size_t pos = 0;
-    for (const auto &f : fs) {
-      std::memcpy(dst.data() + pos, f.payload.data(), f.payload.size());
-      pos += f.payload.size();
-    }
+    pass_memcpy(fs, dst);
     benchmark::DoNotOptimize(dst.data());
     benchmark::ClobberMemory();
   }
@@ -99,6 +128,19 @@ BENCHMARK(BM_Memcpy);
 
 // ChunkWriter: messages into one reused output buffer (what a session's take_output() swaps
 // out). The Message objects are built before timing, so only chunking is measured.
+[[gnu::noinline]] bool pass_chunk_writer(ChunkWriter &w, const std::vector<Message> &msgs,
+                                         Bytes &out) {
+  out.clear();
+  std::size_t bytes = 0;
+  for (const auto &m : msgs) {
+    if (w.write(m, out))
+      return false;
+    bytes += m.payload.size();
+  }
+  count_pass(bytes);
+  return true;
+}
+
 void BM_ChunkWriter(benchmark::State &state) {
   const auto chunk_size = static_cast<std::uint32_t>(state.range(0));
   const auto &fs = frames();
@@ -109,12 +151,9 @@ void BM_ChunkWriter(benchmark::State &state) {
   w.set_chunk_size(chunk_size);
   Bytes out;
   for (auto _ : state) {
-    out.clear();
-    for (const auto &m : msgs) {
-      if (w.write(m, out)) {
-        state.SkipWithError("ChunkWriter::write failed");
-        return;
-      }
+    if (!pass_chunk_writer(w, msgs, out)) {
+      state.SkipWithError("ChunkWriter::write failed");
+      return;
     }
     benchmark::DoNotOptimize(out.data());
   }
@@ -125,8 +164,29 @@ void BM_ChunkWriter(benchmark::State &state) {
 }
 BENCHMARK(BM_ChunkWriter)->Arg(128)->Arg(4096)->Arg(65536);
 
-// ChunkReader: the chunked stream fed in 64 KiB reads (what one g_socket_receive into a large
-// buffer returns under load), complete messages collected and released.
+// ChunkReader: the chunked stream of the same frames, complete messages collected and released.
+// One pass over the wire in 64 KiB reads (what one g_socket_receive into a large buffer returns
+// under load); returns the payload bytes of the messages that came out (0 on error).
+[[gnu::noinline]] std::size_t pass_chunk_reader(const Bytes &wire, std::uint32_t chunk_size,
+                                                std::vector<Message> &out) {
+  constexpr std::size_t kReadSize = 64 * 1024;
+  // A fresh reader per pass (cheap: no allocation until the first chunk): the wire starts with
+  // type 0 headers, so a reused reader would see timestamps jump backwards.
+  ChunkReader r;
+  r.set_chunk_size(chunk_size);
+  std::size_t total = 0;
+  for (std::size_t pos = 0; pos < wire.size(); pos += kReadSize) {
+    const std::size_t n = std::min(kReadSize, wire.size() - pos);
+    if (r.read(ByteView(wire).subspan(pos, n), out))
+      return 0;
+    for (const auto &m : out)
+      total += m.payload.size();
+    out.clear();
+  }
+  count_pass(total);
+  return total;
+}
+
 void BM_ChunkReader(benchmark::State &state) {
   const auto chunk_size = static_cast<std::uint32_t>(state.range(0));
   const auto &fs = frames();
@@ -138,27 +198,11 @@ void BM_ChunkReader(benchmark::State &state) {
       state.SkipWithError("ChunkWriter::write failed");
       return;
     }
-  constexpr std::size_t kReadSize = 64 * 1024;
   std::vector<Message> out;
   out.reserve(fs.size());
   for (auto _ : state) {
-    // A fresh reader per pass (cheap: no allocation until the first chunk): the wire starts with
-    // type 0 headers, so a reused reader would see timestamps jump backwards.
-    ChunkReader r;
-    r.set_chunk_size(chunk_size);
-    std::size_t total = 0;
-    for (std::size_t pos = 0; pos < wire.size(); pos += kReadSize) {
-      const std::size_t n = std::min(kReadSize, wire.size() - pos);
-      if (r.read(ByteView(wire).subspan(pos, n), out)) {
-        state.SkipWithError("ChunkReader::read failed");
-        return;
-      }
-      for (const auto &m : out)
-        total += m.payload.size();
-      out.clear();
-    }
-    if (total != payload_bytes(fs)) {
-      state.SkipWithError("ChunkReader lost payload bytes");
+    if (pass_chunk_reader(wire, chunk_size, out) != payload_bytes(fs)) {
+      state.SkipWithError("ChunkReader failed or lost payload bytes");
       return;
     }
   }
@@ -189,14 +233,39 @@ Command connect_command() {
   return make_connect(p, 1);
 }
 
+[[gnu::noinline]] std::size_t pass_amf0_encode(const std::vector<amf::Value> &values) {
+  Bytes b = amf::encode_amf0(values);
+  benchmark::DoNotOptimize(b.data());
+  count_pass(b.size());
+  return b.size();
+}
+
+[[gnu::noinline]] bool pass_amf0_decode(const Bytes &wire) {
+  auto r = amf::decode_amf0_sequence(wire);
+  benchmark::DoNotOptimize(r);
+  count_pass(wire.size());
+  return r.ok() && r->size() == 2;
+}
+
+[[gnu::noinline]] std::size_t pass_command_encode(const Command &cmd) {
+  Message m = encode_command(cmd, 0);
+  benchmark::DoNotOptimize(m.payload.data());
+  count_pass(m.payload.size());
+  return m.payload.size();
+}
+
+[[gnu::noinline]] bool pass_command_decode(const Message &m) {
+  auto r = decode_command(m);
+  benchmark::DoNotOptimize(r);
+  count_pass(m.payload.size());
+  return r.ok() && r->name == "connect";
+}
+
 void BM_Amf0EncodeOnMetaData(benchmark::State &state) {
   const auto values = on_metadata();
   std::size_t size = 0;
-  for (auto _ : state) {
-    Bytes b = amf::encode_amf0(values);
-    size = b.size();
-    benchmark::DoNotOptimize(b.data());
-  }
+  for (auto _ : state)
+    size = pass_amf0_encode(values);
   state.counters["bytes"] = static_cast<double>(size);
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * size));
 }
@@ -206,12 +275,10 @@ void BM_Amf0DecodeOnMetaData(benchmark::State &state) {
   const auto values = on_metadata();
   const Bytes wire = amf::encode_amf0(values);
   for (auto _ : state) {
-    auto r = amf::decode_amf0_sequence(wire);
-    if (!r.ok() || r->size() != 2) {
+    if (!pass_amf0_decode(wire)) {
       state.SkipWithError("onMetaData did not decode");
       return;
     }
-    benchmark::DoNotOptimize(r);
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * wire.size()));
 }
@@ -220,11 +287,8 @@ BENCHMARK(BM_Amf0DecodeOnMetaData);
 void BM_Amf0EncodeConnect(benchmark::State &state) {
   const Command cmd = connect_command();
   std::size_t size = 0;
-  for (auto _ : state) {
-    Message m = encode_command(cmd, 0);
-    size = m.payload.size();
-    benchmark::DoNotOptimize(m.payload.data());
-  }
+  for (auto _ : state)
+    size = pass_command_encode(cmd);
   state.counters["bytes"] = static_cast<double>(size);
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * size));
 }
@@ -233,12 +297,10 @@ BENCHMARK(BM_Amf0EncodeConnect);
 void BM_Amf0DecodeConnect(benchmark::State &state) {
   const Message m = encode_command(connect_command(), 0);
   for (auto _ : state) {
-    auto r = decode_command(m);
-    if (!r.ok() || r->name != "connect") {
+    if (!pass_command_decode(m)) {
       state.SkipWithError("connect did not decode");
       return;
     }
-    benchmark::DoNotOptimize(r);
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * m.payload.size()));
 }
@@ -259,23 +321,28 @@ const Bytes &flv_file() {
 // FlvReader fed `range(0)` bytes at a time: 1 is the worst case a sink can be handed (an
 // upstream that splits buffers arbitrarily), 4096 is filesrc's default blocksize and 65536 a
 // large read.
+// Returns the number of tags read (0 on error).
+[[gnu::noinline]] std::size_t pass_flv_reader(const Bytes &file, std::size_t step,
+                                              std::vector<FlvTag> &tags) {
+  FlvReader r;
+  tags.clear();
+  for (std::size_t pos = 0; pos < file.size(); pos += step) {
+    const std::size_t n = std::min(step, file.size() - pos);
+    if (r.read(ByteView(file).subspan(pos, n), tags))
+      return 0;
+  }
+  count_pass(file.size());
+  return tags.size();
+}
+
 void BM_FlvReader(benchmark::State &state) {
   const auto step = static_cast<std::size_t>(state.range(0));
   const Bytes &file = flv_file();
   std::vector<FlvTag> tags;
   tags.reserve(frames().size());
   for (auto _ : state) {
-    FlvReader r;
-    tags.clear();
-    for (std::size_t pos = 0; pos < file.size(); pos += step) {
-      const std::size_t n = std::min(step, file.size() - pos);
-      if (r.read(ByteView(file).subspan(pos, n), tags)) {
-        state.SkipWithError("FlvReader::read failed");
-        return;
-      }
-    }
-    if (tags.size() != frames().size()) {
-      state.SkipWithError("FlvReader lost tags");
+    if (pass_flv_reader(file, step, tags) != frames().size()) {
+      state.SkipWithError("FlvReader failed or lost tags");
       return;
     }
   }
@@ -361,6 +428,34 @@ struct PublishPipe {
   }
 };
 
+// Returns the media payload bytes the server delivered as Media events (0 on error).
+[[gnu::noinline]] std::size_t pass_session(PublishPipe &p, const std::vector<Frame> &fs,
+                                           std::uint32_t ts_base) {
+  std::size_t media = 0, bytes = 0;
+  for (const auto &f : fs)
+    if (p.client.send_media(p.stream_id, f.type, ts_base + f.timestamp, f.payload))
+      return 0;
+  p.client.take_output(p.c2s);
+  if (p.server.receive(p.c2s, p.now))
+    return 0;
+  while (auto e = p.server.poll_event()) {
+    if (auto *m = std::get_if<Media>(&*e)) {
+      ++media;
+      bytes += m->msg.payload.size();
+    }
+  }
+  // Acknowledgements flow back to the client.
+  p.server.take_output(p.s2c);
+  if (!p.s2c.empty() && p.client.receive(p.s2c, p.now))
+    return 0;
+  while (p.client.poll_event()) {
+  }
+  if (media != fs.size())
+    return 0;
+  count_pass(bytes);
+  return bytes;
+}
+
 // send_media -> take_output -> receive -> poll_event for a burst of frames per iteration, with
 // the acknowledgements flowing back: the whole core cost of one published stream on a server.
 void BM_SessionPipe(benchmark::State &state) {
@@ -372,31 +467,8 @@ void BM_SessionPipe(benchmark::State &state) {
   }
   std::uint32_t ts_base = 0;
   for (auto _ : state) {
-    std::size_t media = 0, bytes = 0;
-    for (const auto &f : fs) {
-      if (p.client.send_media(p.stream_id, f.type, ts_base + f.timestamp, f.payload)) {
-        state.SkipWithError("send_media failed");
-        return;
-      }
-    }
-    p.client.take_output(p.c2s);
-    if (p.server.receive(p.c2s, p.now)) {
-      state.SkipWithError("server receive failed");
-      return;
-    }
-    while (auto e = p.server.poll_event()) {
-      if (auto *m = std::get_if<Media>(&*e)) {
-        ++media;
-        bytes += m->msg.payload.size();
-      }
-    }
-    p.server.take_output(p.s2c);
-    if (!p.s2c.empty())
-      (void)p.client.receive(p.s2c, p.now);
-    while (p.client.poll_event()) {
-    }
-    if (media != fs.size() || bytes != payload_bytes(fs)) {
-      state.SkipWithError("media lost in the session pipe");
+    if (pass_session(p, fs, ts_base) != payload_bytes(fs)) {
+      state.SkipWithError("session pipe failed or lost media");
       return;
     }
     ts_base += 4000;
