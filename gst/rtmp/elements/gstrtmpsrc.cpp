@@ -4,7 +4,8 @@
 // audio/video/data message, each a complete FLV tag (FLV spec 10.1 E.4.1), so that flvdemux
 // and typefind (playbin) work unchanged. The caps carry a `streamheader` with the FLV header,
 // the onMetaData tag and the AVC/AAC sequence headers as soon as they are known, so a
-// downstream element that joins later (or a tee branch) can start decoding.
+// downstream element that joins later (or a tee branch) can start decoding. That conversion is
+// elements/flv_output.h, shared with rtmpserversrc.
 //
 // Threading: the connection is driven from create() (streaming thread); unlock() cancels it
 // from the application thread. `lock` protects `settings`, `stats` and the receive-audio/video
@@ -22,6 +23,7 @@
 #include "elements/client_connection.h"
 #include "elements/client_settings.h"
 #include "elements/element_error.h"
+#include "elements/flv_output.h"
 
 GST_DEBUG_CATEGORY_STATIC(rtmp_src_debug);
 #define GST_CAT_DEFAULT rtmp_src_debug
@@ -30,34 +32,6 @@ using namespace rtmp;
 using namespace rtmp::gst;
 
 namespace {
-
-// Metadata fields turned into an extended-comment tag ("key=value") are bounded: onMetaData
-// is peer-controlled and a hostile one could carry thousands of keys.
-constexpr std::size_t kMaxMetadataTags = 64;
-constexpr std::size_t kMaxMetadataValueLength = 256;
-
-// Rebases RTMP timestamps (32-bit milliseconds that wrap, RTMP 1.0 section 5.3.1.3) to a
-// 64-bit timeline starting at the first audio/video message. Consecutive messages are never more
-// than 2^31 ms (24 days) apart, so the signed difference of two 32-bit values is the true
-// step even across the 0xFFFFFFFF -> 0 wrap. (The 0xFFFFFF extended-timestamp boundary is the
-// chunk layer's business: the core hands us full 32-bit timestamps.)
-struct Timeline {
-  bool started = false;
-  std::uint32_t last = 0;
-  std::int64_t position = 0; // ms since the first message
-
-  std::int64_t rebase(std::uint32_t ts) {
-    if (!started) {
-      started = true;
-      last = ts;
-      return 0;
-    }
-    position += static_cast<std::int32_t>(ts - last);
-    last = ts;
-    // Audio and video are interleaved with small DTS inversions; never go before the start.
-    return position < 0 ? 0 : position;
-  }
-};
 
 struct SrcPrivate {
   GMutex lock;
@@ -71,88 +45,15 @@ struct SrcPrivate {
   bool playing = false;
   bool header_pushed = false;
   bool eos = false;
-  Timeline timeline;
-  Bytes flv_header;
-  std::optional<Bytes> metadata_tag, video_config_tag, audio_config_tag;
-  bool caps_dirty = false;
+  // The FLV byte stream, its streamheader and the onMetaData tags (shared with rtmpserversrc).
+  FlvOutput out;
   bool sent_receive_audio = true, sent_receive_video = true;
-  // Tags waiting for flvdemux to have pads: a tag event that reaches it before its first
-  // audio/video tag has nowhere to go and is dropped.
-  GstTagList *pending_tags = nullptr;
-  std::uint64_t media_buffers_out = 0;
 
   SrcPrivate() { g_mutex_init(&lock); }
   ~SrcPrivate() { g_mutex_clear(&lock); }
 };
 
-// AVC/HEVC/AV1... sequence headers and AAC AudioSpecificConfig: what a decoder needs before the
-// first frame (FLV spec 10.1 E.4.2.1/E.4.3.1: AACPacketType / AVCPacketType 0; Enhanced RTMP v2
-// ExVideoTagHeader PacketTypeSequenceStart 0).
-bool is_video_config(ByteView p) {
-  if (p.size() < 2)
-    return false;
-  if (p[0] & 0x80) // Enhanced RTMP: IsExHeader, PacketType in the low nibble
-    return (p[0] & 0x0F) == 0;
-  return (p[0] & 0x0F) == 7 && p[1] == 0; // AVC, AVCPacketType 0
-}
-bool is_audio_config(ByteView p) {
-  return p.size() >= 2 && (p[0] >> 4) == 10 && p[1] == 0;
-}
-
-std::optional<std::string> short_string(const amf::Value &v) {
-  if (const std::string *s = v.as_string())
-    return s->substr(0, kMaxMetadataValueLength);
-  if (auto n = v.as_number()) {
-    char buf[G_ASCII_DTOSTR_BUF_SIZE];
-    return std::string(g_ascii_dtostr(buf, sizeof(buf), *n));
-  }
-  if (auto b = v.as_bool())
-    return std::string(*b ? "true" : "false");
-  return std::nullopt;
-}
-
 } // namespace
-
-// onMetaData (FLV spec 10.1 E.5 "onMetaData") to tags: the fields with a GStreamer tag of the
-// same meaning, and every scalar field as an extended comment so nothing is lost (width,
-// height, framerate, codec ids...).
-static GstTagList *metadata_to_tags(const amf::Value &meta) {
-  const amf::Properties *props = meta.properties();
-  if (!props)
-    return nullptr;
-  GstTagList *tags = gst_tag_list_new_empty();
-  std::size_t n = 0;
-  for (const auto &[key, value] : *props) {
-    if (n++ >= kMaxMetadataTags)
-      break;
-    const auto text = short_string(value);
-    const auto number = value.as_number();
-    if (key == "title" && text) {
-      gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_TITLE, text->c_str(), nullptr);
-    } else if (key == "artist" && text) {
-      gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_ARTIST, text->c_str(), nullptr);
-    } else if ((key == "encoder" || key == "metadatacreator") && text) {
-      gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_ENCODER, text->c_str(), nullptr);
-    } else if (key == "duration" && number && std::isfinite(*number) && *number > 0 &&
-               *number < 1e9) {
-      gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_DURATION,
-                       static_cast<guint64>(*number * GST_SECOND), nullptr);
-    } else if ((key == "videodatarate" || key == "audiodatarate") && number &&
-               std::isfinite(*number) && *number > 0 && *number < 1e7) {
-      // kbit/s in onMetaData; the sum is the stream's bitrate.
-      guint prev = 0;
-      gst_tag_list_get_uint(tags, GST_TAG_BITRATE, &prev);
-      gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_BITRATE,
-                       prev + static_cast<guint>(*number * 1000), nullptr);
-    }
-    if (text) {
-      const std::string comment = key.substr(0, kMaxMetadataValueLength) + "=" + *text;
-      gst_tag_list_add(tags, GST_TAG_MERGE_APPEND, GST_TAG_EXTENDED_COMMENT, comment.c_str(),
-                       nullptr);
-    }
-  }
-  return tags;
-}
 
 struct _GstRtmpClientSrc {
   GstPushSrc parent;
@@ -168,31 +69,6 @@ static GstStaticPadTemplate src_template =
     GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS("video/x-flv"));
 
 #define PRIV(obj) (GST_RTMP_CLIENT_SRC(obj)->priv)
-
-static GstBuffer *bytes_to_buffer(const Bytes &b) {
-  return gst_buffer_new_memdup(b.data(), b.size());
-}
-
-static GstCaps *make_caps(SrcPrivate *p) {
-  GValue array = G_VALUE_INIT;
-  gst_value_array_init(&array, 4);
-  auto add = [&](const Bytes &b) {
-    GstBuffer *buf = bytes_to_buffer(b);
-    GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_HEADER);
-    GValue v = G_VALUE_INIT;
-    g_value_init(&v, GST_TYPE_BUFFER);
-    gst_value_take_buffer(&v, buf);
-    gst_value_array_append_and_take_value(&array, &v);
-  };
-  add(p->flv_header);
-  for (const auto *t : {&p->metadata_tag, &p->video_config_tag, &p->audio_config_tag})
-    if (*t)
-      add(**t);
-  GstCaps *caps = gst_caps_new_empty_simple("video/x-flv");
-  gst_caps_set_value(caps, "streamheader", &array);
-  g_value_unset(&array);
-  return caps;
-}
 
 static void refresh_stats(SrcPrivate *p) {
   if (!p->conn || !p->conn->is_open())
@@ -285,74 +161,6 @@ static void apply_receive_flags(GstRtmpClientSrc *self) {
   p->sent_receive_video = video;
 }
 
-// Makes one output buffer from a media message, or nullptr for messages that are not part of
-// the FLV stream (AMF3 data, an empty payload).
-static GstBuffer *media_to_buffer(GstRtmpClientSrc *self, Message &msg) {
-  SrcPrivate *p = self->priv;
-  const auto type = msg.kind();
-  if (msg.payload.empty())
-    return nullptr;
-  if (type != MessageType::audio && type != MessageType::video && type != MessageType::data_amf0)
-    return nullptr;
-
-  bool is_header = false;
-  if (type == MessageType::data_amf0) {
-    auto data = decode_data(msg);
-    if (!data) {
-      GST_WARNING_OBJECT(self, "undecodable data message dropped: %s",
-                         data.error().message().c_str());
-      return nullptr;
-    }
-    DataMessage d = unwrap_set_data_frame(*data);
-    if (d.handler == handler::on_meta_data && !d.values.empty()) {
-      if (GstTagList *tags = metadata_to_tags(d.values[0])) {
-        GST_DEBUG_OBJECT(self, "metadata tags %" GST_PTR_FORMAT, static_cast<void *>(tags));
-        if (p->pending_tags)
-          gst_tag_list_unref(p->pending_tags);
-        p->pending_tags = tags;
-      }
-      is_header = true;
-    }
-    // Players receive onMetaData without the @setDataFrame wrapper (FLV files never have it):
-    // re-encode the unwrapped form when the server passed the wrapper through.
-    if (d.handler != (data->handler)) {
-      Message m = encode_data(d, msg.stream_id, msg.timestamp);
-      msg.payload = std::move(m.payload);
-    }
-  } else if (type == MessageType::video) {
-    is_header = is_video_config(msg.payload);
-  } else {
-    is_header = is_audio_config(msg.payload);
-  }
-
-  // The timeline starts at the first audio/video message: servers send data messages such as
-  // |RtmpSampleAccess with timestamp 0 before a stream whose clock is elsewhere.
-  const std::int64_t ms = type == MessageType::data_amf0 && !p->timeline.started
-                              ? 0
-                              : p->timeline.rebase(msg.timestamp);
-  Bytes tag;
-  if (auto ec = write_flv_tag(msg.type, static_cast<std::uint32_t>(ms), msg.payload, tag)) {
-    GST_WARNING_OBJECT(self, "message of %zu bytes does not fit an FLV tag", msg.payload.size());
-    return nullptr;
-  }
-  if (is_header) {
-    auto &slot = type == MessageType::data_amf0 ? p->metadata_tag
-                 : type == MessageType::video   ? p->video_config_tag
-                                                : p->audio_config_tag;
-    slot = tag;
-    p->caps_dirty = true;
-  }
-  GstBuffer *buf = gst_buffer_new_wrapped_bytes(g_bytes_new(tag.data(), tag.size()));
-  GST_BUFFER_PTS(buf) = GST_BUFFER_DTS(buf) = static_cast<GstClockTime>(ms) * GST_MSECOND;
-  if (is_header)
-    GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_HEADER);
-  if (type != MessageType::data_amf0)
-    ++p->media_buffers_out;
-  if (type == MessageType::video && !msg.payload.empty() && (msg.payload[0] & 0x70) != 0x10)
-    GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT); // not a keyframe (FrameType != 1)
-  return buf;
-}
-
 static GstFlowReturn end_of_stream(GstRtmpClientSrc *self, const char *why, bool expected) {
   SrcPrivate *p = self->priv;
   GST_INFO_OBJECT(self, "end of stream: %s", why);
@@ -375,10 +183,7 @@ static GstFlowReturn gst_rtmp_client_src_create(GstPushSrc *psrc, GstBuffer **ou
     // The FLV header goes out before we even connect: typefind sees FLV at once, and basesrc
     // pushes the segment, so that tag events can follow.
     p->header_pushed = true;
-    GstBuffer *buf = bytes_to_buffer(p->flv_header);
-    GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_HEADER);
-    GST_BUFFER_PTS(buf) = GST_BUFFER_DTS(buf) = 0;
-    *outbuf = buf;
+    *outbuf = p->out.header_buffer();
     return GST_FLOW_OK;
   }
   if (!p->playing) {
@@ -386,10 +191,10 @@ static GstFlowReturn gst_rtmp_client_src_create(GstPushSrc *psrc, GstBuffer **ou
       return r;
   }
 
-  if (p->pending_tags && p->media_buffers_out > 0) {
-    gst_pad_push_event(GST_BASE_SRC_PAD(self), gst_event_new_tag(p->pending_tags));
-    p->pending_tags = nullptr;
-  }
+  // Tags wait until flvdemux has pads: a tag event that reaches it before its first
+  // audio/video tag has nowhere to go and is dropped.
+  if (GstTagList *tags = p->out.take_ready_tags())
+    gst_pad_push_event(GST_BASE_SRC_PAD(self), gst_event_new_tag(tags));
 
   ClientConnection &c = *p->conn;
   const std::uint32_t sid = c.stream_id();
@@ -416,12 +221,11 @@ static GstFlowReturn gst_rtmp_client_src_create(GstPushSrc *psrc, GstBuffer **ou
     if (auto *m = std::get_if<Media>(&e)) {
       if (m->msg.stream_id != sid)
         continue;
-      GstBuffer *buf = media_to_buffer(self, m->msg);
+      GstBuffer *buf = p->out.message_to_buffer(GST_OBJECT(self), m->msg);
       if (!buf)
         continue;
-      if (p->caps_dirty) {
-        p->caps_dirty = false;
-        GstCaps *caps = make_caps(p);
+      if (p->out.take_caps_changed()) {
+        GstCaps *caps = p->out.caps();
         gst_base_src_set_caps(GST_BASE_SRC(self), caps);
         gst_caps_unref(caps);
       }
@@ -451,12 +255,7 @@ static gboolean gst_rtmp_client_src_start(GstBaseSrc *src) {
   SrcPrivate *p = self->priv;
   p->conn = std::make_unique<ClientConnection>(GST_ELEMENT(self), Role::source);
   p->playing = p->header_pushed = p->eos = false;
-  p->timeline = Timeline{};
-  p->metadata_tag.reset();
-  p->video_config_tag.reset();
-  p->audio_config_tag.reset();
-  p->caps_dirty = false;
-  p->media_buffers_out = 0;
+  p->out.reset();
   g_mutex_lock(&p->lock);
   const bool live = p->settings.live;
   g_mutex_unlock(&p->lock);
@@ -471,9 +270,7 @@ static gboolean gst_rtmp_client_src_stop(GstBaseSrc *src) {
     p->conn->close();
   p->conn.reset();
   p->playing = false;
-  if (p->pending_tags)
-    gst_tag_list_unref(p->pending_tags);
-  p->pending_tags = nullptr;
+  p->out.reset();
   return TRUE;
 }
 
@@ -492,8 +289,7 @@ static gboolean gst_rtmp_client_src_unlock_stop(GstBaseSrc *src) {
 }
 
 static GstCaps *gst_rtmp_client_src_get_caps(GstBaseSrc *src, GstCaps *filter) {
-  SrcPrivate *p = PRIV(src);
-  GstCaps *caps = make_caps(p);
+  GstCaps *caps = PRIV(src)->out.caps();
   if (filter) {
     GstCaps *i = gst_caps_intersect_full(filter, caps, GST_CAPS_INTERSECT_FIRST);
     gst_caps_unref(caps);
@@ -539,7 +335,6 @@ static void gst_rtmp_client_src_finalize(GObject *object) {
 
 static void gst_rtmp_client_src_init(GstRtmpClientSrc *self) {
   self->priv = new SrcPrivate();
-  self->priv->flv_header = make_flv_header(FlvHeader{true, true});
   gst_base_src_set_format(GST_BASE_SRC(self), GST_FORMAT_TIME);
   gst_base_src_set_live(GST_BASE_SRC(self), TRUE);
 }

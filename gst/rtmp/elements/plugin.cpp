@@ -1,6 +1,7 @@
 // Registration of the "rtmp" plugin (libgstrtmp.so). The only global state of the plugin.
 #include <gst/gst.h>
 
+#include "elements/gstrtmpserversrc.h"
 #include "elements/gstrtmpsink.h"
 #include "elements/gstrtmpsrc.h"
 
@@ -12,6 +13,8 @@ static gboolean plugin_init(GstPlugin *plugin) {
   gboolean ok = TRUE;
   ok &= gst_element_register(plugin, "rtmpsink", kClientRank, GST_TYPE_RTMP_CLIENT_SINK);
   ok &= gst_element_register(plugin, "rtmpsrc", kClientRank, GST_TYPE_RTMP_CLIENT_SRC);
+  // A server is never autoplugged: it opens a port.
+  ok &= gst_element_register(plugin, "rtmpserversrc", GST_RANK_NONE, GST_TYPE_RTMP_SERVER_SRC);
   return ok;
 }
 

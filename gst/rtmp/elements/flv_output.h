@@ -1,0 +1,100 @@
+// The FLV byte stream that rtmpsrc and rtmpserversrc output, built from RTMP media messages.
+//
+// Both elements promise the same thing downstream (issue 4 and issue 5): first a buffer with the
+// FLV header (flagged HEADER), then one buffer per RTMP audio/video/data message, each a complete
+// FLV tag (FLV spec 10.1 E.4.1), and caps `video/x-flv` carrying a `streamheader` with the FLV
+// header, the onMetaData tag and the codec sequence headers as soon as they are known. onMetaData
+// also becomes a GstTagList, held until the first audio/video buffer went out (flvdemux drops a
+// tag event that reaches it before it has pads). Keeping this in one place is what makes the two
+// sources interchangeable in front of flvdemux.
+#pragma once
+
+#include <gst/gst.h>
+
+#include <cstdint>
+#include <optional>
+
+#include "core/bytes.hpp"
+#include "core/amf_value.hpp"
+#include "core/message.hpp"
+
+namespace rtmp::gst {
+
+// Rebases RTMP timestamps (32-bit milliseconds that wrap, RTMP 1.0 section 5.3.1.3) to a
+// 64-bit timeline starting at the first audio/video message. Consecutive messages are never more
+// than 2^31 ms (24 days) apart, so the signed difference of two 32-bit values is the true
+// step even across the 0xFFFFFFFF -> 0 wrap. (The 0xFFFFFF extended-timestamp boundary is the
+// chunk layer's business: the core hands us full 32-bit timestamps.)
+struct Timeline {
+  bool started = false;
+  std::uint32_t last = 0;
+  std::int64_t position = 0; // ms since the first message
+
+  std::int64_t rebase(std::uint32_t ts) {
+    if (!started) {
+      started = true;
+      last = ts;
+      return position < 0 ? 0 : position;
+    }
+    position += static_cast<std::int32_t>(ts - last);
+    last = ts;
+    // Audio and video are interleaved with small DTS inversions; never go before the start.
+    return position < 0 ? 0 : position;
+  }
+  // A new publisher continues this timeline: its first message is placed at `at` ms
+  // (rtmpserversrc on-disconnect=wait).
+  void restart_at(std::int64_t at) {
+    started = false;
+    position = at;
+  }
+};
+
+// AVC/HEVC/AV1... sequence headers and AAC AudioSpecificConfig: what a decoder needs before the
+// first frame (FLV spec 10.1 E.4.2.1/E.4.3.1: AACPacketType / AVCPacketType 0; Enhanced RTMP v2
+// ExVideoTagHeader PacketTypeSequenceStart 0).
+bool is_video_config(ByteView payload);
+bool is_audio_config(ByteView payload);
+
+// onMetaData (FLV spec 10.1 E.5) as tags, or nullptr when it is not an object.
+GstTagList *metadata_to_tags(const amf::Value &meta);
+
+class FlvOutput {
+public:
+  FlvOutput();
+  ~FlvOutput();
+  FlvOutput(const FlvOutput &) = delete;
+  FlvOutput &operator=(const FlvOutput &) = delete;
+
+  // Forgets the timeline, the stored headers and pending tags (a new stream).
+  void reset();
+
+  // The FLV header buffer (flagged HEADER, timestamp 0).
+  GstBuffer *header_buffer() const;
+  // Caps with the current streamheader.
+  GstCaps *caps() const;
+  // True once when the streamheader changed since the last call (set new caps then).
+  bool take_caps_changed();
+
+  // One output buffer for a message (an FLV tag, PTS = DTS = rebased timestamp), or nullptr for
+  // messages that are not part of the FLV stream (AMF3 data, an empty payload, undecodable
+  // data). `log_object` is used for debug output only. `msg` may be modified (the
+  // @setDataFrame wrapper is removed from onMetaData).
+  GstBuffer *message_to_buffer(GstObject *log_object, Message &msg);
+
+  // The tags from the last onMetaData, once an audio/video buffer went out (else nullptr).
+  // Ownership passes to the caller.
+  GstTagList *take_ready_tags();
+
+  Timeline &timeline() { return timeline_; }
+  std::uint64_t media_buffers_out() const { return media_buffers_out_; }
+
+private:
+  Timeline timeline_;
+  Bytes flv_header_;
+  std::optional<Bytes> metadata_tag_, video_config_tag_, audio_config_tag_;
+  bool caps_dirty_ = false;
+  GstTagList *pending_tags_ = nullptr;
+  std::uint64_t media_buffers_out_ = 0;
+};
+
+} // namespace rtmp::gst

@@ -1,0 +1,194 @@
+// The server side of the GIO driver: one listening socket, its accepted connections, one
+// ServerSession per connection, all on one worker thread with its own GMainContext.
+//
+// Why this shape: rtmpserversrc's streaming thread must never block on a peer, and several
+// rtmpserversrc elements may share one port (one listener, publishers routed by application and
+// stream key). So the sockets live on a worker thread that only moves bytes between GIO and the
+// sans-IO ServerSession (core/server_session.hpp), arms the session's next_deadline() as a
+// timer, and hands the application decisions (connect, publish) and the media to an Endpoint
+// (the element). Everything the worker does is non-blocking, so stopping it takes one loop
+// iteration whatever the peers do.
+//
+// Limits (each peer-controlled quantity has a bound; see docs/rtmpserversrc.md):
+// - connections: ListenerConfig::max_connections; more are accepted and closed at once;
+// - time: the session's handshake timeout (from accept to the connect command, TLS handshake
+//   included) and idle timeout;
+// - memory per connection: the session's ChunkLimits and held-message bounds, plus at most
+//   kMaxPendingOutput bytes waiting to be written to a peer that does not read;
+// - a closing connection lingers at most kCloseLinger to flush its last answer.
+//
+// Process-wide state: the registry of listeners by (host, port), so that elements that name
+// the same address share one socket. It is a map under one mutex, touched only by acquire()
+// and release().
+#pragma once
+
+#include <gio/gio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/server_session.hpp"
+
+namespace rtmp::net {
+
+inline constexpr std::size_t kDefaultMaxConnections = 64;
+// Output we keep for one peer (acknowledgements, ping answers, status): a peer that stops
+// reading while making us answer is dropped at this point instead of growing the buffer.
+inline constexpr std::size_t kMaxPendingOutput = 1u << 20;
+// How long a connection that the session closed (e.g. after a rejected connect) may take to
+// receive its last bytes before the socket is closed anyway.
+inline constexpr Millis kCloseLinger{1000};
+// Reads per readiness callback before yielding to the other connections (fairness).
+inline constexpr int kMaxReadsPerWakeup = 8;
+
+struct ListenerConfig {
+  std::string host;                       // bind address; "" = all interfaces (IPv4 and IPv6)
+  std::uint16_t port = 1935;              // 0 = a free port (see Listener::port())
+  GTlsCertificate *certificate = nullptr; // rtmps when set (the listener keeps a reference)
+  ServerConfig session;                   // template for every accepted connection
+  std::size_t max_connections = kDefaultMaxConnections;
+};
+
+struct ClientInfo {
+  std::uint64_t id = 0;
+  std::string address; // "ip:port" of the peer
+};
+
+struct ConnectInfo {
+  ClientInfo client;
+  std::string app, tc_url, flash_ver;
+};
+
+struct PublishInfo {
+  ClientInfo client;
+  std::string app, stream, query, type;
+};
+
+// Counters of one listener, for the element's `stats`.
+struct ListenerStats {
+  std::uint64_t accepted = 0;
+  std::uint64_t open = 0;
+  // Connections closed because of the peer, by reason ("handshake-timeout", "idle-timeout",
+  // "protocol-error", "limit-exceeded", "max-connections", "io-error", "tls-error",
+  // "not-reading", "rejected").
+  std::map<std::string, std::uint64_t> dropped;
+};
+
+// What receives publishers: an element. Every call happens on the listener thread, one at a
+// time; none may block for long (they hold up every connection of the listener) and none may
+// change the state of an element using this listener.
+class Endpoint {
+public:
+  virtual ~Endpoint() = default;
+  virtual bool serves_app(std::string_view app) const = 0;
+  virtual bool serves_stream(std::string_view app, std::string_view stream) const = 0;
+  // Application decisions; false rejects (NetConnection.Connect.Rejected /
+  // NetStream.Publish.BadName).
+  virtual bool on_connect(const ConnectInfo &info) = 0;
+  virtual bool on_publish(const PublishInfo &info) = 0;
+  virtual void on_client_connected(const ConnectInfo &info) = 0;
+  virtual void on_client_rejected(const ClientInfo &client, const std::string &what,
+                                  const std::string &why) = 0;
+  virtual void on_publish_start(const PublishInfo &info) = 0;
+  // Media of the accepted publisher. Returning false asks the listener to stop reading that
+  // connection until resume_reading(id) (the endpoint's queue is full); the message itself is
+  // always taken.
+  virtual bool on_media(std::uint64_t conn_id, Message &&msg) = 0;
+  virtual void on_publish_stop(std::uint64_t conn_id, const std::string &reason,
+                               const Stats &session_stats) = 0;
+  // The password of `user` for server-side authentication (ServerConfig::auth), nullopt when
+  // this endpoint does not know the user.
+  virtual std::optional<std::string> password_for(std::string_view user) = 0;
+};
+
+class Listener {
+public:
+  // The listener of cfg.host:cfg.port, shared when it already exists (its configuration is
+  // the one of whoever created it; asking for TLS on a plain listener or the reverse is an
+  // error), otherwise a new one bound and running. Port 0 always makes a new listener.
+  // Returns nullptr with `error` set when the address cannot be bound.
+  static Listener *acquire(const ListenerConfig &cfg, GError **error);
+  // Drops one reference; the last one stops the thread and closes every connection.
+  static void release(Listener *listener);
+
+  std::uint16_t port() const { return port_; }
+  bool tls() const { return certificate_ != nullptr; }
+
+  // Synchronous (they run on the listener thread and return when done). remove_endpoint
+  // closes the connections publishing to it; after it returns, no callback of `e` runs.
+  void add_endpoint(Endpoint *e);
+  void remove_endpoint(Endpoint *e);
+  // Thread-safe, asynchronous: the connection may read again.
+  void resume_reading(std::uint64_t conn_id);
+
+  ListenerStats stats() const;
+
+  // Where the listener writes its diagnostics (the plugin points it at a GStreamer debug
+  // category). level: 0 error, 1 warning, 2 info, 3 debug.
+  using LogFunction = void (*)(int level, const char *text);
+  static void set_log_function(LogFunction fn);
+
+  Listener(const Listener &) = delete;
+  Listener &operator=(const Listener &) = delete;
+
+  struct Conn; // one accepted connection (server_driver.cpp)
+
+private:
+  Listener();
+  ~Listener();
+  bool start(const ListenerConfig &cfg, GError **error);
+  void stop();
+  void run_sync(const std::function<void()> &fn);
+  static gpointer thread_main(gpointer data);
+  static gboolean on_incoming(GSocket *socket, GIOCondition cond, gpointer data);
+
+  void accept_one(GSocket *socket);
+  void start_session(Conn *c);
+  void on_readable(Conn *c);
+  void on_writable(Conn *c);
+  void on_timer(Conn *c);
+  void pump(Conn *c);
+  void handle_event(Conn *c, Event &e);
+  void handle_connect(Conn *c, ConnectRequest &req);
+  void handle_publish(Conn *c, PublishRequest &req);
+  void stop_publishing(Conn *c, const std::string &reason);
+  void update_sources(Conn *c);
+  void drop(Conn *c, const char *reason);
+  void destroy(Conn *c);
+  void count_drop(const char *reason);
+  static void log(int level, const std::string &text);
+
+  friend struct ConnCallbacks;
+
+  // Fixed at start().
+  ListenerConfig cfg_;
+  GTlsCertificate *certificate_ = nullptr;
+  std::uint16_t port_ = 0;
+  std::string key_; // registry key
+
+  GMainContext *context_ = nullptr;
+  GMainLoop *loop_ = nullptr;
+  GThread *thread_ = nullptr;
+  std::vector<GSocket *> sockets_; // listening
+  std::vector<GSource *> accept_sources_;
+  int refs_ = 0;
+
+  // Listener thread only.
+  std::map<std::uint64_t, Conn *> conns_;
+  std::vector<Endpoint *> endpoints_;
+  std::map<Endpoint *, std::uint64_t> publishing_; // endpoint -> connection id
+  std::uint64_t next_id_ = 1;
+  Bytes read_buf_;
+  Bytes scratch_;
+
+  mutable GMutex stats_lock_; // protects stats_
+  ListenerStats stats_;
+};
+
+} // namespace rtmp::net
