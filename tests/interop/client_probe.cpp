@@ -5,7 +5,8 @@
 //   client_probe <seconds in PLAYING> <gst-launch pipeline description...>
 //
 // Output (one key=value per line): first-error=<text of the first ERROR message>,
-// error-debug=<its debug string>, eos=0|1, null-ms=<duration of set_state(NULL)>.
+// error-debug=<its debug string>, eos=0|1, null-ms=<duration of set_state(NULL)>,
+// reconnect-messages=<number of rtmp-reconnect element messages>.
 #include <gst/gst.h>
 
 #include <cstdio>
@@ -29,6 +30,7 @@ int main(int argc, char **argv) {
   GstBus *bus = gst_element_get_bus(pipeline);
   std::string first_error, error_debug;
   bool eos = false;
+  int reconnects = 0;
   const gint64 end = g_get_monotonic_time() + static_cast<gint64>(seconds * G_USEC_PER_SEC);
   for (;;) {
     const gint64 now = g_get_monotonic_time();
@@ -36,10 +38,13 @@ int main(int argc, char **argv) {
       break;
     GstMessage *msg = gst_bus_timed_pop_filtered(
         bus, static_cast<GstClockTime>(end - now) * GST_USECOND,
-        static_cast<GstMessageType>(GST_MESSAGE_ERROR | GST_MESSAGE_EOS));
+        static_cast<GstMessageType>(GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_ELEMENT));
     if (!msg)
       break;
-    if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS) {
+    if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ELEMENT) {
+      if (gst_message_has_name(msg, "rtmp-reconnect"))
+        ++reconnects;
+    } else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS) {
       eos = true;
     } else if (first_error.empty()) {
       GError *e = nullptr;
@@ -55,8 +60,9 @@ int main(int argc, char **argv) {
   const gint64 t0 = g_get_monotonic_time();
   gst_element_set_state(pipeline, GST_STATE_NULL);
   const gint64 null_us = g_get_monotonic_time() - t0;
-  std::printf("first-error=%s\nerror-debug=%s\neos=%d\nnull-ms=%lld\n", first_error.c_str(),
-              error_debug.c_str(), eos ? 1 : 0, static_cast<long long>(null_us / 1000));
+  std::printf("first-error=%s\nerror-debug=%s\neos=%d\nnull-ms=%lld\nreconnect-messages=%d\n",
+              first_error.c_str(), error_debug.c_str(), eos ? 1 : 0,
+              static_cast<long long>(null_us / 1000), reconnects);
   gst_object_unref(bus);
   gst_object_unref(pipeline);
   return 0;

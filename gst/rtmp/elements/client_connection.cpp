@@ -123,9 +123,12 @@ Outcome ClientConnection::fail_event(const Event &e, const std::string &context)
   if (const auto *er = std::get_if<Error>(&e)) {
     error_ = report_from_rtmp(er->code, er->description, er->status_code, context, direction());
   } else if (const auto *c = std::get_if<Closed>(&e)) {
-    error_ = report_from_rtmp(make_error_code(Errc::protocol_violation),
-                              "connection to " + peer_ + " closed: " + c->reason, "", context,
-                              direction());
+    // Not a protocol error: the server (or the network) ended the connection.
+    error_.domain = GST_RESOURCE_ERROR;
+    error_.code = direction() == Direction::read ? GST_RESOURCE_ERROR_READ
+                                                 : GST_RESOURCE_ERROR_WRITE;
+    error_.text = "connection to " + peer_ + " lost: " + c->reason;
+    error_.debug = context;
   }
   return Outcome::failed;
 }

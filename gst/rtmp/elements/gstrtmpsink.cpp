@@ -11,7 +11,9 @@
 // thread-safe.
 #include "elements/gstrtmpsink.h"
 
+#include <algorithm>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,6 +67,17 @@ struct SinkPrivate {
   std::vector<Bytes> streamheader; // from the caps, fed at publish start
   bool streamheader_sent = false;
 
+  // Reconnection (reconnect=true). What a new publish must resend before media: the last
+  // onMetaData and sequence headers seen (FLV spec 10.1 E.4.2.1 / E.4.3.1 packet type 0).
+  std::optional<FlvTag> last_metadata, last_video_config, last_audio_config;
+  bool reconnecting = false;
+  guint attempt = 0;
+  guint delay_ms = 0;
+  std::int64_t next_attempt_us = 0;
+  std::string lost_reason;
+  std::deque<FlvTag> backlog; // tags that arrived while disconnected
+  std::size_t backlog_bytes = 0;
+
   SinkPrivate() { g_mutex_init(&lock); }
   ~SinkPrivate() { g_mutex_clear(&lock); }
 };
@@ -111,14 +124,46 @@ static Outcome drain_events(GstRtmpClientSink *self) {
   ClientConnection &c = *p->conn;
   while (auto e = c.session().poll_event()) {
     c.log_event(*e);
+    if (const auto *er = std::get_if<Error>(&*e); er && !er->fatal) {
+      // A failed call or a warning does not end the publish.
+      GST_WARNING_OBJECT(self, "server error: %s %s", er->status_code.c_str(),
+                         er->description.c_str());
+      continue;
+    }
     if (std::holds_alternative<Error>(*e) || std::holds_alternative<Closed>(*e))
       return c.fail_event(*e, "publish " + p->active.stream);
   }
   return Outcome::ok;
 }
 
+static bool is_video_config(const FlvTag &t) {
+  if (t.type != static_cast<std::uint8_t>(FlvTagType::video) || t.data.size() < 2)
+    return false;
+  if (t.data[0] & 0x80) // Enhanced RTMP ExVideoTagHeader: PacketType 0 = SequenceStart
+    return (t.data[0] & 0x0F) == 0;
+  return t.data[1] == 0; // AVCPacketType 0 (also HEVC/AV1 in the legacy-style layout)
+}
+static bool is_audio_config(const FlvTag &t) {
+  return t.type == static_cast<std::uint8_t>(FlvTagType::audio) && t.data.size() >= 2 &&
+         (t.data[0] >> 4) == 10 && t.data[1] == 0; // AAC, AACPacketType 0
+}
+static bool is_keyframe(const FlvTag &t) {
+  return t.type == static_cast<std::uint8_t>(FlvTagType::video) && !t.data.empty() &&
+         ((t.data[0] >> 4) & 0x07) == 1; // FrameType 1 (E.4.3.1; same bits in Enhanced RTMP)
+}
+
+static void remember_headers(SinkPrivate *p, const FlvTag &tag) {
+  if (tag.type == static_cast<std::uint8_t>(FlvTagType::script) && is_on_metadata(tag.data))
+    p->last_metadata = tag;
+  else if (is_video_config(tag))
+    p->last_video_config = tag;
+  else if (is_audio_config(tag))
+    p->last_audio_config = tag;
+}
+
 static Outcome send_tag(GstRtmpClientSink *self, FlvTag &tag) {
   SinkPrivate *p = self->priv;
+  remember_headers(p, tag);
   ClientSession &s = p->conn->session();
   std::error_code ec;
   if (tag.type == static_cast<std::uint8_t>(FlvTagType::script) && is_on_metadata(tag.data)) {
@@ -138,20 +183,33 @@ static Outcome send_tag(GstRtmpClientSink *self, FlvTag &tag) {
   return Outcome::ok;
 }
 
-// Parses `data` as (part of) an FLV byte stream and sends every completed tag.
-static Outcome send_flv_bytes(GstRtmpClientSink *self, ByteView data) {
+// Parses `data` as (part of) an FLV byte stream into p->tags.
+static Outcome parse_flv_bytes(GstRtmpClientSink *self, ByteView data) {
   SinkPrivate *p = self->priv;
   p->tags.clear();
   const std::error_code ec = p->reader.read(data, p->tags);
-  for (FlvTag &tag : p->tags) {
-    if (Outcome o = send_tag(self, tag); o != Outcome::ok)
-      return o;
-  }
   if (ec)
     return p->conn->fail_with(report_from_rtmp(
         ec, "the input is not a valid FLV stream", "",
         "after FLV tag " + std::to_string(p->reader.tags_read()), Direction::write));
   return Outcome::ok;
+}
+
+// Sends tags[from..]; on failure `sent` tells how many went to the session.
+static Outcome send_tags(GstRtmpClientSink *self, std::vector<FlvTag> &tags, std::size_t &sent) {
+  for (sent = 0; sent < tags.size(); ++sent) {
+    if (Outcome o = send_tag(self, tags[sent]); o != Outcome::ok)
+      return o;
+  }
+  return Outcome::ok;
+}
+
+static Outcome send_flv_bytes(GstRtmpClientSink *self, ByteView data) {
+  SinkPrivate *p = self->priv;
+  if (Outcome o = parse_flv_bytes(self, data); o != Outcome::ok)
+    return o;
+  std::size_t sent = 0;
+  return send_tags(self, p->tags, sent);
 }
 
 static Outcome connect_and_publish(GstRtmpClientSink *self) {
@@ -186,11 +244,119 @@ static Outcome connect_and_publish(GstRtmpClientSink *self) {
   return Outcome::ok;
 }
 
+// ---- reconnection ---------------------------------------------------------------------------
+
+static void post_reconnect_message(GstRtmpClientSink *self) {
+  SinkPrivate *p = self->priv;
+  GstStructure *st = gst_structure_new("rtmp-reconnect", "attempt", G_TYPE_UINT, p->attempt,
+                                       "delay-ms", G_TYPE_UINT, p->delay_ms, "reason",
+                                       G_TYPE_STRING, p->lost_reason.c_str(), nullptr);
+  gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), st));
+}
+
+// Keeps `tag` for the next publish; beyond max-queue-bytes the oldest tags are dropped (and
+// counted in stats): a live encoder must not make us buffer without bound while a server is
+// down.
+static void enqueue(SinkPrivate *p, FlvTag &&tag) {
+  remember_headers(p, tag);
+  p->backlog_bytes += tag.data.size();
+  p->backlog.push_back(std::move(tag));
+  std::uint64_t dropped = 0;
+  while (p->backlog_bytes > p->active.max_queue_bytes && !p->backlog.empty()) {
+    p->backlog_bytes -= p->backlog.front().data.size();
+    dropped += p->backlog.front().data.size();
+    p->backlog.pop_front();
+  }
+  if (dropped) {
+    g_mutex_lock(&p->lock);
+    p->dropped_bytes += dropped;
+    g_mutex_unlock(&p->lock);
+  }
+}
+
+// The connection failed while publishing. Without reconnect=true this is the element error;
+// with it, tags not sent are kept and the next render() tries to reconnect after the delay.
+static GstFlowReturn connection_lost(GstRtmpClientSink *self, Outcome o,
+                                     std::vector<FlvTag> unsent) {
+  SinkPrivate *p = self->priv;
+  if (o == Outcome::cancelled || !p->active.reconnect)
+    return flow_from(self, o);
+  p->lost_reason = p->conn->error().text;
+  GST_WARNING_OBJECT(self, "connection lost (%s): reconnecting", p->lost_reason.c_str());
+  p->conn->close();
+  p->publishing = false;
+  p->reconnecting = true;
+  p->attempt = 1;
+  p->delay_ms = p->active.reconnect_delay_ms;
+  p->next_attempt_us = net::monotonic_us() + static_cast<std::int64_t>(p->delay_ms) * 1000;
+  g_mutex_lock(&p->lock);
+  ++p->reconnects;
+  g_mutex_unlock(&p->lock);
+  post_reconnect_message(self);
+  for (FlvTag &t : unsent)
+    enqueue(p, std::move(t));
+  return GST_FLOW_OK;
+}
+
+// One reconnection attempt when its time has come: connect, publish, resend metadata and
+// sequence headers, then the backlog from its first keyframe on (a decoder cannot start in
+// the middle of a GOP; audio before that keyframe is dropped with it so that both resume
+// together).
+static GstFlowReturn try_reconnect(GstRtmpClientSink *self) {
+  SinkPrivate *p = self->priv;
+  if (net::monotonic_us() < p->next_attempt_us)
+    return GST_FLOW_OK;
+  Outcome o = connect_and_publish(self);
+  if (o == Outcome::cancelled)
+    return GST_FLOW_FLUSHING;
+  if (o != Outcome::ok) {
+    p->conn->close();
+    p->lost_reason = p->conn->error().text;
+    p->delay_ms = std::min(std::max(p->delay_ms, 1u) * 2, p->active.max_reconnect_delay_ms);
+    p->next_attempt_us = net::monotonic_us() + static_cast<std::int64_t>(p->delay_ms) * 1000;
+    ++p->attempt;
+    GST_INFO_OBJECT(self, "reconnect attempt failed (%s), next in %u ms", p->lost_reason.c_str(),
+                    p->delay_ms);
+    post_reconnect_message(self);
+    return GST_FLOW_OK;
+  }
+  GST_INFO_OBJECT(self, "reconnected after %u attempt(s)", p->attempt);
+  p->reconnecting = false;
+  std::vector<FlvTag> resend;
+  for (auto *t : {&p->last_metadata, &p->last_video_config, &p->last_audio_config})
+    if (*t)
+      resend.push_back(**t);
+  const bool has_video = std::any_of(p->backlog.begin(), p->backlog.end(),
+                                     [](const FlvTag &t) { return t.type == 9; });
+  std::uint64_t dropped = 0;
+  bool started = !has_video;
+  for (FlvTag &t : p->backlog) {
+    started = started || is_keyframe(t);
+    if (started)
+      resend.push_back(std::move(t));
+    else
+      dropped += t.data.size();
+  }
+  p->backlog.clear();
+  p->backlog_bytes = 0;
+  if (dropped) {
+    g_mutex_lock(&p->lock);
+    p->dropped_bytes += dropped;
+    g_mutex_unlock(&p->lock);
+  }
+  std::size_t sent = 0;
+  if (Outcome so = send_tags(self, resend, sent); so != Outcome::ok)
+    return connection_lost(self, so, {});
+  return GST_FLOW_OK;
+}
+
 static GstFlowReturn gst_rtmp_client_sink_render(GstBaseSink *sink, GstBuffer *buffer) {
   auto *self = GST_RTMP_CLIENT_SINK(sink);
   SinkPrivate *p = self->priv;
 
-  if (!p->publishing) {
+  if (!p->publishing && !p->reconnecting) {
+    // The first connection: failing it is an error even with reconnect=true (the settings
+    // are more likely wrong than the server down).
     if (GstFlowReturn r = flow_from(self, connect_and_publish(self)); r != GST_FLOW_OK)
       return r;
   }
@@ -210,20 +376,34 @@ static GstFlowReturn gst_rtmp_client_sink_render(GstBaseSink *sink, GstBuffer *b
     GST_ELEMENT_ERROR(self, RESOURCE, READ, ("could not map the input buffer"), (nullptr));
     return GST_FLOW_ERROR;
   }
-  Outcome o = send_flv_bytes(self, ByteView(map.data, map.size));
+  Outcome o = parse_flv_bytes(self, ByteView(map.data, map.size));
   gst_buffer_unmap(buffer, &map);
   if (o != Outcome::ok)
     return flow_from(self, o);
 
+  if (p->reconnecting) {
+    for (FlvTag &t : p->tags)
+      enqueue(p, std::move(t));
+    return try_reconnect(self);
+  }
+
+  std::size_t sent = 0;
+  if (o = send_tags(self, p->tags, sent); o != Outcome::ok)
+    return connection_lost(self, o,
+                           std::vector<FlvTag>(std::make_move_iterator(p->tags.begin() + sent),
+                                               std::make_move_iterator(p->tags.end())));
+
   GError *err = nullptr;
   net::Drive d = p->conn->driver().flush(kMaxUnsentBytes, -1, &err);
   if (d != net::Drive::ok && d != net::Drive::closed)
-    return flow_from(self, p->conn->fail_drive(d, err, "send"));
+    return connection_lost(self, p->conn->fail_drive(d, err, "send"), {});
   if (err)
     g_error_free(err);
   o = drain_events(self);
   refresh_stats(p);
-  return flow_from(self, o);
+  if (o != Outcome::ok)
+    return connection_lost(self, o, {});
+  return GST_FLOW_OK;
 }
 
 // EOS: stop-commands, then wait (briefly) until the server confirmed or at least received
@@ -305,6 +485,12 @@ static gboolean gst_rtmp_client_sink_start(GstBaseSink *sink) {
   p->publishing = false;
   p->streamheader_sent = false;
   p->reader.reset();
+  p->reconnecting = false;
+  p->backlog.clear();
+  p->backlog_bytes = 0;
+  p->last_metadata.reset();
+  p->last_video_config.reset();
+  p->last_audio_config.reset();
   return TRUE;
 }
 
