@@ -3,6 +3,7 @@
 // sections 5.3 chunking, 7.2.1 connect / createStream, 7.2.2 publish / play).
 #include <gtest/gtest.h>
 
+#include "core/enhanced.hpp"
 #include "session_test_util.hpp"
 
 namespace rtmp::test {
@@ -217,6 +218,87 @@ TEST(Transcript, CallResultMatchesTransaction) {
   EXPECT_EQ(results[0].values[1], amf::Value(42.0));
   // No deadline is left behind once answered.
   EXPECT_FALSE(p.client.next_deadline().has_value());
+}
+
+TEST(Transcript, EnhancedCapabilitiesNegotiated) {
+  // Enhanced RTMP v2: the client lists its codecs in connect, the server answers with what it
+  // accepts in the _result properties.
+  ClientConfig cc = client_config();
+  cc.capabilities.fourcc_list = {"hvc1", "av01"};
+  cc.capabilities.caps_ex = kCapsExMultitrack;
+  ServerConfig sc = server_config();
+  sc.accepted_capabilities.fourcc_list = {"hvc1"};
+  Pipe p(cc, sc);
+  p.start();
+  p.pump();
+  auto req = events_of<ConnectRequest>(p.server_events);
+  ASSERT_EQ(req.size(), 1u);
+  EXPECT_EQ(req[0].capabilities.fourcc_list, cc.capabilities.fourcc_list);
+  EXPECT_EQ(req[0].capabilities.caps_ex, kCapsExMultitrack);
+  auto connected = events_of<Connected>(p.client_events);
+  ASSERT_EQ(connected.size(), 1u);
+  EXPECT_EQ(connected[0].capabilities.fourcc_list, std::vector<std::string>{"hvc1"});
+}
+
+TEST(Transcript, LegacyClientGetsNoEnhancedProperties) {
+  ServerConfig sc = server_config();
+  sc.accepted_capabilities.fourcc_list = {"hvc1"};
+  Pipe p(client_config(), sc);
+  p.start();
+  p.pump();
+  auto connected = events_of<Connected>(p.client_events);
+  ASSERT_EQ(connected.size(), 1u);
+  EXPECT_TRUE(connected[0].capabilities.empty());
+  EXPECT_EQ(connected[0].properties.find("fourCcList"), nullptr);
+}
+
+TEST(Transcript, EveryEventHasAName) {
+  for (std::size_t i = 0; i < std::variant_size_v<Event>; ++i) {
+    Event e = Note{};
+    // Build an event of alternative i through the variant's index.
+    static const std::vector<Event> samples = {HandshakeDone{},
+                                               Status{},
+                                               Media{},
+                                               StreamBegin{},
+                                               StreamEof{},
+                                               StreamDry{},
+                                               StreamIsRecorded{},
+                                               PingRtt{},
+                                               PeerChunkSize{},
+                                               SharedObject{},
+                                               Error{},
+                                               Closed{},
+                                               Note{},
+                                               Connected{},
+                                               StreamCreated{},
+                                               PublishStarted{},
+                                               PlayStarted{},
+                                               PlayStopped{},
+                                               Unpublished{},
+                                               CommandResult{},
+                                               IncomingCall{},
+                                               AuthRetry{},
+                                               ConnectRequest{},
+                                               PublishRequest{},
+                                               PlayRequest{},
+                                               Play2Request{},
+                                               ReleaseStream{},
+                                               FCPublish{},
+                                               FCUnpublish{},
+                                               DeleteStream{},
+                                               CloseStream{},
+                                               Seek{},
+                                               Pause{},
+                                               ReceiveAudio{},
+                                               ReceiveVideo{},
+                                               SetBufferLength{}};
+    ASSERT_EQ(samples.size(), std::variant_size_v<Event>);
+    e = samples[i];
+    ASSERT_EQ(e.index(), i);
+    EXPECT_NE(std::string(event_name(e)), "");
+  }
+  EXPECT_EQ(std::string(event_name(Event{PublishRequest{}})), "PublishRequest");
+  EXPECT_EQ(std::string(event_name(Event{SetBufferLength{}})), "SetBufferLength");
 }
 
 } // namespace

@@ -1,6 +1,6 @@
 #include "core/connection.hpp"
 
-#include <array>
+#include <iterator>
 #include <utility>
 
 #include "core/aggregate.hpp"
@@ -9,43 +9,44 @@ namespace rtmp {
 
 const char *event_name(const Event &e) {
   // Same order as the Event variant (session_events.hpp).
-  static constexpr std::array<const char *, std::variant_size_v<Event>> kNames = {
-      "HandshakeDone",
-      "Status",
-      "Media",
-      "StreamBegin",
-      "StreamEof",
-      "StreamDry",
-      "StreamIsRecorded",
-      "PingRtt",
-      "PeerChunkSize",
-      "SharedObject",
-      "Error",
-      "Closed",
-      "Note",
-      "Connected",
-      "StreamCreated",
-      "PublishStarted",
-      "PlayStarted",
-      "PlayStopped",
-      "Unpublished",
-      "CommandResult",
-      "IncomingCall",
-      "AuthRetry",
-      "ConnectRequest",
-      "PublishRequest",
-      "PlayRequest",
-      "Play2Request",
-      "ReleaseStream",
-      "FCPublish",
-      "FCUnpublish",
-      "DeleteStream",
-      "CloseStream",
-      "Seek",
-      "Pause",
-      "ReceiveAudio",
-      "ReceiveVideo",
-      "SetBufferLength"};
+  static constexpr const char *kNames[] = {"HandshakeDone",
+                                           "Status",
+                                           "Media",
+                                           "StreamBegin",
+                                           "StreamEof",
+                                           "StreamDry",
+                                           "StreamIsRecorded",
+                                           "PingRtt",
+                                           "PeerChunkSize",
+                                           "SharedObject",
+                                           "Error",
+                                           "Closed",
+                                           "Note",
+                                           "Connected",
+                                           "StreamCreated",
+                                           "PublishStarted",
+                                           "PlayStarted",
+                                           "PlayStopped",
+                                           "Unpublished",
+                                           "CommandResult",
+                                           "IncomingCall",
+                                           "AuthRetry",
+                                           "ConnectRequest",
+                                           "PublishRequest",
+                                           "PlayRequest",
+                                           "Play2Request",
+                                           "ReleaseStream",
+                                           "FCPublish",
+                                           "FCUnpublish",
+                                           "DeleteStream",
+                                           "CloseStream",
+                                           "Seek",
+                                           "Pause",
+                                           "ReceiveAudio",
+                                           "ReceiveVideo",
+                                           "SetBufferLength"};
+  static_assert(std::size(kNames) == std::variant_size_v<Event>,
+                "event_name() must name every Event alternative");
   return kNames[e.index()];
 }
 
