@@ -176,6 +176,32 @@ TEST(Replay, NginxPlayThroughClientSessionWhole) {
   EXPECT_EQ(c->stats().acks_sent, 0u);
 }
 
+// A capture cut at every offset: never an error, and the events are a prefix of those of the
+// whole (the session waits for more instead of guessing).
+TEST(Replay, NginxPlayTruncatedAtEveryOffset) {
+  const Bytes data = read_file("ffmpeg_play.s2c.bin");
+  const std::size_t limit = std::min<std::size_t>(data.size(), 9000);
+  auto run = [&](std::size_t len) {
+    ClientConfig cfg = client_config();
+    cfg.publishing = false;
+    cfg.handshake.strict_echo = false;
+    ClientSession c(cfg);
+    c.start(Millis(0));
+    EXPECT_FALSE(c.receive(ByteView(data).first(len), Millis(0))) << len;
+    std::vector<Event> events;
+    drain(c, events);
+    return events;
+  };
+  const auto all = run(limit);
+  ASSERT_TRUE(has_event<PlayStarted>(all));
+  for (std::size_t len = 0; len < limit; ++len) {
+    auto events = run(len);
+    ASSERT_LE(events.size(), all.size()) << len;
+    for (std::size_t i = 0; i < events.size(); ++i)
+      ASSERT_EQ(events[i].index(), all[i].index()) << "prefix " << len << " event " << i;
+  }
+}
+
 // The server-to-client bytes of the publish through a ClientSession: connect, createStream and
 // publish answered as nginx-rtmp answers them.
 TEST(Replay, NginxPublishAnswersThroughClientSession) {
