@@ -47,8 +47,11 @@ Bytes cat(std::initializer_list<Bytes> parts) {
 
 // AMF0 1.3 UTF-8: U16 length then the bytes (for readable tables of long text).
 Bytes utf8(std::string_view s) {
-  Bytes out{static_cast<std::uint8_t>(s.size() >> 8), static_cast<std::uint8_t>(s.size())};
-  out.insert(out.end(), s.begin(), s.end());
+  Bytes out;
+  out.push_back(static_cast<std::uint8_t>(s.size() >> 8));
+  out.push_back(static_cast<std::uint8_t>(s.size()));
+  for (char c : s)
+    out.push_back(static_cast<std::uint8_t>(c));
   return out;
 }
 
@@ -462,6 +465,17 @@ TEST(Amf0Hostile, DeepNestingIsALimitNotACrash) {
   }
   EXPECT_EQ(decode_err(objects), Errc::limit_exceeded);
   EXPECT_EQ(decode_err(arrays), Errc::limit_exceeded);
+}
+
+TEST(Amf0Hostile, DepthCeilingHoldsWhateverTheCallerAsks) {
+  // The decoder recurses once per level: kMaxAmfDepthCeiling bounds the stack even when a
+  // caller sets max_depth absurdly high.
+  Bytes b;
+  for (int i = 0; i < 100000; ++i)
+    b.insert(b.end(), {0x0A, 0, 0, 0, 1});
+  DecodeLimits limits;
+  limits.max_depth = static_cast<std::size_t>(-1);
+  EXPECT_EQ(decode_err(b, limits), Errc::limit_exceeded);
 }
 
 TEST(Amf0Hostile, DepthLimitIsExact) {

@@ -48,8 +48,10 @@ Bytes cat(std::initializer_list<Bytes> parts) {
 
 // AMF3 1.3.2 UTF-8-vr, inline, for strings shorter than 64 bytes (one-byte U29).
 Bytes vr(std::string_view s) {
-  Bytes out{static_cast<std::uint8_t>(s.size() << 1 | 1)};
-  out.insert(out.end(), s.begin(), s.end());
+  Bytes out;
+  out.push_back(static_cast<std::uint8_t>(s.size() << 1 | 1));
+  for (char c : s)
+    out.push_back(static_cast<std::uint8_t>(c));
   return out;
 }
 
@@ -371,6 +373,26 @@ TEST(Amf3RoundTrip, AmfZeroOnlyKindsAreMapped) {
   EXPECT_EQ(decode_ok(encode_one(Date{5.0, 60})), Value(Date{5.0, 0}));
 }
 
+TEST(Amf3RoundTrip, InconsistentHandBuiltObjectsStillEncodeWellFormed) {
+  // More sealed members claimed than there are properties: only the real ones are sealed.
+  Object o;
+  o.class_name = "C";
+  o.properties = {{"a", 1.0}};
+  o.sealed_count = 5;
+  o.dynamic = false;
+  Object expect = o;
+  expect.sealed_count = 1;
+  EXPECT_EQ(decode_ok(encode_one(o)), Value(expect));
+  // Properties past the sealed ones on a non-dynamic object travel as dynamic members.
+  o.properties.push_back({"b", 2.0});
+  o.sealed_count = 1;
+  expect = o;
+  expect.dynamic = true;
+  EXPECT_EQ(decode_ok(encode_one(o)), Value(expect));
+  // A dynamic member with an empty name cannot be expressed (it ends the list): dropped.
+  EXPECT_EQ(decode_ok(encode_one(make_object({{"", 1.0}, {"x", 2.0}}))), make_object({{"x", 2.0}}));
+}
+
 TEST(Amf3RoundTrip, ReaderAdvancesValueByValue) {
   Bytes all;
   std::vector<std::size_t> ends;
@@ -417,6 +439,15 @@ TEST(Amf3Hostile, DeepNestingIsALimitNotACrash) {
       b.insert(b.end(), one.begin(), one.end());
     EXPECT_EQ(decode_err(b), Errc::limit_exceeded) << level;
   }
+}
+
+TEST(Amf3Hostile, DepthCeilingHoldsWhateverTheCallerAsks) {
+  Bytes b;
+  for (int i = 0; i < 100000; ++i)
+    b.insert(b.end(), {0x09, 0x03, 0x01});
+  DecodeLimits limits;
+  limits.max_depth = static_cast<std::size_t>(-1);
+  EXPECT_EQ(decode_err(b, limits), Errc::limit_exceeded);
 }
 
 TEST(Amf3Hostile, DepthLimitAppliesToCopies) {
