@@ -670,3 +670,36 @@ TEST_F(ClientElements, WrongPasswordIsAClearAuthError) {
     gst_harness_teardown(h);
   }
 }
+
+// Upstream tags go into onMetaData: merged into the one of the stream, and sent as an updated
+// onMetaData when they arrive while publishing.
+TEST_F(ClientElements, SinkMergesTagsIntoMetadata) {
+  FakeRtmpServer server;
+  GstHarness *h = gst_harness_new("rtmpsink");
+  g_object_set(h->element, "location", server.url().c_str(), nullptr);
+  gst_harness_set_src_caps_str(h, "video/x-flv");
+  GstTagList *tl = gst_tag_list_new(GST_TAG_TITLE, "first title", nullptr);
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_tag(tl)));
+  const Bytes file = flv_file();
+  ASSERT_EQ(gst_harness_push(h, gst_buffer_new_memdup(file.data(), file.size())), GST_FLOW_OK);
+  tl = gst_tag_list_new(GST_TAG_TITLE, "second title", GST_TAG_ARTIST, "someone", nullptr);
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_tag(tl)));
+  ASSERT_TRUE(server.wait_until([&] { return server.published().size() >= 6; }, 5000));
+  const auto msgs = server.published();
+  std::vector<DataMessage> metas;
+  for (const Message &m : msgs) {
+    if (m.kind() != MessageType::data_amf0)
+      continue;
+    auto d = decode_data(m);
+    ASSERT_TRUE(d.ok());
+    metas.push_back(unwrap_set_data_frame(*d));
+  }
+  ASSERT_EQ(metas.size(), 2u);
+  ASSERT_FALSE(metas[0].values.empty());
+  EXPECT_EQ(metas[0].values[0].string_at("title"), "first title");
+  EXPECT_EQ(metas[0].values[0].number_at("width"), 320.0); // the stream's own field kept
+  EXPECT_EQ(metas[1].values[0].string_at("title"), "second title");
+  EXPECT_EQ(metas[1].values[0].string_at("artist"), "someone");
+  EXPECT_EQ(metas[1].values[0].number_at("width"), 320.0);
+  gst_harness_teardown(h);
+}

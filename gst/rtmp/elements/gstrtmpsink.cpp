@@ -78,6 +78,11 @@ struct SinkPrivate {
   std::deque<FlvTag> backlog; // tags that arrived while disconnected
   std::size_t backlog_bytes = 0;
 
+  // Upstream tags (title, artist, encoder...) merged into every onMetaData we send; a tag event
+  // while publishing sends an updated onMetaData.
+  GstTagList *taglist = nullptr;
+  std::uint32_t last_timestamp = 0;
+
   SinkPrivate() { g_mutex_init(&lock); }
   ~SinkPrivate() { g_mutex_clear(&lock); }
 };
@@ -161,15 +166,64 @@ static void remember_headers(SinkPrivate *p, const FlvTag &tag) {
     p->last_audio_config = tag;
 }
 
+// onMetaData fields that upstream tags provide (FLV spec 10.1 E.5 lists the standard keys;
+// title/artist/encoder/comment are the de-facto ones FFmpeg and OBS write).
+static const struct {
+  const char *gst_tag;
+  const char *key;
+} kMetadataTags[] = {{GST_TAG_TITLE, "title"},
+                     {GST_TAG_ARTIST, "artist"},
+                     {GST_TAG_ENCODER, "encoder"},
+                     {GST_TAG_COMMENT, "comment"},
+                     {GST_TAG_COPYRIGHT, "copyright"}};
+
+// Returns the onMetaData script payload `data` (or a new one when empty) with the upstream tags
+// set in it; `data` unchanged when there are no tags or it cannot be decoded.
+static Bytes merge_tags_into_metadata(SinkPrivate *p, ByteView data) {
+  if (!p->taglist || gst_tag_list_is_empty(p->taglist))
+    return Bytes(data.begin(), data.end());
+  DataMessage d{std::string(handler::on_meta_data), {amf::make_ecma_array({})}};
+  if (!data.empty()) {
+    Message m;
+    m.type = static_cast<std::uint8_t>(MessageType::data_amf0);
+    m.payload.assign(data.begin(), data.end());
+    auto decoded = decode_data(m);
+    if (!decoded || decoded->values.empty() || !decoded->values[0].properties())
+      return Bytes(data.begin(), data.end());
+    d = std::move(*decoded);
+  }
+  amf::Properties &props = *d.values[0].properties();
+  auto set = [&](const char *key, amf::Value v) {
+    for (auto &[k, old] : props)
+      if (k == key) {
+        old = std::move(v);
+        return;
+      }
+    props.emplace_back(key, std::move(v));
+  };
+  for (const auto &t : kMetadataTags) {
+    gchar *value = nullptr;
+    if (gst_tag_list_get_string(p->taglist, t.gst_tag, &value)) {
+      set(t.key, std::string(value));
+      g_free(value);
+    }
+  }
+  guint bitrate = 0;
+  if (gst_tag_list_get_uint(p->taglist, GST_TAG_BITRATE, &bitrate) && bitrate > 0)
+    set("bitrate", static_cast<double>(bitrate) / 1000.0);
+  return encode_data(d, 0, 0).payload;
+}
+
 static Outcome send_tag(GstRtmpClientSink *self, FlvTag &tag) {
   SinkPrivate *p = self->priv;
   remember_headers(p, tag);
   ClientSession &s = p->conn->session();
   std::error_code ec;
+  p->last_timestamp = tag.timestamp;
   if (tag.type == static_cast<std::uint8_t>(FlvTagType::script) && is_on_metadata(tag.data)) {
     // Publishers send onMetaData wrapped in @setDataFrame so that the server keeps it for
     // players that join later (what FFmpeg, OBS and rtmp2sink do).
-    const Bytes wrapped = prepend_set_data_frame(tag.data);
+    const Bytes wrapped = prepend_set_data_frame(merge_tags_into_metadata(p, tag.data));
     ec = s.send_media(p->conn->stream_id(), MessageType::data_amf0, tag.timestamp, wrapped);
   } else {
     ec = s.send_media(p->conn->stream_id(), static_cast<MessageType>(tag.type), tag.timestamp,
@@ -445,10 +499,39 @@ static void send_stop_commands(GstRtmpClientSink *self) {
   refresh_stats(p);
 }
 
+// Tags from upstream: remembered for every onMetaData we send, and sent at once as an updated
+// onMetaData when we are publishing.
+static void handle_tags(GstRtmpClientSink *self, GstEvent *event) {
+  SinkPrivate *p = self->priv;
+  GstTagList *tl = nullptr;
+  gst_event_parse_tag(event, &tl);
+  if (!tl)
+    return;
+  if (!p->taglist)
+    p->taglist = gst_tag_list_new_empty();
+  gst_tag_list_insert(p->taglist, tl, GST_TAG_MERGE_REPLACE);
+  if (!p->publishing || !p->conn || !p->conn->is_open())
+    return;
+  FlvTag meta;
+  meta.type = static_cast<std::uint8_t>(FlvTagType::script);
+  meta.timestamp = p->last_timestamp;
+  meta.data =
+      merge_tags_into_metadata(p, p->last_metadata ? ByteView(p->last_metadata->data) : ByteView());
+  GST_DEBUG_OBJECT(self, "sending onMetaData updated from tags");
+  if (send_tag(self, meta) != Outcome::ok)
+    return;
+  // Failures surface in the next render().
+  GError *err = nullptr;
+  (void)p->conn->driver().flush(kMaxUnsentBytes, -1, &err);
+  g_clear_error(&err);
+}
+
 static gboolean gst_rtmp_client_sink_event(GstBaseSink *sink, GstEvent *event) {
   auto *self = GST_RTMP_CLIENT_SINK(sink);
   if (GST_EVENT_TYPE(event) == GST_EVENT_EOS)
     send_stop_commands(self);
+  else if (GST_EVENT_TYPE(event) == GST_EVENT_TAG)
+    handle_tags(self, event);
   return GST_BASE_SINK_CLASS(gst_rtmp_client_sink_parent_class)->event(sink, event);
 }
 
@@ -491,6 +574,10 @@ static gboolean gst_rtmp_client_sink_start(GstBaseSink *sink) {
   p->last_metadata.reset();
   p->last_video_config.reset();
   p->last_audio_config.reset();
+  p->last_timestamp = 0;
+  if (p->taglist)
+    gst_tag_list_unref(p->taglist);
+  p->taglist = nullptr;
   return TRUE;
 }
 
@@ -543,6 +630,8 @@ static void gst_rtmp_client_sink_get_property(GObject *object, guint prop_id, GV
 }
 
 static void gst_rtmp_client_sink_finalize(GObject *object) {
+  if (PRIV(object)->taglist)
+    gst_tag_list_unref(PRIV(object)->taglist);
   delete PRIV(object);
   G_OBJECT_CLASS(gst_rtmp_client_sink_parent_class)->finalize(object);
 }
