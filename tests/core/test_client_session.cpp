@@ -498,6 +498,22 @@ TEST(ClientSession, ConnectCreateStreamAndPublishTimeouts) {
   }
 }
 
+TEST(ClientSession, ZeroTimeoutMeansNoDeadlines) {
+  ClientConfig cfg = client_config();
+  cfg.timeout = Millis(0);
+  ClientFixture f(cfg);
+  f.c.start(f.now);
+  EXPECT_FALSE(f.c.next_deadline().has_value());
+  f.flush();
+  f.s.send(make_connect_result(1));
+  f.flush();
+  ASSERT_TRUE(f.c.connected());
+  ASSERT_FALSE(f.c.create_stream(f.now));
+  EXPECT_FALSE(f.c.next_deadline().has_value());
+  f.c.on_timer(Millis(1000000));
+  EXPECT_FALSE(f.c.closed());
+}
+
 // ---- Hostile input ------------------------------------------------------------------------
 
 TEST(ClientSession, BadHandshakeVersionIsTypedError) {

@@ -36,7 +36,7 @@ void ClientSession::start(Millis now) {
   if (state_ != State::idle)
     return;
   state_ = State::handshaking;
-  handshake_deadline_ = now + cfg_.timeout;
+  handshake_deadline_ = deadline_from(now);
   start_handshake();
 }
 
@@ -67,7 +67,7 @@ void ClientSession::on_handshake_done(Millis now) {
   if (auto *props = connect.command_object.properties(); props && !cfg_.capabilities.empty())
     add_enhanced_capabilities(*props, cfg_.capabilities);
   send_command(connect);
-  pending_[1] = PendingCall{Pending::connect, now + cfg_.timeout};
+  pending_[1] = PendingCall{Pending::connect, deadline_from(now)};
   txn_counter_ = 1;
   state_ = State::connecting;
 }
@@ -84,7 +84,8 @@ std::optional<Millis> ClientSession::next_deadline() const {
     if (p.deadline)
       consider(*p.deadline);
   for (const auto &[id, w] : stream_waits_)
-    consider(w.deadline);
+    if (w.deadline)
+      consider(*w.deadline);
   return d;
 }
 
@@ -107,7 +108,7 @@ void ClientSession::on_timer(Millis now) {
     }
   }
   for (const auto &[id, w] : stream_waits_) {
-    if (now >= w.deadline) {
+    if (w.deadline && now >= *w.deadline) {
       fail(
           make_error_code(Errc::timeout),
           std::string("timed out waiting for ") +
@@ -377,7 +378,7 @@ std::error_code ClientSession::create_stream(Millis now) {
     return ec;
   if (pending_.size() >= kMaxPendingCalls)
     return make_error_code(Errc::limit_exceeded);
-  send_command(make_create_stream(next_txn(Pending::create_stream, now + cfg_.timeout)));
+  send_command(make_create_stream(next_txn(Pending::create_stream, deadline_from(now))));
   return {};
 }
 
@@ -393,7 +394,7 @@ std::error_code ClientSession::publish(std::uint32_t stream_id, std::string name
   send_command(make_release_stream(next_txn(Pending::ignored, std::nullopt), name));
   send_command(make_fc_publish(next_txn(Pending::ignored, std::nullopt), name));
   send_command(make_publish(0, name, *t), stream_id);
-  stream_waits_[stream_id] = StreamWait{StreamWait::publish, now + cfg_.timeout};
+  stream_waits_[stream_id] = StreamWait{StreamWait::publish, deadline_from(now)};
   return {};
 }
 
@@ -409,7 +410,7 @@ std::error_code ClientSession::play(std::uint32_t stream_id, std::string name, d
   p.duration = duration;
   p.reset = reset;
   send_command(make_play(0, p), stream_id);
-  stream_waits_[stream_id] = StreamWait{StreamWait::play, now + cfg_.timeout};
+  stream_waits_[stream_id] = StreamWait{StreamWait::play, deadline_from(now)};
   return {};
 }
 
@@ -497,7 +498,7 @@ std::uint32_t ClientSession::call(std::string name, std::vector<amf::Value> args
     return 0;
   std::optional<Millis> deadline;
   if (now)
-    deadline = *now + cfg_.timeout;
+    deadline = deadline_from(*now);
   const std::uint32_t txn = next_txn(Pending::call, deadline);
   send_command(make_call(name, txn, std::move(args)));
   return txn;

@@ -42,7 +42,7 @@ struct ClientConfig {
   HandshakeOptions handshake;
   std::uint32_t chunk_size = 4096; // what we send with; sent right after the handshake
   std::uint32_t window_ack_size = 2500000;
-  Millis timeout{10000}; // handshake, connect and each command reply
+  Millis timeout{10000}; // handshake, connect and each command reply; 0 = none
   std::string username;  // credentials for Adobe / Limelight authentication (auth.hpp)
   std::string password;
   auth::Method auth_method = auth::Method::automatic;
@@ -105,7 +105,7 @@ private:
   // What we wait for on a stream (onStatus), with its deadline.
   struct StreamWait {
     enum Kind { publish, play } kind;
-    Millis deadline;
+    std::optional<Millis> deadline;
   };
 
   std::error_code handle_message(Message &&msg, Millis now) override;
@@ -116,6 +116,11 @@ private:
   std::error_code handle_connect_error(const StatusInfo &info);
   std::uint32_t next_txn(Pending kind, std::optional<Millis> deadline);
   std::error_code require_connected() const;
+  std::optional<Millis> deadline_from(Millis now) const {
+    if (cfg_.timeout.count() <= 0)
+      return std::nullopt;
+    return now + cfg_.timeout;
+  }
 
   ClientConfig cfg_;
   State state_ = State::idle;

@@ -166,7 +166,11 @@ std::error_code Connection::receive_chunks(ByteView in, Millis now) {
   for (auto &m : incoming_) {
     if (closed_)
       break;
-    if (auto ec = deliver(std::move(m), now)) {
+    std::error_code ec = deliver(std::move(m), now);
+    if (!ec && events_.size() > kMaxQueuedEvents)
+      ec = fail(make_error_code(Errc::limit_exceeded),
+                "too many events queued (caller not draining poll_event())");
+    if (ec) {
       incoming_.clear();
       return ec;
     }
@@ -182,9 +186,6 @@ std::error_code Connection::receive_chunks(ByteView in, Millis now) {
     send_message(make_acknowledgement(*seq));
     ++stats_.acks_sent;
   }
-  if (events_.size() > kMaxQueuedEvents)
-    return fail(make_error_code(Errc::limit_exceeded),
-                "too many events queued (caller not draining poll_event())");
   return {};
 }
 
