@@ -442,6 +442,19 @@ TEST(ClientSession, CommandsBeforeConnectedAreInvalidState) {
   EXPECT_EQ(error_origin(invalid), ErrorOrigin::local);
 }
 
+TEST(ClientSession, PeerClosedEndsTheSession) {
+  ClientFixture f;
+  f.connect();
+  const std::uint32_t id = f.create_stream();
+  f.c.peer_closed();
+  drain(f.c, f.events);
+  auto closed = events_of<Closed>(f.events);
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(f.c.send_media(id, MessageType::audio, 0, {}), make_error_code(Errc::invalid_state));
+  EXPECT_EQ(f.c.create_stream(f.now), make_error_code(Errc::invalid_state));
+  EXPECT_FALSE(f.c.next_deadline().has_value());
+}
+
 // ---- Timeouts -----------------------------------------------------------------------------
 
 TEST(ClientSession, HandshakeTimeout) {

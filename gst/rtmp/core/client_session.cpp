@@ -49,6 +49,10 @@ std::error_code ClientSession::receive(ByteView bytes, Millis now) {
   return ec;
 }
 
+void ClientSession::on_peer_closed() {
+  state_ = State::closed;
+}
+
 void ClientSession::on_handshake_done(Millis now) {
   handshake_deadline_.reset();
   // Our chunk size first, so that connect already uses it (OBS and FMLE do the same).
@@ -128,7 +132,7 @@ std::uint32_t ClientSession::next_txn(Pending kind, std::optional<Millis> deadli
 }
 
 std::error_code ClientSession::require_connected() const {
-  if (state_ != State::connected)
+  if (state_ != State::connected || closed())
     return make_error_code(Errc::invalid_state);
   return {};
 }
@@ -459,7 +463,7 @@ std::error_code ClientSession::set_buffer_length(std::uint32_t stream_id, std::u
 
 std::error_code ClientSession::send_media(std::uint32_t stream_id, MessageType type,
                                           std::uint32_t timestamp, ByteView payload) {
-  if (state_ != State::connected)
+  if (state_ != State::connected || closed())
     return make_error_code(Errc::invalid_state);
   if (!is_media_type(type) || stream_id == 0 || payload.size() > chunk::kMaxMessageLength)
     return make_error_code(Errc::invalid_argument);
@@ -494,7 +498,7 @@ std::error_code ClientSession::close_stream(std::uint32_t stream_id) {
 
 std::uint32_t ClientSession::call(std::string name, std::vector<amf::Value> args,
                                   std::optional<Millis> now) {
-  if (state_ != State::connected || pending_.size() >= kMaxPendingCalls || name.empty())
+  if (state_ != State::connected || closed() || pending_.size() >= kMaxPendingCalls || name.empty())
     return 0;
   std::optional<Millis> deadline;
   if (now)

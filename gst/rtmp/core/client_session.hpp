@@ -110,6 +110,7 @@ private:
 
   std::error_code handle_message(Message &&msg, Millis now) override;
   void on_handshake_done(Millis now) override;
+  void on_peer_closed() override;
   std::error_code handle_command(Command &&cmd, std::uint32_t stream_id, Millis now);
   std::error_code handle_result(Command &&cmd, bool ok, Millis now);
   std::error_code handle_on_status(Command &&cmd, std::uint32_t stream_id);

@@ -494,7 +494,7 @@ std::error_code ServerSession::reject_play(std::uint32_t stream_id, std::string 
 
 std::error_code ServerSession::send_media(std::uint32_t stream_id, MessageType type,
                                           std::uint32_t timestamp, ByteView payload) {
-  if (state_ != State::connected)
+  if (state_ != State::connected || closed())
     return make_error_code(Errc::invalid_state);
   if (!is_media_type(type) || payload.size() > chunk::kMaxMessageLength)
     return make_error_code(Errc::invalid_argument);
