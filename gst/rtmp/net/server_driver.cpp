@@ -629,7 +629,8 @@ void Listener::handle_event(Conn *c, Event &e) {
     // This server only ingests (issue 5).
     log(2, "client " + c->client.address + " asked to play " + req->name + ": StreamNotFound");
     (void)c->session->reject_play(req->stream_id, std::string(status::play_stream_not_found),
-                                  "this server only accepts publishers");
+                                  std::string(status::play_stream_not_found) +
+                                      ": this server only accepts publishers");
     return;
   }
   if (auto *u = std::get_if<Unpublished>(&e)) {
@@ -688,7 +689,8 @@ void Listener::handle_connect(Conn *c, ConnectRequest &req) {
     log(2, "client " + c->client.address + " connect to '" + req.app + "' rejected: " + why);
     if (!c->drop_reason)
       c->drop_reason = "rejected";
-    (void)c->session->reject_connect(std::string(status::connect_rejected), why);
+    (void)c->session->reject_connect(std::string(status::connect_rejected),
+                                     std::string(status::connect_rejected) + ": " + why);
     return;
   }
   (void)c->session->accept_connect(now_ms());
@@ -716,7 +718,9 @@ void Listener::handle_publish(Conn *c, PublishRequest &req) {
     why = "publish rejected by the application";
   if (!why.empty()) {
     log(2, "client " + c->client.address + " publish '" + req.name + "' rejected: " + why);
-    (void)c->session->reject_publish(req.stream_id, std::string(status::publish_bad_name), why);
+    // The code is repeated in the description: FFmpeg and OBS show only the description.
+    (void)c->session->reject_publish(req.stream_id, std::string(status::publish_bad_name),
+                                     std::string(status::publish_bad_name) + ": " + why);
     Endpoint *notify = target ? target : nullptr;
     if (notify)
       notify->on_client_rejected(c->client, "publish", why);
