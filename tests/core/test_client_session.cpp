@@ -274,6 +274,9 @@ TEST(ClientSession, PlayStreamNotFound) {
   auto cmds = commands_in(f.sent);
   ASSERT_EQ(cmds.size(), 1u);
   EXPECT_EQ(cmds[0].name, "play");
+  // Then 7.1.7 Set Buffer Length (event 3) for stream 1: 3000 ms (0x0bb8).
+  ASSERT_EQ(f.sent.size(), 2u);
+  EXPECT_EQ(f.sent[1].payload, hex("0003 00000001 00000bb8"));
   f.send_status(id, "error", "NetStream.Play.StreamNotFound", "nope not found");
   auto errors = events_of<Error>(f.events);
   ASSERT_EQ(errors.size(), 1u);

@@ -414,6 +414,12 @@ std::error_code ClientSession::play(std::uint32_t stream_id, std::string name, d
   p.duration = duration;
   p.reset = reset;
   send_command(make_play(0, p), stream_id);
+  // FFmpeg and Flash tell the server their buffer right after play; some servers (FMS, Wowza)
+  // pace the start of a recorded stream by it.
+  if (cfg_.buffer_length.count() > 0)
+    send_user_control(UserControl{static_cast<std::uint16_t>(UserControlEvent::set_buffer_length),
+                                  stream_id,
+                                  static_cast<std::uint32_t>(cfg_.buffer_length.count())});
   stream_waits_[stream_id] = StreamWait{StreamWait::play, deadline_from(now)};
   return {};
 }

@@ -50,6 +50,9 @@ struct ClientConfig {
   ChunkLimits limits;
   amf::DecodeLimits amf_limits;
   bool publishing = true; // connect shape: FMLE-like ("nonprivate") or player-like
+  // Sent with play as User Control Set Buffer Length (7.1.7), like FFmpeg's -rtmp_buffer;
+  // 0 = do not send.
+  Millis buffer_length{3000};
 };
 
 class ClientSession : public Connection {
