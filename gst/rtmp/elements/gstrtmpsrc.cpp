@@ -12,6 +12,7 @@
 // change flags.
 #include "elements/gstrtmpsrc.h"
 
+#include <atomic>
 #include <cmath>
 #include <memory>
 #include <optional>
@@ -48,6 +49,13 @@ struct SrcPrivate {
   // The FLV byte stream, its streamheader and the onMetaData tags (shared with rtmpserversrc).
   FlvOutput out;
   bool sent_receive_audio = true, sent_receive_video = true;
+
+  // VOD (a recorded stream). duration_ms and seekable are read by queries from any thread.
+  std::atomic<gint64> duration_ms{-1};     // from onMetaData "duration"
+  std::atomic<bool> recorded{false};       // Stream Is Recorded (RTMP 1.0 section 7.1.7)
+  std::atomic<gint64> pending_seek_ms{-1}; // set by do_seek(), sent by the streaming thread
+  bool awaiting_seek = false;              // media before NetStream.Seek.Notify is stale
+  bool paused_sent = false;
 
   SrcPrivate() { g_mutex_init(&lock); }
   ~SrcPrivate() { g_mutex_clear(&lock); }
@@ -193,12 +201,26 @@ static GstFlowReturn gst_rtmp_client_src_create(GstPushSrc *psrc, GstBuffer **ou
 
   // Tags wait until flvdemux has pads: a tag event that reaches it before its first
   // audio/video tag has nowhere to go and is dropped.
-  if (GstTagList *tags = p->out.take_ready_tags())
+  if (GstTagList *tags = p->out.take_ready_tags()) {
+    guint64 duration = 0;
+    if (gst_tag_list_get_uint64(tags, GST_TAG_DURATION, &duration) && duration > 0) {
+      p->duration_ms = static_cast<gint64>(duration / GST_MSECOND);
+      gst_element_post_message(GST_ELEMENT(self),
+                               gst_message_new_duration_changed(GST_OBJECT(self)));
+    }
     gst_pad_push_event(GST_BASE_SRC_PAD(self), gst_event_new_tag(tags));
+  }
 
   ClientConnection &c = *p->conn;
   const std::uint32_t sid = c.stream_id();
   const std::string context = "play " + p->active.stream;
+  if (const gint64 seek_ms = p->pending_seek_ms.exchange(-1); seek_ms >= 0) {
+    // RTMP 1.0 section 7.2.2.7: the server answers NetStream.Seek.Notify, then sends media
+    // from the nearest keyframe; whatever arrives before that belongs to the old position.
+    GST_INFO_OBJECT(self, "seeking to %" G_GINT64_FORMAT " ms", seek_ms);
+    if (auto ec = c.session().seek(sid, static_cast<double>(seek_ms)); !ec)
+      p->awaiting_seek = true;
+  }
   for (;;) {
     apply_receive_flags(self);
     const std::int64_t deadline =
@@ -219,7 +241,7 @@ static GstFlowReturn gst_rtmp_client_src_create(GstPushSrc *psrc, GstBuffer **ou
       return flow_from(self, c.fail_drive(d, err, "receive"));
     c.log_event(e);
     if (auto *m = std::get_if<Media>(&e)) {
-      if (m->msg.stream_id != sid)
+      if (m->msg.stream_id != sid || p->awaiting_seek)
         continue;
       GstBuffer *buf = p->out.message_to_buffer(GST_OBJECT(self), m->msg);
       if (!buf)
@@ -233,10 +255,31 @@ static GstFlowReturn gst_rtmp_client_src_create(GstPushSrc *psrc, GstBuffer **ou
       *outbuf = buf;
       return GST_FLOW_OK;
     }
-    if (auto *ps = std::get_if<PlayStopped>(&e); ps && ps->stream_id == sid)
+    if (auto *st = std::get_if<Status>(&e); st && st->stream_id == sid && p->awaiting_seek) {
+      // Play.Start / Play.Reset also mark the new position on servers that send no Notify.
+      if (st->info.code == status::seek_notify || st->info.code == status::play_start ||
+          st->info.code == status::play_reset || st->info.code == status::seek_failed) {
+        if (st->info.code == status::seek_failed)
+          GST_WARNING_OBJECT(self, "seek failed: %s", st->info.description.c_str());
+        p->awaiting_seek = false;
+      }
+      continue;
+    }
+    if (auto *rec = std::get_if<StreamIsRecorded>(&e); rec && rec->stream_id == sid) {
+      p->recorded = true;
+      continue;
+    }
+    // A seek makes servers end and restart the stream (Stream EOF, Play.Stop): not our end.
+    if (auto *ps = std::get_if<PlayStopped>(&e); ps && ps->stream_id == sid) {
+      if (p->awaiting_seek)
+        continue;
       return end_of_stream(self, ps->status_code.c_str(), true);
-    if (auto *eof = std::get_if<StreamEof>(&e); eof && eof->stream_id == sid)
+    }
+    if (auto *eof = std::get_if<StreamEof>(&e); eof && eof->stream_id == sid) {
+      if (p->awaiting_seek)
+        continue;
       return end_of_stream(self, "Stream EOF", true);
+    }
     if (auto *er = std::get_if<Error>(&e)) {
       if (!er->fatal) {
         GST_WARNING_OBJECT(self, "server error: %s %s", er->status_code.c_str(),
@@ -256,6 +299,9 @@ static gboolean gst_rtmp_client_src_start(GstBaseSrc *src) {
   p->conn = std::make_unique<ClientConnection>(GST_ELEMENT(self), Role::source);
   p->playing = p->header_pushed = p->eos = false;
   p->out.reset();
+  p->duration_ms = -1;
+  p->recorded = false;
+  p->awaiting_seek = p->paused_sent = false;
   g_mutex_lock(&p->lock);
   const bool live = p->settings.live;
   g_mutex_unlock(&p->lock);
@@ -298,8 +344,82 @@ static GstCaps *gst_rtmp_client_src_get_caps(GstBaseSrc *src, GstCaps *filter) {
   return caps;
 }
 
-static gboolean gst_rtmp_client_src_is_seekable(GstBaseSrc *) {
-  return FALSE;
+// A recorded stream (Stream Is Recorded, or a duration in onMetaData) can seek; a live one
+// cannot.
+static gboolean gst_rtmp_client_src_is_seekable(GstBaseSrc *src) {
+  SrcPrivate *p = PRIV(src);
+  return p->recorded || p->duration_ms > 0;
+}
+
+// Called by GstBaseSrc with the streaming thread stopped (flushing seek): the seek command is
+// sent by the streaming thread when it restarts (the session is not thread-safe).
+static gboolean gst_rtmp_client_src_do_seek(GstBaseSrc *src, GstSegment *segment) {
+  SrcPrivate *p = PRIV(src);
+  if (segment->format != GST_FORMAT_TIME)
+    return FALSE;
+  if (!p->playing) // the initial segment: nothing to do
+    return TRUE;
+  p->pending_seek_ms = static_cast<gint64>(segment->start / GST_MSECOND);
+  segment->time = segment->start;
+  return TRUE;
+}
+
+static gboolean gst_rtmp_client_src_query(GstBaseSrc *src, GstQuery *query) {
+  SrcPrivate *p = PRIV(src);
+  switch (GST_QUERY_TYPE(query)) {
+  case GST_QUERY_DURATION: {
+    GstFormat format;
+    gst_query_parse_duration(query, &format, nullptr);
+    const gint64 ms = p->duration_ms;
+    if (format != GST_FORMAT_TIME || ms <= 0)
+      return FALSE;
+    gst_query_set_duration(query, GST_FORMAT_TIME, ms * GST_MSECOND);
+    return TRUE;
+  }
+  case GST_QUERY_SEEKING: {
+    GstFormat format;
+    gst_query_parse_seeking(query, &format, nullptr, nullptr, nullptr);
+    if (format != GST_FORMAT_TIME)
+      break;
+    const gint64 ms = p->duration_ms;
+    gst_query_set_seeking(query, GST_FORMAT_TIME, gst_rtmp_client_src_is_seekable(src), 0,
+                          ms > 0 ? ms * static_cast<gint64>(GST_MSECOND) : -1);
+    return TRUE;
+  }
+  default:
+    break;
+  }
+  return GST_BASE_SRC_CLASS(gst_rtmp_client_src_parent_class)->query(src, query);
+}
+
+// PAUSED <-> PLAYING of a live source: GstBaseSrc stops the streaming thread when pausing
+// (unlock(), then it waits in wait_playing), so the session can be used from here: pause and
+// unpause are sent with the position of the last message (RTMP 1.0 section 7.2.2.8).
+static void send_pause(GstRtmpClientSrc *self, bool paused) {
+  SrcPrivate *p = self->priv;
+  if (!p->playing || !p->conn || !p->conn->is_open() || p->paused_sent == paused)
+    return;
+  const double position = static_cast<double>(p->out.timeline().last);
+  if (p->conn->session().pause(p->conn->stream_id(), paused, position))
+    return;
+  p->paused_sent = paused;
+  GError *err = nullptr;
+  (void)p->conn->driver().step(&err); // non-blocking write; errors show in the next create()
+  g_clear_error(&err);
+  GST_INFO_OBJECT(self, "%s at %.0f ms", paused ? "paused" : "unpaused", position);
+}
+
+static GstStateChangeReturn gst_rtmp_client_src_change_state(GstElement *element,
+                                                             GstStateChange transition) {
+  auto *self = GST_RTMP_CLIENT_SRC(element);
+  const bool live = gst_base_src_is_live(GST_BASE_SRC(element));
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_PLAYING && live)
+    send_pause(self, false);
+  GstStateChangeReturn ret =
+      GST_ELEMENT_CLASS(gst_rtmp_client_src_parent_class)->change_state(element, transition);
+  if (transition == GST_STATE_CHANGE_PLAYING_TO_PAUSED && live && ret != GST_STATE_CHANGE_FAILURE)
+    send_pause(self, true);
+  return ret;
 }
 
 static void gst_rtmp_client_src_set_property(GObject *object, guint prop_id, const GValue *value,
@@ -361,6 +481,9 @@ static void gst_rtmp_client_src_class_init(GstRtmpClientSrcClass *klass) {
   base_class->unlock_stop = gst_rtmp_client_src_unlock_stop;
   base_class->get_caps = gst_rtmp_client_src_get_caps;
   base_class->is_seekable = gst_rtmp_client_src_is_seekable;
+  base_class->do_seek = gst_rtmp_client_src_do_seek;
+  base_class->query = gst_rtmp_client_src_query;
+  element_class->change_state = gst_rtmp_client_src_change_state;
   push_class->create = gst_rtmp_client_src_create;
 
   GST_DEBUG_CATEGORY_INIT(rtmp_src_debug, "rtmpsrc", 0, "RTMP playing source");
