@@ -7,6 +7,12 @@
 // PublishRequest, PlayRequest) answered with accept_* / reject_*. When ServerConfig::auth is
 // set, the session runs the authentication challenge itself (auth.hpp) and only valid
 // connects reach the application as ConnectRequest.
+//
+// While a ConnectRequest, PublishRequest or PlayRequest waits for its answer, the messages the
+// client sent after it are held (bounded by kMaxHeldMessages / kMaxHeldBytes) and processed when
+// the answer is given, so that e.g. media sent right behind publish is delivered after the
+// accept. The answer may therefore produce events: poll_event() after accept_* / reject_* too.
+// The driver loop is: receive(); drain poll_event() answering requests; write take_output().
 #pragma once
 
 #include <cstdint>
