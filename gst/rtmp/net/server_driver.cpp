@@ -429,6 +429,20 @@ void Listener::accept_one(GSocket *listening) {
     g_object_unref(remote);
   }
   if (conns_.size() >= cfg_.max_connections) {
+    // Full: make room by dropping the oldest connection that has not even sent connect yet
+    // (ids grow with time), so that a flood of silent sockets cannot lock out a real publisher
+    // until the handshake timeout frees the slots.
+    for (auto &[id, old] : conns_) {
+      if (!old->closing && !old->session->connected() && !old->endpoint) {
+        log(1, "client " + old->client.address +
+                   " evicted: max-connections reached and it "
+                   "has not connected yet");
+        drop(old, "evicted");
+        break;
+      }
+    }
+  }
+  if (conns_.size() >= cfg_.max_connections) {
     // Accept-and-close rather than leaving it in the backlog: the peer learns at once, and a
     // flood of sockets costs us nothing beyond this call.
     log(1, "client " + address + " refused: " + std::to_string(conns_.size()) +

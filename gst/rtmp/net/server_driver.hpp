@@ -10,7 +10,8 @@
 // iteration whatever the peers do.
 //
 // Limits (each peer-controlled quantity has a bound; see docs/rtmpserversrc.md):
-// - connections: ListenerConfig::max_connections; more are accepted and closed at once;
+// - connections: ListenerConfig::max_connections; when full, the oldest connection that has not
+//   sent connect yet is dropped for the newcomer ("evicted"), else the newcomer is closed;
 // - time: the session's handshake timeout (from accept to the connect command, TLS handshake
 //   included) and idle timeout;
 // - memory per connection: the session's ChunkLimits and held-message bounds, plus at most
@@ -76,7 +77,7 @@ struct ListenerStats {
   std::uint64_t open = 0;
   // Connections closed because of the peer, by reason ("handshake-timeout", "idle-timeout",
   // "protocol-error", "limit-exceeded", "max-connections", "io-error", "tls-error",
-  // "not-reading", "rejected").
+  // "not-reading", "rejected", "evicted").
   std::map<std::string, std::uint64_t> dropped;
 };
 
