@@ -434,6 +434,9 @@ static gboolean gst_rtmp_server_src_start(GstBaseSrc *src) {
   cfg.session.handshake_timeout = Millis(static_cast<std::int64_t>(s.handshake_timeout) * 1000);
   cfg.session.idle_timeout = Millis(static_cast<std::int64_t>(s.idle_timeout) * 1000);
   cfg.session.limits.max_message_size = s.max_message_size;
+  // Partial messages held across all chunk streams of one connection: two of the largest
+  // message (audio and video interleaved), so memory per connection follows the property.
+  cfg.session.limits.max_buffered_bytes = 2 * static_cast<std::size_t>(s.max_message_size);
   if (s.auth == ServerAuthMethod::adobe)
     cfg.session.auth.method = auth::Method::adobe;
   else if (s.auth == ServerAuthMethod::llnw)
