@@ -54,7 +54,10 @@ struct SrcPrivate {
   std::atomic<gint64> duration_ms{-1};     // from onMetaData "duration"
   std::atomic<bool> recorded{false};       // Stream Is Recorded (RTMP 1.0 section 7.1.7)
   std::atomic<gint64> pending_seek_ms{-1}; // set by do_seek(), sent by the streaming thread
-  bool awaiting_seek = false;              // media before NetStream.Seek.Notify is stale
+  // Seeks sent and not yet answered by NetStream.Seek.Notify: media before the answer is stale,
+  // and the Stream EOF / Play.Stop a server sends while seeking is not our end. (GstBaseSrc may
+  // apply one seek twice, once per demuxer pad that forwarded it, so this is a count.)
+  int seeks_in_flight = 0;
   bool paused_sent = false;
 
   SrcPrivate() { g_mutex_init(&lock); }
@@ -219,7 +222,7 @@ static GstFlowReturn gst_rtmp_client_src_create(GstPushSrc *psrc, GstBuffer **ou
     // from the nearest keyframe; whatever arrives before that belongs to the old position.
     GST_INFO_OBJECT(self, "seeking to %" G_GINT64_FORMAT " ms", seek_ms);
     if (auto ec = c.session().seek(sid, static_cast<double>(seek_ms)); !ec)
-      p->awaiting_seek = true;
+      ++p->seeks_in_flight;
   }
   for (;;) {
     apply_receive_flags(self);
@@ -241,8 +244,9 @@ static GstFlowReturn gst_rtmp_client_src_create(GstPushSrc *psrc, GstBuffer **ou
       return flow_from(self, c.fail_drive(d, err, "receive"));
     c.log_event(e);
     if (auto *m = std::get_if<Media>(&e)) {
-      if (m->msg.stream_id != sid || p->awaiting_seek)
+      if (m->msg.stream_id != sid || p->seeks_in_flight > 0)
         continue;
+      GST_LOG_OBJECT(self, "message type %u timestamp %u", m->msg.type, m->msg.timestamp);
       GstBuffer *buf = p->out.message_to_buffer(GST_OBJECT(self), m->msg);
       if (!buf)
         continue;
@@ -255,13 +259,13 @@ static GstFlowReturn gst_rtmp_client_src_create(GstPushSrc *psrc, GstBuffer **ou
       *outbuf = buf;
       return GST_FLOW_OK;
     }
-    if (auto *st = std::get_if<Status>(&e); st && st->stream_id == sid && p->awaiting_seek) {
+    if (auto *st = std::get_if<Status>(&e); st && st->stream_id == sid && p->seeks_in_flight > 0) {
       // Play.Start / Play.Reset also mark the new position on servers that send no Notify.
       if (st->info.code == status::seek_notify || st->info.code == status::play_start ||
           st->info.code == status::play_reset || st->info.code == status::seek_failed) {
         if (st->info.code == status::seek_failed)
           GST_WARNING_OBJECT(self, "seek failed: %s", st->info.description.c_str());
-        p->awaiting_seek = false;
+        --p->seeks_in_flight;
       }
       continue;
     }
@@ -271,12 +275,12 @@ static GstFlowReturn gst_rtmp_client_src_create(GstPushSrc *psrc, GstBuffer **ou
     }
     // A seek makes servers end and restart the stream (Stream EOF, Play.Stop): not our end.
     if (auto *ps = std::get_if<PlayStopped>(&e); ps && ps->stream_id == sid) {
-      if (p->awaiting_seek)
+      if (p->seeks_in_flight > 0)
         continue;
       return end_of_stream(self, ps->status_code.c_str(), true);
     }
     if (auto *eof = std::get_if<StreamEof>(&e); eof && eof->stream_id == sid) {
-      if (p->awaiting_seek)
+      if (p->seeks_in_flight > 0)
         continue;
       return end_of_stream(self, "Stream EOF", true);
     }
@@ -301,7 +305,8 @@ static gboolean gst_rtmp_client_src_start(GstBaseSrc *src) {
   p->out.reset();
   p->duration_ms = -1;
   p->recorded = false;
-  p->awaiting_seek = p->paused_sent = false;
+  p->seeks_in_flight = 0;
+  p->paused_sent = false;
   g_mutex_lock(&p->lock);
   const bool live = p->settings.live;
   g_mutex_unlock(&p->lock);

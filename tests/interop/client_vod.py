@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""VOD: rtmpsrc against nginx-rtmp's `play` application serving a 20 s FLV file: the duration
+query answers ~20 s, the seeking query says seekable, a seek to 10 s lands within one GOP (2 s)
+of it, PAUSED stops the flow and PLAYING resumes it where it was. Run for live=false (preroll,
+back-pressure) and live=true (RTMP pause/unpause commands).
+
+The player side needs PyGObject, so client_vod_player.py runs with the system python3.
+
+usage: client_vod.py <build dir>
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import client_harness as h  # noqa: E402
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def main():
+    build = os.path.abspath(sys.argv[1])
+    if subprocess.run([SYSTEM_PYTHON, "-c", "import gi"], capture_output=True).returncode != 0:
+        print("skip: the system python3 has no PyGObject")
+        sys.exit(77)
+    wd = h.workdir("client-vod-")
+    media = os.path.join(wd, "media")
+    os.makedirs(media)
+    # nginx-rtmp seeks in FLV files with the onMetaData keyframe index (without it, it restarts
+    # from 0), which FFmpeg writes with add_keyframe_index.
+    h.make_clip(os.path.join(media, "clip.flv"), 20, ["-flvflags", "add_keyframe_index"])
+    env = h.our_env(build, wd)
+    h.assert_our_factories(build, env, ("rtmpsrc",))
+    ng = h.Nginx(wd, server_extra=f"application vod {{ play {media}; }}").start()
+    try:
+        url = f"rtmp://127.0.0.1:{ng.port}/vod/clip.flv"
+        for live in (0, 1):
+            r = subprocess.run([SYSTEM_PYTHON, os.path.join(os.path.dirname(__file__),
+                                                            "client_vod_player.py"), url,
+                                str(live)], env=env, capture_output=True, text=True,
+                               timeout=120)
+            assert r.returncode == 0, r.stderr[-3000:]
+            res = json.loads(r.stdout.strip().splitlines()[-1])
+            what = f"live={live}: {res}"
+            assert not res["errors"], what
+            assert res["duration_ms"] and abs(res["duration_ms"] - 20000) <= 1000, what
+            assert res["seekable"], what
+            assert res["seek_sent"], what
+            assert res["after_seek_pts_ms"] is not None, what
+            assert abs(res["after_seek_pts_ms"] - 10000) <= 2000, what  # one GOP
+            assert res["buffers_while_paused"] <= 2, what
+            assert res["resumed_buffers"] > 10, what
+            assert res["pts_after_resume_ms"] >= res["pts_before_resume_ms"], what
+            assert res["null_ms"] < 1000, what
+            print(f"ok: VOD live={live}: duration {res['duration_ms']} ms, seek to 10 s landed at "
+                  f"{res['after_seek_pts_ms']} ms, pause held, resumed at "
+                  f"{res['pts_after_resume_ms']} ms")
+    finally:
+        ng.stop()
+
+
+if __name__ == "__main__":
+    main()
