@@ -12,6 +12,7 @@ Cases (all by default; name some on the command line to run only those):
   reject         on-publish returns FALSE for one key: ffmpeg fails naming BadName, the next
                  good publisher is served completely
   play           a player (ffmpeg reading rtmp://) is answered NetStream.Play.StreamNotFound
+  rtmps          a self-signed certificate made by the test: ffmpeg and our rtmpsink publish
 
 usage: server_ingest.py <build dir> <server_probe> [case...]
 """
@@ -46,13 +47,13 @@ def check_run(lines, what, name="srv"):
                for x in lines), f"{what}: onMetaData title did not become a tag"
 
 
-def run_one(ctx, what, publish, props=("port=0",), expected=None):
+def run_one(ctx, what, publish, props=("port=0",), expected=None, scheme="rtmp"):
     """One server pipeline, one publisher; compare everything that arrived."""
     build, probe_bin, clip, default_expected, env = ctx
     p = sh.Probe(probe_bin, env, sh.server_pipeline("srv", props))
     try:
         port = p.wait_ports()["srv"]
-        publish(f"rtmp://127.0.0.1:{port}/live/key")
+        publish(f"{scheme}://127.0.0.1:{port}/live/key")
         lines = p.finish(120)
     finally:
         p.kill()
@@ -196,9 +197,34 @@ def case_play(ctx):
     print("ok: play answered NetStream.Play.StreamNotFound; the next publisher served")
 
 
+def case_rtmps(ctx):
+    """rtmps with a self-signed certificate made here: ffmpeg and our rtmpsink publish."""
+    build, probe_bin, clip, expected, env = ctx
+    wd = h.workdir("server-tls-")
+    cert, key = os.path.join(wd, "cert.pem"), os.path.join(wd, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1"], check=True,
+                   capture_output=True, timeout=60)
+    props = ("location=rtmps://127.0.0.1/live/key", "port=0", f"certificate-file={cert}",
+             f"private-key-file={key}")
+
+    def ffmpeg_tls(url):
+        r = subprocess.run(["ffmpeg", "-loglevel", "error", "-i", clip, "-c", "copy", "-f", "flv",
+                            "-tls_verify", "0", url], capture_output=True, text=True, timeout=180)
+        assert r.returncode == 0, f"ffmpeg rtmps failed: {r.stderr[-2000:]}"
+    run_one(ctx, "ffmpeg over rtmps", ffmpeg_tls, props, scheme="rtmps")
+
+    def rtmpsink_tls(url):
+        r = subprocess.run(["gst-launch-1.0", "-q", "filesrc", f"location={clip}", "!",
+                            "rtmpsink", f"location={url}", "tls-validation-flags=0"], env=env,
+                           capture_output=True, text=True, timeout=180)
+        assert r.returncode == 0, f"rtmpsink rtmps failed: {r.stdout[-2000:]} {r.stderr[-2000:]}"
+    run_one(ctx, "our rtmpsink over rtmps", rtmpsink_tls, props, scheme="rtmps")
+
+
 CASES = {"ffmpeg_re": case_ffmpeg_re, "ffmpeg_fast": case_ffmpeg_fast, "rtmpsink": case_rtmpsink,
          "rtmp2sink": case_rtmp2sink, "librtmp": case_librtmp, "shared_port": case_shared_port,
-         "reject": case_reject, "play": case_play}
+         "reject": case_reject, "play": case_play, "rtmps": case_rtmps}
 
 
 def main():
