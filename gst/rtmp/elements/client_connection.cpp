@@ -127,7 +127,9 @@ Outcome ClientConnection::fail_event(const Event &e, const std::string &context)
     error_.domain = GST_RESOURCE_ERROR;
     error_.code = direction() == Direction::read ? GST_RESOURCE_ERROR_READ
                                                  : GST_RESOURCE_ERROR_WRITE;
-    error_.text = "connection to " + peer_ + " lost: " + c->reason;
+    // The context says what we were waiting for: a server that drops a publish it refuses
+    // (nginx-rtmp on_publish) reads "lost during publish <name>".
+    error_.text = "connection to " + peer_ + " lost during " + context + ": " + c->reason;
     error_.debug = context;
   }
   return Outcome::failed;
