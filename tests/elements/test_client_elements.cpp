@@ -703,3 +703,29 @@ TEST_F(ClientElements, SinkMergesTagsIntoMetadata) {
   EXPECT_EQ(metas[1].values[0].number_at("width"), 320.0);
   gst_harness_teardown(h);
 }
+
+// peak-kbps paces the output: 40 KB of media at 320 kbit/s take about 1 s instead of
+// arriving at once.
+TEST_F(ClientElements, SinkPeakKbpsPacesTheOutput) {
+  FakeRtmpServer server;
+  GstHarness *h = gst_harness_new("rtmpsink");
+  g_object_set(h->element, "location", server.url().c_str(), "peak-kbps", 320u, nullptr);
+  gst_harness_set_src_caps_str(h, "video/x-flv");
+  Bytes file = make_flv_header(FlvHeader{true, true});
+  for (int i = 0; i < 10; ++i) {
+    Bytes frame = avc_frame(i == 0, static_cast<std::uint8_t>(i));
+    frame.resize(4000, 0x55);
+    write_flv_tag(9, static_cast<std::uint32_t>(i * 33), frame, file);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  for (std::size_t off = 0; off < file.size(); off += 4096) {
+    const std::size_t n = std::min<std::size_t>(4096, file.size() - off);
+    ASSERT_EQ(gst_harness_push(h, gst_buffer_new_memdup(file.data() + off, n)), GST_FLOW_OK);
+  }
+  ASSERT_TRUE(server.wait_until([&] { return server.published().size() >= 10; }, 5000));
+  const double ms = elapsed_ms(t0);
+  // 40000 bytes * 8 / 320 kbit/s = 1000 ms (the last frame's share is not waited for).
+  EXPECT_GT(ms, 800.0);
+  EXPECT_LT(ms, 3000.0);
+  gst_harness_teardown(h);
+}

@@ -83,6 +83,9 @@ struct SinkPrivate {
   GstTagList *taglist = nullptr;
   std::uint32_t last_timestamp = 0;
 
+  // peak-kbps pacing: the monotonic time (us) at which what we sent so far is "paid for".
+  std::int64_t paced_until_us = 0;
+
   SinkPrivate() { g_mutex_init(&lock); }
   ~SinkPrivate() { g_mutex_clear(&lock); }
 };
@@ -404,6 +407,31 @@ static GstFlowReturn try_reconnect(GstRtmpClientSink *self) {
   return GST_FLOW_OK;
 }
 
+// peak-kbps: waits (still reading and answering the server) until the bytes of `tags` fit the
+// configured bitrate since the previous wait. A server or link that cannot take a burst (a
+// keyframe after a long GOP) sees at most peak-kbps.
+static net::Drive pace(GstRtmpClientSink *self, const std::vector<FlvTag> &tags) {
+  SinkPrivate *p = self->priv;
+  g_mutex_lock(&p->lock);
+  const guint kbps = p->settings.peak_kbps; // changeable while playing
+  g_mutex_unlock(&p->lock);
+  if (kbps == 0)
+    return net::Drive::ok;
+  std::uint64_t bytes = 0;
+  for (const FlvTag &t : tags)
+    bytes += t.data.size();
+  const std::int64_t now = net::monotonic_us();
+  // bytes * 8 bits / (kbps * 1000 bit/s), in microseconds.
+  p->paced_until_us =
+      std::max(p->paced_until_us, now) + static_cast<std::int64_t>(bytes * 8000 / kbps);
+  if (p->paced_until_us <= now)
+    return net::Drive::ok;
+  GError *err = nullptr;
+  const net::Drive d = p->conn->driver().idle_until(p->paced_until_us, &err);
+  g_clear_error(&err);
+  return d;
+}
+
 static GstFlowReturn gst_rtmp_client_sink_render(GstBaseSink *sink, GstBuffer *buffer) {
   auto *self = GST_RTMP_CLIENT_SINK(sink);
   SinkPrivate *p = self->priv;
@@ -451,8 +479,13 @@ static GstFlowReturn gst_rtmp_client_sink_render(GstBaseSink *sink, GstBuffer *b
   net::Drive d = p->conn->driver().flush(kMaxUnsentBytes, -1, &err);
   if (d != net::Drive::ok && d != net::Drive::closed)
     return connection_lost(self, p->conn->fail_drive(d, err, "send"), {});
-  if (err)
-    g_error_free(err);
+  g_clear_error(&err);
+  if (d == net::Drive::ok) {
+    d = pace(self, p->tags);
+    if (d != net::Drive::ok && d != net::Drive::closed)
+      return connection_lost(self, p->conn->fail_drive(d, err, "send"), {});
+    g_clear_error(&err);
+  }
   o = drain_events(self);
   refresh_stats(p);
   if (o != Outcome::ok)
@@ -575,6 +608,7 @@ static gboolean gst_rtmp_client_sink_start(GstBaseSink *sink) {
   p->last_video_config.reset();
   p->last_audio_config.reset();
   p->last_timestamp = 0;
+  p->paced_until_us = 0;
   if (p->taglist)
     gst_tag_list_unref(p->taglist);
   p->taglist = nullptr;

@@ -137,4 +137,24 @@ Drive ClientDriver::flush(std::size_t limit, std::int64_t deadline_us, GError **
   }
 }
 
+Drive ClientDriver::idle_until(std::int64_t deadline_us, GError **error) {
+  for (;;) {
+    if (!session_)
+      return Drive::closed;
+    if (transport_.cancelled())
+      return Drive::cancelled;
+    bool progress = false;
+    if (Drive d = pump(progress, error); d != Drive::ok)
+      return d;
+    if (session_->closed())
+      return Drive::closed;
+    if (monotonic_us() >= deadline_us)
+      return Drive::ok;
+    if (progress)
+      continue;
+    if (Drive d = wait(transport_.pending_output() > 0, deadline_us); d != Drive::ok)
+      return d;
+  }
+}
+
 } // namespace rtmp::net

@@ -60,6 +60,10 @@ public:
   // produced meanwhile stay queued in the session.
   Drive flush(std::size_t limit, std::int64_t deadline_us, GError **error);
 
+  // Keeps the connection alive (reads, writes, timers) until the monotonic deadline, leaving
+  // events queued: how the sink waits when it paces its output (peak-kbps).
+  Drive idle_until(std::int64_t deadline_us, GError **error);
+
   bool peer_eof() const { return eof_; }
 
 private:

@@ -13,11 +13,7 @@ namespace {
 // queue does not grow without bound while the peer is slow (amortised O(1) per byte).
 constexpr std::size_t kCompactThreshold = 256 * 1024;
 
-struct WaitState {
-  bool fired = false;
-  bool cancelled = false;
-  bool deadline = false;
-};
+using WaitState = Transport::WaitState;
 
 gboolean on_ready(GObject *, gpointer data) {
   static_cast<WaitState *>(data)->fired = true;
@@ -56,10 +52,16 @@ gboolean on_accept_certificate(GTlsConnection *, GTlsCertificate *, GTlsCertific
 
 Transport::Transport()
     : cancellable_(g_cancellable_new()), context_(g_main_context_new()),
-      read_buf_(kReadBufferSize) {}
+      read_buf_(kReadBufferSize) {
+  cancel_source_ = g_cancellable_source_new(cancellable_);
+  g_source_set_callback(cancel_source_, G_SOURCE_FUNC(on_cancelled), &wait_state_, nullptr);
+  g_source_attach(cancel_source_, context_);
+}
 
 Transport::~Transport() {
   close();
+  g_source_destroy(cancel_source_);
+  g_source_unref(cancel_source_);
   g_main_context_unref(context_);
   g_object_unref(cancellable_);
 }
@@ -200,8 +202,9 @@ WaitResult Transport::wait(bool want_read, bool want_write, std::int64_t deadlin
   if (deadline_us >= 0 && deadline_us <= monotonic_us())
     return WaitResult::deadline;
 
-  WaitState st;
-  GSource *sources[4] = {};
+  WaitState &st = wait_state_;
+  st = WaitState{};
+  GSource *sources[3] = {};
   int n = 0;
   if (conn_ && want_read) {
     sources[n] = g_pollable_input_stream_create_source(in_, nullptr);
@@ -211,8 +214,6 @@ WaitResult Transport::wait(bool want_read, bool want_write, std::int64_t deadlin
     sources[n] = g_pollable_output_stream_create_source(outs_, nullptr);
     g_source_set_callback(sources[n++], G_SOURCE_FUNC(on_ready), &st, nullptr);
   }
-  sources[n] = g_cancellable_source_new(cancellable_);
-  g_source_set_callback(sources[n++], G_SOURCE_FUNC(on_cancelled), &st, nullptr);
   if (deadline_us >= 0) {
     GSource *timer = g_source_new(&deadline_funcs, sizeof(GSource));
     g_source_set_ready_time(timer, deadline_us);

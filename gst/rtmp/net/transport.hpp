@@ -86,9 +86,20 @@ public:
   std::uint64_t bytes_in() const { return bytes_in_; }
   std::uint64_t bytes_out() const { return bytes_out_; }
 
+  // What woke wait() up (set by the source callbacks).
+  struct WaitState {
+    bool fired = false;
+    bool cancelled = false;
+    bool deadline = false;
+  };
+
 private:
   GCancellable *cancellable_ = nullptr;
   GMainContext *context_ = nullptr;
+  // One cancellable source for the life of the transport, attached to context_: creating one
+  // per wait() leaks in GLib 2.74 when it is destroyed after the cancellable fired.
+  GSource *cancel_source_ = nullptr;
+  WaitState wait_state_;
   GSocketConnection *tcp_ = nullptr;
   GIOStream *conn_ = nullptr; // tcp_ or the GTlsClientConnection wrapping it
   GPollableInputStream *in_ = nullptr;
