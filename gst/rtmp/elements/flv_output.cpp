@@ -89,6 +89,72 @@ GstTagList *metadata_to_tags(const amf::Value &meta) {
   return tags;
 }
 
+namespace {
+
+// A GstStructure field name from a peer-controlled key: letters, digits and "-_.:+" only
+// (what gst_structure_to_string() can print back), starting with a letter; nullopt if empty.
+std::optional<std::string> field_name(std::string_view key) {
+  if (key.empty())
+    return std::nullopt;
+  std::string out = g_ascii_isalpha(key.front()) ? "" : "p";
+  for (char ch : key.substr(0, kMaxMetadataValueLength)) {
+    const bool ok =
+        g_ascii_isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == ':' || ch == '+';
+    out.push_back(ok ? ch : '_');
+  }
+  return out;
+}
+
+} // namespace
+
+GstStructure *data_to_structure(std::string_view handler, const amf::Value &arg,
+                                std::int64_t timestamp_ms) {
+  if (!arg.properties())
+    return nullptr;
+  const auto ts = static_cast<guint64>(std::max<std::int64_t>(timestamp_ms, 0));
+  auto text_at = [&](std::string_view key) -> std::optional<std::string> {
+    if (const amf::Value *v = arg.find(key))
+      return short_string(*v);
+    return std::nullopt;
+  };
+  if (handler == handler::on_text_data) {
+    // onTextData: {text, language} (Adobe Flash Video File Format Specification, "onTextData";
+    // FFmpeg's flvdec reads the same two fields).
+    GstStructure *s = gst_structure_new("rtmp-text-data", "text", G_TYPE_STRING,
+                                        text_at("text").value_or("").c_str(), "timestamp-ms",
+                                        G_TYPE_UINT64, ts, nullptr);
+    if (auto lang = text_at("language"))
+      gst_structure_set(s, "language", G_TYPE_STRING, lang->c_str(), nullptr);
+    return s;
+  }
+  if (handler == handler::on_cue_point) {
+    // onCuePoint: {name, time (seconds), type ("event" | "navigation"), parameters {...}}.
+    GstStructure *s = gst_structure_new("rtmp-cue-point", "name", G_TYPE_STRING,
+                                        text_at("name").value_or("").c_str(), "type", G_TYPE_STRING,
+                                        text_at("type").value_or("").c_str(), "timestamp-ms",
+                                        G_TYPE_UINT64, ts, nullptr);
+    if (const amf::Value *t = arg.find("time");
+        t && t->as_number() && std::isfinite(*t->as_number()))
+      gst_structure_set(s, "time", G_TYPE_DOUBLE, *t->as_number(), nullptr);
+    GstStructure *params = gst_structure_new_empty("parameters");
+    if (const amf::Value *pv = arg.find("parameters"); pv && pv->properties()) {
+      std::size_t n = 0;
+      for (const auto &[key, value] : *pv->properties()) {
+        if (n++ >= kMaxMetadataTags)
+          break;
+        const auto name = field_name(key);
+        const auto text = short_string(value);
+        if (name && text)
+          gst_structure_set(params, name->c_str(), G_TYPE_STRING, text->c_str(), nullptr);
+      }
+    }
+    gst_structure_set(s, "parameters", GST_TYPE_STRUCTURE, params, nullptr);
+    gst_structure_free(params);
+    return s;
+  }
+  return nullptr;
+}
+
 FlvOutput::FlvOutput() : flv_header_(make_flv_header(FlvHeader{true, true})) {
   static gsize once = 0;
   if (g_once_init_enter(&once)) {
@@ -100,6 +166,14 @@ FlvOutput::FlvOutput() : flv_header_(make_flv_header(FlvHeader{true, true})) {
 FlvOutput::~FlvOutput() {
   if (pending_tags_)
     gst_tag_list_unref(pending_tags_);
+  if (data_structure_)
+    gst_structure_free(data_structure_);
+}
+
+GstStructure *FlvOutput::take_data_structure() {
+  GstStructure *s = data_structure_;
+  data_structure_ = nullptr;
+  return s;
 }
 
 void FlvOutput::reset() {
@@ -112,6 +186,9 @@ void FlvOutput::reset() {
   if (pending_tags_)
     gst_tag_list_unref(pending_tags_);
   pending_tags_ = nullptr;
+  if (data_structure_)
+    gst_structure_free(data_structure_);
+  data_structure_ = nullptr;
 }
 
 GstBuffer *FlvOutput::header_buffer() const {
@@ -158,12 +235,16 @@ GstTagList *FlvOutput::take_ready_tags() {
 
 GstBuffer *FlvOutput::message_to_buffer(GstObject *log_object, Message &msg) {
   const auto type = msg.kind();
+  if (data_structure_)
+    gst_structure_free(data_structure_);
+  data_structure_ = nullptr;
   if (msg.payload.empty())
     return nullptr;
   if (type != MessageType::audio && type != MessageType::video && type != MessageType::data_amf0)
     return nullptr;
 
   bool is_header = false;
+  std::optional<DataMessage> other_data; // onTextData, onCuePoint...: a bus message too
   if (type == MessageType::data_amf0) {
     auto data = decode_data(msg);
     if (!data) {
@@ -180,6 +261,8 @@ GstBuffer *FlvOutput::message_to_buffer(GstObject *log_object, Message &msg) {
         pending_tags_ = tags;
       }
       is_header = true;
+    } else {
+      other_data = d;
     }
     // Players receive onMetaData without the @setDataFrame wrapper (FLV files never have it):
     // re-encode the unwrapped form when the server (or the publisher) sent the wrapper.
@@ -198,6 +281,8 @@ GstBuffer *FlvOutput::message_to_buffer(GstObject *log_object, Message &msg) {
   const std::int64_t ms = type == MessageType::data_amf0 && !timeline_.started
                               ? std::max<std::int64_t>(timeline_.position, 0)
                               : timeline_.rebase(msg.timestamp);
+  if (other_data && !other_data->values.empty())
+    data_structure_ = data_to_structure(other_data->handler, other_data->values[0], ms);
   Bytes tag;
   if (auto ec = write_flv_tag(msg.type, static_cast<std::uint32_t>(ms), msg.payload, tag)) {
     GST_WARNING_OBJECT(log_object, "message of %zu bytes does not fit an FLV tag",
@@ -211,7 +296,8 @@ GstBuffer *FlvOutput::message_to_buffer(GstObject *log_object, Message &msg) {
     slot = tag;
     caps_dirty_ = true;
   }
-  GstBuffer *buf = gst_buffer_new_wrapped_bytes(g_bytes_new(tag.data(), tag.size()));
+  // (gst_buffer_new_wrapped_bytes() would take its own reference to a GBytes and leak ours.)
+  GstBuffer *buf = gst_buffer_new_memdup(tag.data(), tag.size());
   GST_BUFFER_PTS(buf) = GST_BUFFER_DTS(buf) = static_cast<GstClockTime>(ms) * GST_MSECOND;
   if (is_header)
     GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_HEADER);

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
 
 #include "core/bytes.hpp"
 #include "core/amf_value.hpp"
@@ -58,6 +59,16 @@ bool is_audio_config(ByteView payload);
 // onMetaData (FLV spec 10.1 E.5) as tags, or nullptr when it is not an object.
 GstTagList *metadata_to_tags(const amf::Value &meta);
 
+// The other data messages publishers send in an FLV stream (Adobe's FLV/F4V "onTextData" and
+// "onCuePoint" script data, what FFmpeg and Flash Media Live Encoder write), as the element
+// message structures the sources post: `rtmp-text-data` (text, language when present,
+// timestamp-ms) and `rtmp-cue-point` (name, time in seconds, type, timestamp-ms, and
+// `parameters`, a structure of the scalar parameters). nullptr for other handlers or a first
+// argument that is not an object. Field counts and string lengths are bounded like the
+// metadata tags (the data is peer-controlled).
+GstStructure *data_to_structure(std::string_view handler, const amf::Value &arg,
+                                std::int64_t timestamp_ms);
+
 class FlvOutput {
 public:
   FlvOutput();
@@ -85,6 +96,11 @@ public:
   // Ownership passes to the caller.
   GstTagList *take_ready_tags();
 
+  // The `rtmp-text-data` / `rtmp-cue-point` structure (data_to_structure) of the message the
+  // last message_to_buffer() call converted, or nullptr. Only the latest one is held, so a
+  // user that never takes them (rtmpsrc) keeps at most one. Ownership passes to the caller.
+  GstStructure *take_data_structure();
+
   Timeline &timeline() { return timeline_; }
   std::uint64_t media_buffers_out() const { return media_buffers_out_; }
 
@@ -94,6 +110,7 @@ private:
   std::optional<Bytes> metadata_tag_, video_config_tag_, audio_config_tag_;
   bool caps_dirty_ = false;
   GstTagList *pending_tags_ = nullptr;
+  GstStructure *data_structure_ = nullptr;
   std::uint64_t media_buffers_out_ = 0;
 };
 

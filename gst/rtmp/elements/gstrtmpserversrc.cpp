@@ -8,6 +8,7 @@
 // stats; `cond` wakes create() when the queue gets an item or on unlock().
 #include "elements/gstrtmpserversrc.h"
 
+#include <algorithm>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -538,6 +539,25 @@ static std::int64_t running_time_ms(GstRtmpServerSrc *self) {
   return static_cast<std::int64_t>((now - base) / GST_MSECOND);
 }
 
+// onTextData / onCuePoint (issue 5): the message stays in the FLV stream (flvdemux and
+// players see it) and is also told to the application, as an element message on the bus
+// (`rtmp-text-data`, `rtmp-cue-point`), and for text as a tag event (GST_TAG_COMMENT, with
+// GST_TAG_LANGUAGE_CODE when given) once media flows (flvdemux drops tags that reach it before
+// it has pads).
+static void post_data_message(GstRtmpServerSrc *self, GstStructure *data) {
+  ServerSrcPrivate *p = self->priv;
+  GST_DEBUG_OBJECT(self, "data message %" GST_PTR_FORMAT, static_cast<void *>(data));
+  if (gst_structure_has_name(data, "rtmp-text-data") && p->out.media_buffers_out() > 0) {
+    GstTagList *tags = gst_tag_list_new_empty();
+    if (const gchar *text = gst_structure_get_string(data, "text"))
+      gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_COMMENT, text, nullptr);
+    if (const gchar *lang = gst_structure_get_string(data, "language"))
+      gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_LANGUAGE_CODE, lang, nullptr);
+    gst_pad_push_event(GST_BASE_SRC_PAD(self), gst_event_new_tag(tags));
+  }
+  post_element_message(self, data);
+}
+
 static GstFlowReturn gst_rtmp_server_src_create(GstPushSrc *psrc, GstBuffer **outbuf) {
   auto *self = GST_RTMP_SERVER_SRC(psrc);
   ServerSrcPrivate *p = self->priv;
@@ -629,6 +649,8 @@ static GstFlowReturn gst_rtmp_server_src_create(GstPushSrc *psrc, GstBuffer **ou
       break;
     }
     GstBuffer *buf = p->out.message_to_buffer(GST_OBJECT(self), item.msg);
+    if (GstStructure *data = p->out.take_data_structure())
+      post_data_message(self, data);
     if (!buf)
       continue;
     if (p->out.take_caps_changed()) {
@@ -661,8 +683,31 @@ static gboolean gst_rtmp_server_src_is_seekable(GstBaseSrc *) {
 
 // ---- Properties -------------------------------------------------------------------------------
 
+// A listen location may say port 0 ("pick a free port", like port=0), which a URL to connect
+// to may not (core/url.cpp rejects it). Removes an all-zero ":0" port from the authority of
+// `uri` and returns true when there was one.
+static bool take_port_zero(std::string &uri) {
+  const auto scheme_end = uri.find("://");
+  if (scheme_end == std::string::npos)
+    return false;
+  const std::size_t start = scheme_end + 3;
+  const std::size_t end = std::min(uri.find('/', start), uri.size());
+  const std::size_t colon = uri.rfind(':', end == 0 ? 0 : end - 1);
+  if (colon == std::string::npos || colon < start || colon + 1 >= end)
+    return false;
+  if (uri.find(']', colon) < end || uri.find('@', colon) < end)
+    return false; // the colon is inside an IPv6 literal or the user info
+  for (std::size_t i = colon + 1; i < end; ++i)
+    if (uri[i] != '0')
+      return false;
+  uri.erase(colon, end - colon);
+  return true;
+}
+
 static bool set_location(ServerSettings &s, const gchar *uri, GError **error) {
-  auto url = parse_rtmp_url(uri ? uri : "", false);
+  std::string text = uri ? uri : "";
+  const bool any_port = take_port_zero(text);
+  auto url = parse_rtmp_url(text, false);
   if (!url) {
     g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI, "invalid location '%s': %s",
                 uri ? uri : "", url.error().message().c_str());
@@ -670,7 +715,7 @@ static bool set_location(ServerSettings &s, const gchar *uri, GError **error) {
   }
   s.rtmps = url->is_tls();
   s.host = url->host == "0.0.0.0" ? "" : url->host;
-  s.port = url->port;
+  s.port = any_port ? 0 : url->port;
   s.application = url->application == "*" ? "" : url->application;
   s.stream_key = url->stream == "*" ? "" : url->stream;
   return true;

@@ -1,0 +1,494 @@
+// GstHarness tests of rtmpserversrc: factory, pad template and caps, property defaults,
+// location parsing (port 0 included), bound-port, state changes to NULL within 1 s (nothing
+// connected, a silent TCP client connected, a publisher connected), and a loopback publish from
+// our rtmpsink in the same process: the FLV tags arrive unchanged, onTextData / onCuePoint stay
+// in the stream and become `rtmp-text-data` / `rtmp-cue-point` element messages (issue 5).
+#include <gio/gio.h>
+#include <gst/base/gstbasesrc.h>
+#include <gst/check/gstharness.h>
+#include <gst/gst.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/command.hpp"
+#include "core/flv.hpp"
+
+using namespace rtmp;
+
+namespace {
+
+class ServerSrc : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() { gst_init(nullptr, nullptr); }
+};
+
+std::string get_string(GstElement *e, const char *prop) {
+  gchar *v = nullptr;
+  g_object_get(e, prop, &v, nullptr);
+  std::string s = v ? v : "";
+  g_free(v);
+  return s;
+}
+
+guint get_uint(GstElement *e, const char *prop) {
+  guint v = 0;
+  g_object_get(e, prop, &v, nullptr);
+  return v;
+}
+
+std::string enum_nick(GstElement *e, const char *prop) {
+  GParamSpec *spec = g_object_class_find_property(G_OBJECT_GET_CLASS(e), prop);
+  if (!spec || !G_IS_PARAM_SPEC_ENUM(spec))
+    return {};
+  gint v = 0;
+  g_object_get(e, prop, &v, nullptr);
+  GEnumValue *ev = g_enum_get_value(G_PARAM_SPEC_ENUM(spec)->enum_class, v);
+  return ev ? ev->value_nick : "";
+}
+
+double elapsed_ms(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since)
+      .count();
+}
+
+// A TCP connection to 127.0.0.1:port that sends nothing (a silent client).
+GSocketConnection *tcp_connect(guint port) {
+  GSocketClient *client = g_socket_client_new();
+  GSocketConnection *c = g_socket_client_connect_to_host(
+      client, ("127.0.0.1:" + std::to_string(port)).c_str(), 0, nullptr, nullptr);
+  g_object_unref(client);
+  return c;
+}
+
+// Sets `h`'s element to NULL and returns how long that took, in ms.
+double time_to_null(GstHarness *h) {
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(gst_element_set_state(h->element, GST_STATE_NULL), GST_STATE_CHANGE_SUCCESS);
+  return elapsed_ms(t0);
+}
+
+// A harness around a fresh rtmpserversrc listening on a free loopback port, PLAYING.
+GstHarness *start_server(const char *extra_location = nullptr) {
+  GstHarness *h = gst_harness_new("rtmpserversrc");
+  g_object_set(h->element, "location",
+               extra_location ? extra_location : "rtmp://127.0.0.1:0/live/key", nullptr);
+  gst_harness_play(h);
+  return h;
+}
+
+// Element messages named `name` posted on `bus` within `ms` (others are dropped).
+GstStructure *wait_element_message(GstBus *bus, const char *name, int ms) {
+  const gint64 end = g_get_monotonic_time() + static_cast<gint64>(ms) * 1000;
+  for (;;) {
+    const gint64 left = end - g_get_monotonic_time();
+    if (left <= 0)
+      return nullptr;
+    GstMessage *m = gst_bus_timed_pop_filtered(bus, static_cast<GstClockTime>(left) * GST_USECOND,
+                                               GST_MESSAGE_ELEMENT);
+    if (!m)
+      return nullptr;
+    const GstStructure *s = gst_message_get_structure(m);
+    GstStructure *copy = s && gst_structure_has_name(s, name) ? gst_structure_copy(s) : nullptr;
+    gst_message_unref(m);
+    if (copy)
+      return copy;
+  }
+}
+
+// The next buffer of `h` within `ms`, or nullptr.
+GstBuffer *pull_within(GstHarness *h, int ms) {
+  const gint64 end = g_get_monotonic_time() + static_cast<gint64>(ms) * 1000;
+  while (g_get_monotonic_time() < end) {
+    if (GstBuffer *b = gst_harness_try_pull(h))
+      return b;
+    g_usleep(2000);
+  }
+  return nullptr;
+}
+
+Bytes buffer_bytes(GstBuffer *b) {
+  Bytes out(gst_buffer_get_size(b));
+  gst_buffer_extract(b, 0, out.data(), out.size());
+  return out;
+}
+
+Bytes flv_tag(std::uint8_t type, std::uint32_t ts, const Bytes &payload) {
+  Bytes out;
+  EXPECT_FALSE(write_flv_tag(type, ts, payload, out));
+  return out;
+}
+
+Bytes data_payload(const char *handler, amf::Value arg) {
+  return encode_data(DataMessage{handler, {std::move(arg)}}, 1, 0).payload;
+}
+
+} // namespace
+
+TEST_F(ServerSrc, FactoryComesFromOurPlugin) {
+  const char *dir = g_getenv("RTMP_PLUGIN_DIR");
+  ASSERT_NE(dir, nullptr) << "the test runner sets RTMP_PLUGIN_DIR to the build's plugin dir";
+  GstElementFactory *f = gst_element_factory_find("rtmpserversrc");
+  ASSERT_NE(f, nullptr);
+  EXPECT_STREQ(gst_plugin_feature_get_plugin_name(GST_PLUGIN_FEATURE(f)), "rtmp");
+  GstPlugin *plugin = gst_plugin_feature_get_plugin(GST_PLUGIN_FEATURE(f));
+  ASSERT_NE(plugin, nullptr);
+  const std::string file = gst_plugin_get_filename(plugin) ? gst_plugin_get_filename(plugin) : "";
+  EXPECT_EQ(file.rfind(dir, 0), 0u) << "rtmpserversrc from " << file;
+  EXPECT_STREQ(gst_element_factory_get_metadata(f, GST_ELEMENT_METADATA_KLASS), "Source/Network");
+  gst_object_unref(plugin);
+  gst_object_unref(f);
+}
+
+TEST_F(ServerSrc, SrcPadTemplateIsFlvAndTheSourceIsLive) {
+  GstElement *e = gst_element_factory_make("rtmpserversrc", nullptr);
+  ASSERT_NE(e, nullptr);
+  GstPadTemplate *t = gst_element_class_get_pad_template(GST_ELEMENT_GET_CLASS(e), "src");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(GST_PAD_TEMPLATE_DIRECTION(t), GST_PAD_SRC);
+  GstCaps *caps = gst_pad_template_get_caps(t);
+  GstCaps *flv = gst_caps_from_string("video/x-flv");
+  EXPECT_TRUE(gst_caps_is_equal(caps, flv));
+  gst_caps_unref(flv);
+  gst_caps_unref(caps);
+  EXPECT_TRUE(gst_base_src_is_live(GST_BASE_SRC(e)));
+  gst_object_unref(e);
+}
+
+TEST_F(ServerSrc, PropertyDefaults) {
+  GstElement *e = gst_element_factory_make("rtmpserversrc", nullptr);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(get_string(e, "location"), "rtmp://0.0.0.0:1935/*/*");
+  EXPECT_EQ(get_string(e, "host"), "0.0.0.0");
+  EXPECT_EQ(get_uint(e, "port"), 1935u);
+  EXPECT_EQ(get_uint(e, "bound-port"), 0u);
+  EXPECT_EQ(get_string(e, "application"), "");
+  EXPECT_EQ(get_string(e, "stream-key"), "");
+  EXPECT_EQ(get_string(e, "certificate-file"), "");
+  EXPECT_EQ(get_string(e, "private-key-file"), "");
+  EXPECT_EQ(get_uint(e, "chunk-size"), 4096u);
+  EXPECT_EQ(get_uint(e, "window-ack-size"), 2500000u);
+  EXPECT_EQ(get_uint(e, "max-connections"), 64u);
+  EXPECT_EQ(get_uint(e, "handshake-timeout"), 10u);
+  EXPECT_EQ(get_uint(e, "idle-timeout"), 30u);
+  EXPECT_EQ(get_uint(e, "max-message-size"), 8u << 20);
+  EXPECT_EQ(enum_nick(e, "on-disconnect"), "eos");
+  EXPECT_EQ(get_uint(e, "reconnect-timeout"), 10u);
+  EXPECT_EQ(enum_nick(e, "auth"), "none");
+  EXPECT_EQ(get_string(e, "username"), "");
+  EXPECT_EQ(get_string(e, "password"), "");
+  GstStructure *stats = nullptr;
+  g_object_get(e, "stats", &stats, nullptr);
+  ASSERT_NE(stats, nullptr);
+  EXPECT_TRUE(gst_structure_has_name(stats, "rtmpserversrc-stats"));
+  guint64 connections = 99;
+  EXPECT_TRUE(gst_structure_get_uint64(stats, "connections", &connections));
+  EXPECT_EQ(connections, 0u);
+  gst_structure_free(stats);
+  gst_object_unref(e);
+}
+
+TEST_F(ServerSrc, LocationFillsTheFieldsAndBack) {
+  GstElement *e = gst_element_factory_make("rtmpserversrc", nullptr);
+  g_object_set(e, "location", "rtmp://127.0.0.1:19350/live/cam1", nullptr);
+  EXPECT_EQ(get_string(e, "host"), "127.0.0.1");
+  EXPECT_EQ(get_uint(e, "port"), 19350u);
+  EXPECT_EQ(get_string(e, "application"), "live");
+  EXPECT_EQ(get_string(e, "stream-key"), "cam1");
+  EXPECT_EQ(get_string(e, "location"), "rtmp://127.0.0.1:19350/live/cam1");
+
+  // No port: the scheme's (RTMP 1.0 section 5.2: 1935; rtmps: 443). '*' accepts any.
+  g_object_set(e, "location", "rtmp://0.0.0.0/app/*", nullptr);
+  EXPECT_EQ(get_string(e, "host"), "0.0.0.0");
+  EXPECT_EQ(get_uint(e, "port"), 1935u);
+  EXPECT_EQ(get_string(e, "application"), "app");
+  EXPECT_EQ(get_string(e, "stream-key"), "");
+  g_object_set(e, "location", "rtmps://[::1]/*/key", nullptr);
+  EXPECT_EQ(get_string(e, "host"), "::1");
+  EXPECT_EQ(get_uint(e, "port"), 443u);
+  EXPECT_EQ(get_string(e, "application"), "");
+  EXPECT_EQ(get_string(e, "location"), "rtmps://[::1]:443/*/key");
+
+  // Port 0 in a location means "a free port", as port=0 does.
+  g_object_set(e, "location", "rtmp://127.0.0.1:0/live/key", nullptr);
+  EXPECT_EQ(get_uint(e, "port"), 0u);
+  EXPECT_EQ(get_string(e, "host"), "127.0.0.1");
+  EXPECT_EQ(get_string(e, "stream-key"), "key");
+  EXPECT_EQ(get_string(e, "location"), "rtmp://127.0.0.1:0/live/key");
+  g_object_set(e, "location", "rtmp://[::1]:0/live/key", nullptr);
+  EXPECT_EQ(get_uint(e, "port"), 0u);
+  EXPECT_EQ(get_string(e, "host"), "::1");
+
+  // Invalid locations leave every field as it was.
+  g_object_set(e, "location", "rtmp://127.0.0.1:4000/live/key", nullptr);
+  for (const char *bad : {"http://127.0.0.1/live/key", "rtmp://127.0.0.1:70000/live/key",
+                          "rtmp://127.0.0.1:-1/live/key", "rtmp:///live/key", "not a url"}) {
+    g_object_set(e, "location", bad, nullptr);
+    EXPECT_EQ(get_string(e, "location"), "rtmp://127.0.0.1:4000/live/key") << bad;
+  }
+  gst_object_unref(e);
+}
+
+TEST_F(ServerSrc, UriHandlerTakesRtmpServerUris) {
+  GstElement *e =
+      gst_element_make_from_uri(GST_URI_SRC, "rtmpserver://127.0.0.1:0/live/key", nullptr, nullptr);
+  ASSERT_NE(e, nullptr);
+  EXPECT_STREQ(GST_OBJECT_NAME(gst_element_get_factory(e)), "rtmpserversrc");
+  EXPECT_EQ(get_uint(e, "port"), 0u);
+  EXPECT_EQ(get_string(e, "application"), "live");
+  GError *err = nullptr;
+  EXPECT_TRUE(
+      gst_uri_handler_set_uri(GST_URI_HANDLER(e), "rtmpservers://127.0.0.1:1936/a/b", &err));
+  EXPECT_EQ(get_string(e, "location"), "rtmps://127.0.0.1:1936/a/b");
+  EXPECT_FALSE(gst_uri_handler_set_uri(GST_URI_HANDLER(e), "rtmpserver://", &err));
+  ASSERT_NE(err, nullptr);
+  g_clear_error(&err);
+  gst_object_unref(e);
+}
+
+TEST_F(ServerSrc, PortZeroBindsAFreePortAndBoundPortTellsIt) {
+  for (const char *how : {"property", "location"}) {
+    GstHarness *h = gst_harness_new("rtmpserversrc");
+    if (std::strcmp(how, "property") == 0)
+      g_object_set(h->element, "host", "127.0.0.1", "port", 0u, nullptr);
+    else
+      g_object_set(h->element, "location", "rtmp://127.0.0.1:0/live/key", nullptr);
+    EXPECT_EQ(get_uint(h->element, "bound-port"), 0u) << how;
+    gst_harness_play(h);
+    const guint port = get_uint(h->element, "bound-port");
+    EXPECT_NE(port, 0u) << how;
+    EXPECT_NE(port, 1935u) << how;
+    EXPECT_EQ(get_uint(h->element, "port"), 0u) << how;
+    GSocketConnection *c = tcp_connect(port);
+    EXPECT_NE(c, nullptr) << how << ": nothing listens on bound-port " << port;
+    if (c)
+      g_object_unref(c);
+    EXPECT_LT(time_to_null(h), 1000.0);
+    gst_harness_teardown(h);
+  }
+}
+
+TEST_F(ServerSrc, CapsAreFlvWithTheFlvHeaderAsStreamheader) {
+  GstHarness *h = start_server();
+  // The first buffer is the FLV header (FLV spec 10.1 E.2: "FLV", version 1, audio+video flags
+  // 0x05, header size 9), then PreviousTagSize0 = 0.
+  GstBuffer *b = pull_within(h, 10000);
+  ASSERT_NE(b, nullptr);
+  const Bytes header = {0x46, 0x4C, 0x56, 0x01, 0x05, 0x00, 0x00,
+                        0x00, 0x09, 0x00, 0x00, 0x00, 0x00};
+  EXPECT_EQ(buffer_bytes(b), header);
+  EXPECT_TRUE(GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_HEADER));
+  gst_buffer_unref(b);
+  GstPad *pad = gst_element_get_static_pad(h->element, "src");
+  GstCaps *caps = gst_pad_query_caps(pad, nullptr);
+  gst_object_unref(pad);
+  ASSERT_EQ(gst_caps_get_size(caps), 1u);
+  const GstStructure *s = gst_caps_get_structure(caps, 0);
+  EXPECT_TRUE(gst_structure_has_name(s, "video/x-flv"));
+  const GValue *sh = gst_structure_get_value(s, "streamheader");
+  ASSERT_NE(sh, nullptr);
+  ASSERT_EQ(gst_value_array_get_size(sh), 1u); // nothing published yet: the FLV header only
+  EXPECT_EQ(buffer_bytes(gst_value_get_buffer(gst_value_array_get_value(sh, 0))), header);
+  gst_caps_unref(caps);
+  EXPECT_LT(time_to_null(h), 1000.0);
+  gst_harness_teardown(h);
+}
+
+TEST_F(ServerSrc, NullWithinOneSecondWithNothingConnected) {
+  GstHarness *h = start_server();
+  GstBuffer *b = pull_within(h, 10000); // create() now waits for a publisher
+  ASSERT_NE(b, nullptr);
+  gst_buffer_unref(b);
+  g_usleep(100000);
+  EXPECT_LT(time_to_null(h), 1000.0);
+  gst_harness_teardown(h);
+}
+
+TEST_F(ServerSrc, NullWithinOneSecondWithSilentClientsConnected) {
+  GstHarness *h = start_server();
+  GstBuffer *b = pull_within(h, 10000);
+  ASSERT_NE(b, nullptr);
+  gst_buffer_unref(b);
+  const guint port = get_uint(h->element, "bound-port");
+  std::vector<GSocketConnection *> silent;
+  for (int i = 0; i < 5; ++i) {
+    GSocketConnection *c = tcp_connect(port);
+    ASSERT_NE(c, nullptr);
+    silent.push_back(c);
+  }
+  g_usleep(200000); // accepted and waiting for C0/C1 on the listener thread
+  GstStructure *stats = nullptr;
+  g_object_get(h->element, "stats", &stats, nullptr);
+  guint64 open = 0;
+  ASSERT_TRUE(gst_structure_get_uint64(stats, "connections-open", &open));
+  EXPECT_EQ(open, 5u);
+  gst_structure_free(stats);
+  EXPECT_LT(time_to_null(h), 1000.0);
+  // The listener closed them: a read sees the end of the stream (or a reset), not a hang.
+  for (GSocketConnection *c : silent) {
+    GSocket *s = g_socket_connection_get_socket(c);
+    g_socket_set_timeout(s, 5);
+    gchar byte = 0;
+    EXPECT_LE(g_socket_receive(s, &byte, 1, nullptr, nullptr), 0);
+    g_object_unref(c);
+  }
+  gst_harness_teardown(h);
+}
+
+// Our rtmpsink publishes an FLV stream (AVC sequence header, frames, onTextData, onCuePoint)
+// to rtmpserversrc in the same process: every tag arrives with its payload unchanged, the
+// data tags stay in the stream and are posted as element messages, the publisher leaving is
+// EOS (on-disconnect=eos), and NULL is quick with the publisher connected.
+TEST_F(ServerSrc, LoopbackPublishKeepsTagsAndPostsTextDataAndCuePoints) {
+  GstHarness *srv = start_server();
+  GstBus *bus = gst_bus_new();
+  gst_element_set_bus(srv->element, bus);
+  GstBuffer *b = pull_within(srv, 10000); // the FLV header
+  ASSERT_NE(b, nullptr);
+  gst_buffer_unref(b);
+  const guint port = get_uint(srv->element, "bound-port");
+
+  GstHarness *pub = gst_harness_new("rtmpsink");
+  ASSERT_NE(pub, nullptr);
+  const std::string url = "rtmp://127.0.0.1:" + std::to_string(port) + "/live/key";
+  g_object_set(pub->element, "location", url.c_str(), nullptr);
+  gst_harness_set_src_caps_str(pub, "video/x-flv");
+
+  // FLV spec 10.1 E.4.3.1: FrameType 1 (key) / 2 (inter), CodecID 7 (AVC); AVCPacketType 0 is
+  // the sequence header, 1 a NALU, then a 24-bit composition time of 0.
+  const Bytes avc_config = {0x17, 0x00, 0x00, 0x00, 0x00, 0x01, 0x64, 0x00, 0x1F, 0xFF, 0xE1, 0x00,
+                            0x04, 0x67, 0x64, 0x00, 0x1F, 0x01, 0x00, 0x04, 0x68, 0xEE, 0x3C, 0x80};
+  auto frame = [](bool key, std::uint8_t fill) {
+    Bytes f = {static_cast<std::uint8_t>(key ? 0x17 : 0x27), 0x01, 0x00, 0x00, 0x00};
+    f.insert(f.end(), 200, fill);
+    return f;
+  };
+  const Bytes text = data_payload(
+      "onTextData", amf::make_ecma_array({{"text", "hello captions"}, {"language", "eng"}}));
+  const Bytes cue = data_payload(
+      "onCuePoint",
+      amf::make_object({{"name", "chapter-2"},
+                        {"time", 0.08},
+                        {"type", "event"},
+                        {"parameters", amf::make_object({{"lang", "fr"}, {"1st key", 7}})}}));
+  struct Sent {
+    std::uint8_t type;
+    std::uint32_t ts;
+    Bytes payload;
+  };
+  const std::vector<Sent> sent = {
+      {9, 0, avc_config},       {9, 0, frame(true, 1)}, {9, 40, frame(false, 2)}, {18, 40, text},
+      {9, 80, frame(false, 3)}, {18, 80, cue},          {9, 120, frame(true, 4)},
+  };
+  Bytes stream = make_flv_header(FlvHeader{false, true});
+  for (const auto &s : sent) {
+    const Bytes t = flv_tag(s.type, s.ts, s.payload);
+    stream.insert(stream.end(), t.begin(), t.end());
+  }
+  gst_harness_play(pub);
+  ASSERT_EQ(gst_harness_push(pub, gst_buffer_new_memdup(stream.data(), stream.size())),
+            GST_FLOW_OK);
+
+  // Every tag arrives in order as one buffer: same type and payload, timestamps rebased to the
+  // first message (placed at the running time, so compare differences).
+  std::vector<GstBuffer *> got;
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    GstBuffer *buf = pull_within(srv, 20000);
+    ASSERT_NE(buf, nullptr) << "tag " << i << " did not arrive";
+    got.push_back(buf);
+  }
+  const GstClockTime t0 = GST_BUFFER_DTS(got[0]);
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    const Bytes tag = buffer_bytes(got[i]);
+    ASSERT_GE(tag.size(), 11u + 4u);
+    EXPECT_EQ(tag[0], sent[i].type) << i;
+    const Bytes payload(tag.begin() + 11, tag.end() - 4);
+    EXPECT_EQ(payload, sent[i].payload) << "tag " << i;
+    EXPECT_EQ(GST_BUFFER_DTS(got[i]) - t0, sent[i].ts * GST_MSECOND) << i;
+    gst_buffer_unref(got[i]);
+  }
+
+  GstStructure *t = wait_element_message(bus, "rtmp-text-data", 5000);
+  ASSERT_NE(t, nullptr) << "no rtmp-text-data message";
+  EXPECT_STREQ(gst_structure_get_string(t, "text"), "hello captions");
+  EXPECT_STREQ(gst_structure_get_string(t, "language"), "eng");
+  guint64 ts = 0;
+  EXPECT_TRUE(gst_structure_get_uint64(t, "timestamp-ms", &ts));
+  gst_structure_free(t);
+
+  GstStructure *c = wait_element_message(bus, "rtmp-cue-point", 5000);
+  ASSERT_NE(c, nullptr) << "no rtmp-cue-point message";
+  EXPECT_STREQ(gst_structure_get_string(c, "name"), "chapter-2");
+  EXPECT_STREQ(gst_structure_get_string(c, "type"), "event");
+  gdouble time = 0;
+  EXPECT_TRUE(gst_structure_get_double(c, "time", &time));
+  EXPECT_DOUBLE_EQ(time, 0.08);
+  guint64 cue_ts = 0;
+  EXPECT_TRUE(gst_structure_get_uint64(c, "timestamp-ms", &cue_ts));
+  EXPECT_EQ(cue_ts - ts, 40u); // 40 ms after the text, as sent
+  GstStructure *params = nullptr;
+  ASSERT_TRUE(gst_structure_get(c, "parameters", GST_TYPE_STRUCTURE, &params, nullptr));
+  EXPECT_STREQ(gst_structure_get_string(params, "lang"), "fr");
+  EXPECT_STREQ(gst_structure_get_string(params, "p1st_key"), "7"); // sanitised field name
+  gst_structure_free(params);
+  gst_structure_free(c);
+
+  // The text also went downstream as a tag event before its tag.
+  bool text_tag = false;
+  while (GstEvent *ev = gst_harness_try_pull_event(srv)) {
+    if (GST_EVENT_TYPE(ev) == GST_EVENT_TAG) {
+      GstTagList *tags = nullptr;
+      gst_event_parse_tag(ev, &tags);
+      gchar *comment = nullptr;
+      if (gst_tag_list_get_string(tags, GST_TAG_COMMENT, &comment))
+        text_tag = text_tag || std::strcmp(comment, "hello captions") == 0;
+      g_free(comment);
+    }
+    gst_event_unref(ev);
+  }
+  EXPECT_TRUE(text_tag);
+
+  // NULL on the server with the publisher still connected: quick.
+  EXPECT_LT(time_to_null(srv), 1000.0);
+  gst_harness_teardown(pub);
+  gst_harness_teardown(srv);
+  gst_object_unref(bus);
+}
+
+TEST_F(ServerSrc, PublisherLeavingIsEosWithOnDisconnectEos) {
+  GstHarness *srv = start_server();
+  GstBuffer *b = pull_within(srv, 10000);
+  ASSERT_NE(b, nullptr);
+  gst_buffer_unref(b);
+  const guint port = get_uint(srv->element, "bound-port");
+  GstHarness *pub = gst_harness_new("rtmpsink");
+  const std::string url = "rtmp://127.0.0.1:" + std::to_string(port) + "/live/key";
+  g_object_set(pub->element, "location", url.c_str(), nullptr);
+  gst_harness_set_src_caps_str(pub, "video/x-flv");
+  gst_harness_play(pub);
+  Bytes stream = make_flv_header(FlvHeader{false, true});
+  const Bytes t = flv_tag(9, 0, Bytes{0x17, 0x01, 0x00, 0x00, 0x00, 0xAA});
+  stream.insert(stream.end(), t.begin(), t.end());
+  ASSERT_EQ(gst_harness_push(pub, gst_buffer_new_memdup(stream.data(), stream.size())),
+            GST_FLOW_OK);
+  GstBuffer *frame = pull_within(srv, 20000);
+  ASSERT_NE(frame, nullptr);
+  gst_buffer_unref(frame);
+  gst_harness_teardown(pub); // the publisher goes away
+
+  bool eos = false;
+  const gint64 end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+  while (!eos && g_get_monotonic_time() < end) {
+    if (GstEvent *ev = gst_harness_try_pull_event(srv)) {
+      eos = GST_EVENT_TYPE(ev) == GST_EVENT_EOS;
+      gst_event_unref(ev);
+    } else {
+      g_usleep(5000);
+    }
+  }
+  EXPECT_TRUE(eos) << "no EOS after the publisher left";
+  gst_harness_teardown(srv);
+}
