@@ -1,5 +1,7 @@
 #include "elements/client_connection.h"
 
+#include <gst/base/gstbasesink.h>
+
 #include <utility>
 
 GST_DEBUG_CATEGORY(rtmp_client_debug);
@@ -125,8 +127,8 @@ Outcome ClientConnection::fail_event(const Event &e, const std::string &context)
   } else if (const auto *c = std::get_if<Closed>(&e)) {
     // Not a protocol error: the server (or the network) ended the connection.
     error_.domain = GST_RESOURCE_ERROR;
-    error_.code = direction() == Direction::read ? GST_RESOURCE_ERROR_READ
-                                                 : GST_RESOURCE_ERROR_WRITE;
+    error_.code =
+        direction() == Direction::read ? GST_RESOURCE_ERROR_READ : GST_RESOURCE_ERROR_WRITE;
     // The context says what we were waiting for: a server that drops a publish it refuses
     // (nginx-rtmp on_publish) reads "lost during publish <name>".
     error_.text = "connection to " + peer_ + " lost during " + context + ": " + c->reason;
@@ -200,6 +202,108 @@ Outcome ClientConnection::open(const ClientSettings &s) {
       report_from_rtmp(make_error_code(Errc::auth_failed),
                        "the server kept challenging the credentials", "", context, direction());
   return Outcome::failed;
+}
+
+ClientSettings ElementState::snapshot() {
+  g_mutex_lock(&lock);
+  ClientSettings copy = settings;
+  g_mutex_unlock(&lock);
+  return copy;
+}
+
+void ElementState::refresh_stats(ClientConnection *c) {
+  if (!c || !c->is_open())
+    return;
+  g_mutex_lock(&lock);
+  stats = c->session().stats();
+  g_mutex_unlock(&lock);
+}
+
+void ElementState::add_dropped(std::uint64_t bytes) {
+  g_mutex_lock(&lock);
+  dropped_bytes += bytes;
+  g_mutex_unlock(&lock);
+}
+
+void ElementState::add_reconnect() {
+  g_mutex_lock(&lock);
+  ++reconnects;
+  g_mutex_unlock(&lock);
+}
+
+void ElementState::set_property(GObject *object, guint prop_id, const GValue *value,
+                                GParamSpec *pspec) {
+  g_mutex_lock(&lock);
+  const bool handled = set_client_property(settings, prop_id, value);
+  if (prop_id == PROP_RECEIVE_AUDIO || prop_id == PROP_RECEIVE_VIDEO)
+    receive_changed = true;
+  g_mutex_unlock(&lock);
+  if (!handled)
+    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+}
+
+void ElementState::get_property(GObject *object, guint prop_id, GValue *value, GParamSpec *pspec) {
+  g_mutex_lock(&lock);
+  bool handled = get_client_property(settings, prop_id, value);
+  if (!handled && prop_id == PROP_STATS) {
+    g_value_take_boxed(value, make_stats_structure(&stats, reconnects, dropped_bytes));
+    handled = true;
+  }
+  g_mutex_unlock(&lock);
+  if (!handled)
+    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+}
+
+static GQuark state_quark() {
+  static GQuark q = g_quark_from_static_string("rtmp-client-element-state");
+  return q;
+}
+
+void ElementState::attach(GObject *object) {
+  g_object_set_qdata(object, state_quark(), this);
+}
+
+static ElementState *state_of(GstURIHandler *handler) {
+  return static_cast<ElementState *>(g_object_get_qdata(G_OBJECT(handler), state_quark()));
+}
+
+static GstURIType uri_get_type(GType type) {
+  return g_type_is_a(type, GST_TYPE_BASE_SINK) ? GST_URI_SINK : GST_URI_SRC;
+}
+
+static const gchar *const *uri_get_protocols(GType) {
+  return client_uri_protocols();
+}
+
+static gchar *uri_get_uri(GstURIHandler *handler) {
+  ElementState *st = state_of(handler);
+  g_mutex_lock(&st->lock);
+  gchar *uri = g_strdup(st->settings.location().c_str());
+  g_mutex_unlock(&st->lock);
+  return uri;
+}
+
+static gboolean uri_set_uri(GstURIHandler *handler, const gchar *uri, GError **error) {
+  ElementState *st = state_of(handler);
+  if (GST_STATE(handler) >= GST_STATE_PAUSED) {
+    g_set_error_literal(error, GST_URI_ERROR, GST_URI_ERROR_BAD_STATE,
+                        "the location cannot change while the element is running");
+    return FALSE;
+  }
+  g_mutex_lock(&st->lock);
+  const bool ok = st->settings.set_location(uri, error);
+  g_mutex_unlock(&st->lock);
+  if (ok)
+    g_object_notify(G_OBJECT(handler), "location");
+  return ok;
+}
+
+void uri_handler_init(gpointer g_iface, gpointer) {
+  auto *iface = static_cast<GstURIHandlerInterface *>(g_iface);
+  iface->get_type = uri_get_type;
+  iface->get_protocols = uri_get_protocols;
+  iface->get_uri = uri_get_uri;
+  iface->set_uri = uri_set_uri;
 }
 
 GstStructure *make_stats_structure(const Stats *st, std::uint64_t reconnects,

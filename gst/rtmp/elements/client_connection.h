@@ -72,6 +72,42 @@ private:
   ErrorReport error_;
 };
 
+// What other threads touch in a client element, with the ONE lock that guards it: the settings
+// (written by set_property from any thread, copied by the streaming thread when it connects),
+// a snapshot of the session's counters and the element's own (read by the `stats` property),
+// and the receive-audio/video change flag the streaming thread applies. Both elements use it,
+// together with the property and GstURIHandler glue below, so that they cannot drift apart.
+struct ElementState {
+  GMutex lock;
+  ClientSettings settings;
+  Stats stats;
+  std::uint64_t reconnects = 0;
+  std::uint64_t dropped_bytes = 0;
+  bool receive_changed = false;
+
+  ElementState() { g_mutex_init(&lock); }
+  ~ElementState() { g_mutex_clear(&lock); }
+  ElementState(const ElementState &) = delete;
+  ElementState &operator=(const ElementState &) = delete;
+
+  ClientSettings snapshot();
+  // Copies the session's counters when a connection is open (streaming thread).
+  void refresh_stats(ClientConnection *c);
+  void add_dropped(std::uint64_t bytes);
+  void add_reconnect();
+
+  // GObject property glue (warns on ids that are not client properties).
+  void set_property(GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec);
+  void get_property(GObject *object, guint prop_id, GValue *value, GParamSpec *pspec);
+
+  // Makes `object`'s GstURIHandler (installed with uri_handler_init) use this state.
+  void attach(GObject *object);
+};
+
+// GstURIHandler for both elements (sink or source from the GType); the state is the one
+// attach()ed to the object.
+void uri_handler_init(gpointer g_iface, gpointer data);
+
 // The read-only `stats` structure of both elements: the session's counters (bytes, messages,
 // chunk sizes, window sizes, RTT) plus the element's own (reconnects, dropped bytes).
 GstStructure *make_stats_structure(const Stats *session_stats, std::uint64_t reconnects,

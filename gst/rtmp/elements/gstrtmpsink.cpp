@@ -52,11 +52,8 @@ bool is_on_metadata(ByteView data) {
 }
 
 struct SinkPrivate {
-  GMutex lock;
-  ClientSettings settings;
-  Stats stats;
-  std::uint64_t reconnects = 0;
-  std::uint64_t dropped_bytes = 0;
+  // Settings, stats and counters shared with other threads, under their one lock.
+  ElementState state;
 
   // Streaming thread only.
   std::unique_ptr<ClientConnection> conn;
@@ -85,9 +82,6 @@ struct SinkPrivate {
 
   // peak-kbps pacing: the monotonic time (us) at which what we sent so far is "paid for".
   std::int64_t paced_until_us = 0;
-
-  SinkPrivate() { g_mutex_init(&lock); }
-  ~SinkPrivate() { g_mutex_clear(&lock); }
 };
 
 } // namespace
@@ -97,8 +91,6 @@ struct _GstRtmpClientSink {
   SinkPrivate *priv;
 };
 
-static void uri_handler_init(gpointer iface, gpointer data);
-
 G_DEFINE_TYPE_WITH_CODE(GstRtmpClientSink, gst_rtmp_client_sink, GST_TYPE_BASE_SINK,
                         G_IMPLEMENT_INTERFACE(GST_TYPE_URI_HANDLER, uri_handler_init))
 
@@ -106,14 +98,6 @@ static GstStaticPadTemplate sink_template =
     GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS("video/x-flv"));
 
 #define PRIV(obj) (GST_RTMP_CLIENT_SINK(obj)->priv)
-
-static void refresh_stats(SinkPrivate *p) {
-  if (!p->conn || !p->conn->is_open())
-    return;
-  g_mutex_lock(&p->lock);
-  p->stats = p->conn->session().stats();
-  g_mutex_unlock(&p->lock);
-}
 
 // Turns a non-ok Outcome into the flow return, posting the error when there is one.
 static GstFlowReturn flow_from(GstRtmpClientSink *self, Outcome o) {
@@ -271,9 +255,7 @@ static Outcome send_flv_bytes(GstRtmpClientSink *self, ByteView data) {
 
 static Outcome connect_and_publish(GstRtmpClientSink *self) {
   SinkPrivate *p = self->priv;
-  g_mutex_lock(&p->lock);
-  p->active = p->settings;
-  g_mutex_unlock(&p->lock);
+  p->active = p->state.snapshot();
   if (p->active.stream.empty()) {
     RTMP_POST_ERROR(
         self, report_settings("no stream name to publish", "set location or the stream property"));
@@ -297,7 +279,7 @@ static Outcome connect_and_publish(GstRtmpClientSink *self) {
   GST_INFO_OBJECT(self, "publishing %s on stream %u", p->active.location().c_str(), sid);
   p->publishing = true;
   p->reader.reset();
-  refresh_stats(p);
+  p->state.refresh_stats(p->conn.get());
   return Outcome::ok;
 }
 
@@ -324,11 +306,8 @@ static void enqueue(SinkPrivate *p, FlvTag &&tag) {
     dropped += p->backlog.front().data.size();
     p->backlog.pop_front();
   }
-  if (dropped) {
-    g_mutex_lock(&p->lock);
-    p->dropped_bytes += dropped;
-    g_mutex_unlock(&p->lock);
-  }
+  if (dropped)
+    p->state.add_dropped(dropped);
 }
 
 // The connection failed while publishing. Without reconnect=true this is the element error;
@@ -346,9 +325,7 @@ static GstFlowReturn connection_lost(GstRtmpClientSink *self, Outcome o,
   p->attempt = 1;
   p->delay_ms = p->active.reconnect_delay_ms;
   p->next_attempt_us = net::monotonic_us() + static_cast<std::int64_t>(p->delay_ms) * 1000;
-  g_mutex_lock(&p->lock);
-  ++p->reconnects;
-  g_mutex_unlock(&p->lock);
+  p->state.add_reconnect();
   post_reconnect_message(self);
   for (FlvTag &t : unsent)
     enqueue(p, std::move(t));
@@ -396,11 +373,8 @@ static GstFlowReturn try_reconnect(GstRtmpClientSink *self) {
   }
   p->backlog.clear();
   p->backlog_bytes = 0;
-  if (dropped) {
-    g_mutex_lock(&p->lock);
-    p->dropped_bytes += dropped;
-    g_mutex_unlock(&p->lock);
-  }
+  if (dropped)
+    p->state.add_dropped(dropped);
   std::size_t sent = 0;
   if (Outcome so = send_tags(self, resend, sent); so != Outcome::ok)
     return connection_lost(self, so, {});
@@ -412,9 +386,9 @@ static GstFlowReturn try_reconnect(GstRtmpClientSink *self) {
 // keyframe after a long GOP) sees at most peak-kbps.
 static net::Drive pace(GstRtmpClientSink *self, const std::vector<FlvTag> &tags) {
   SinkPrivate *p = self->priv;
-  g_mutex_lock(&p->lock);
-  const guint kbps = p->settings.peak_kbps; // changeable while playing
-  g_mutex_unlock(&p->lock);
+  g_mutex_lock(&p->state.lock);
+  const guint kbps = p->state.settings.peak_kbps; // changeable while playing
+  g_mutex_unlock(&p->state.lock);
   if (kbps == 0)
     return net::Drive::ok;
   std::uint64_t bytes = 0;
@@ -487,7 +461,7 @@ static GstFlowReturn gst_rtmp_client_sink_render(GstBaseSink *sink, GstBuffer *b
     g_clear_error(&err);
   }
   o = drain_events(self);
-  refresh_stats(p);
+  p->state.refresh_stats(p->conn.get());
   if (o != Outcome::ok)
     return connection_lost(self, o, {});
   return GST_FLOW_OK;
@@ -529,7 +503,7 @@ static void send_stop_commands(GstRtmpClientSink *self) {
         return st && st->info.code == status::unpublish_success;
       },
       net::monotonic_us() + kUnpublishWaitUs, "unpublish");
-  refresh_stats(p);
+  p->state.refresh_stats(p->conn.get());
 }
 
 // Tags from upstream: remembered for every onMetaData we send, and sent at once as an updated
@@ -617,7 +591,7 @@ static gboolean gst_rtmp_client_sink_start(GstBaseSink *sink) {
 
 static gboolean gst_rtmp_client_sink_stop(GstBaseSink *sink) {
   SinkPrivate *p = PRIV(sink);
-  refresh_stats(p);
+  p->state.refresh_stats(p->conn.get());
   if (p->conn)
     p->conn->close();
   p->conn.reset();
@@ -641,26 +615,12 @@ static gboolean gst_rtmp_client_sink_unlock_stop(GstBaseSink *sink) {
 
 static void gst_rtmp_client_sink_set_property(GObject *object, guint prop_id, const GValue *value,
                                               GParamSpec *pspec) {
-  SinkPrivate *p = PRIV(object);
-  g_mutex_lock(&p->lock);
-  const bool handled = set_client_property(p->settings, prop_id, value);
-  g_mutex_unlock(&p->lock);
-  if (!handled)
-    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+  PRIV(object)->state.set_property(object, prop_id, value, pspec);
 }
 
 static void gst_rtmp_client_sink_get_property(GObject *object, guint prop_id, GValue *value,
                                               GParamSpec *pspec) {
-  SinkPrivate *p = PRIV(object);
-  g_mutex_lock(&p->lock);
-  bool handled = get_client_property(p->settings, prop_id, value);
-  if (!handled && prop_id == PROP_STATS) {
-    g_value_take_boxed(value, make_stats_structure(&p->stats, p->reconnects, p->dropped_bytes));
-    handled = true;
-  }
-  g_mutex_unlock(&p->lock);
-  if (!handled)
-    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+  PRIV(object)->state.get_property(object, prop_id, value, pspec);
 }
 
 static void gst_rtmp_client_sink_finalize(GObject *object) {
@@ -672,6 +632,7 @@ static void gst_rtmp_client_sink_finalize(GObject *object) {
 
 static void gst_rtmp_client_sink_init(GstRtmpClientSink *self) {
   self->priv = new SinkPrivate();
+  self->priv->state.attach(G_OBJECT(self));
 }
 
 static void gst_rtmp_client_sink_class_init(GstRtmpClientSinkClass *klass) {
@@ -699,44 +660,4 @@ static void gst_rtmp_client_sink_class_init(GstRtmpClientSinkClass *klass) {
 
   GST_DEBUG_CATEGORY_INIT(rtmp_sink_debug, "rtmpsink", 0, "RTMP publishing sink");
   GST_DEBUG_CATEGORY_INIT(rtmp_client_debug, "rtmpclient", 0, "RTMP client connection");
-}
-
-// ---- GstURIHandler ----------------------------------------------------------------------------
-
-static GstURIType uri_get_type(GType) {
-  return GST_URI_SINK;
-}
-static const gchar *const *uri_get_protocols(GType) {
-  return client_uri_protocols();
-}
-
-static gchar *uri_get_uri(GstURIHandler *handler) {
-  SinkPrivate *p = PRIV(handler);
-  g_mutex_lock(&p->lock);
-  gchar *uri = g_strdup(p->settings.location().c_str());
-  g_mutex_unlock(&p->lock);
-  return uri;
-}
-
-static gboolean uri_set_uri(GstURIHandler *handler, const gchar *uri, GError **error) {
-  SinkPrivate *p = PRIV(handler);
-  if (GST_STATE(handler) >= GST_STATE_PAUSED) {
-    g_set_error_literal(error, GST_URI_ERROR, GST_URI_ERROR_BAD_STATE,
-                        "the location cannot change while the sink is running");
-    return FALSE;
-  }
-  g_mutex_lock(&p->lock);
-  const bool ok = p->settings.set_location(uri, error);
-  g_mutex_unlock(&p->lock);
-  if (ok)
-    g_object_notify(G_OBJECT(handler), "location");
-  return ok;
-}
-
-static void uri_handler_init(gpointer g_iface, gpointer) {
-  auto *iface = static_cast<GstURIHandlerInterface *>(g_iface);
-  iface->get_type = uri_get_type;
-  iface->get_protocols = uri_get_protocols;
-  iface->get_uri = uri_get_uri;
-  iface->set_uri = uri_set_uri;
 }

@@ -35,10 +35,8 @@ using namespace rtmp::gst;
 namespace {
 
 struct SrcPrivate {
-  GMutex lock;
-  ClientSettings settings;
-  Stats stats;
-  bool receive_changed = false;
+  // Settings, stats and counters shared with other threads, under their one lock.
+  ElementState state;
 
   // Streaming thread only.
   std::unique_ptr<ClientConnection> conn;
@@ -59,9 +57,6 @@ struct SrcPrivate {
   // apply one seek twice, once per demuxer pad that forwarded it, so this is a count.)
   int seeks_in_flight = 0;
   bool paused_sent = false;
-
-  SrcPrivate() { g_mutex_init(&lock); }
-  ~SrcPrivate() { g_mutex_clear(&lock); }
 };
 
 } // namespace
@@ -71,8 +66,6 @@ struct _GstRtmpClientSrc {
   SrcPrivate *priv;
 };
 
-static void uri_handler_init(gpointer iface, gpointer data);
-
 G_DEFINE_TYPE_WITH_CODE(GstRtmpClientSrc, gst_rtmp_client_src, GST_TYPE_PUSH_SRC,
                         G_IMPLEMENT_INTERFACE(GST_TYPE_URI_HANDLER, uri_handler_init))
 
@@ -80,14 +73,6 @@ static GstStaticPadTemplate src_template =
     GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS("video/x-flv"));
 
 #define PRIV(obj) (GST_RTMP_CLIENT_SRC(obj)->priv)
-
-static void refresh_stats(SrcPrivate *p) {
-  if (!p->conn || !p->conn->is_open())
-    return;
-  g_mutex_lock(&p->lock);
-  p->stats = p->conn->session().stats();
-  g_mutex_unlock(&p->lock);
-}
 
 static GstFlowReturn flow_from(GstRtmpClientSrc *self, Outcome o) {
   if (o == Outcome::ok)
@@ -110,10 +95,10 @@ static double play_start(gint64 start) {
 
 static Outcome connect_and_play(GstRtmpClientSrc *self) {
   SrcPrivate *p = self->priv;
-  g_mutex_lock(&p->lock);
-  p->active = p->settings;
-  p->receive_changed = false;
-  g_mutex_unlock(&p->lock);
+  g_mutex_lock(&p->state.lock);
+  p->active = p->state.settings;
+  p->state.receive_changed = false;
+  g_mutex_unlock(&p->state.lock);
   if (p->active.stream.empty())
     return p->conn->fail_with(
         report_settings("no stream name to play", "set location or the stream property"));
@@ -148,7 +133,7 @@ static Outcome connect_and_play(GstRtmpClientSrc *self) {
     GST_INFO_OBJECT(self, "playing %s on stream %u", p->active.location().c_str(), sid);
     p->playing = true;
   }
-  refresh_stats(p);
+  p->state.refresh_stats(p->conn.get());
   return o;
 }
 
@@ -156,11 +141,11 @@ static Outcome connect_and_play(GstRtmpClientSrc *self) {
 // 7.2.2.2 and 7.2.2.3).
 static void apply_receive_flags(GstRtmpClientSrc *self) {
   SrcPrivate *p = self->priv;
-  g_mutex_lock(&p->lock);
-  const bool changed = p->receive_changed;
-  const bool audio = p->settings.receive_audio, video = p->settings.receive_video;
-  p->receive_changed = false;
-  g_mutex_unlock(&p->lock);
+  g_mutex_lock(&p->state.lock);
+  const bool changed = p->state.receive_changed;
+  const bool audio = p->state.settings.receive_audio, video = p->state.settings.receive_video;
+  p->state.receive_changed = false;
+  g_mutex_unlock(&p->state.lock);
   if (!changed)
     return;
   const std::uint32_t sid = p->conn->stream_id();
@@ -255,7 +240,7 @@ static GstFlowReturn gst_rtmp_client_src_create(GstPushSrc *psrc, GstBuffer **ou
         gst_base_src_set_caps(GST_BASE_SRC(self), caps);
         gst_caps_unref(caps);
       }
-      refresh_stats(p);
+      p->state.refresh_stats(p->conn.get());
       *outbuf = buf;
       return GST_FLOW_OK;
     }
@@ -307,16 +292,13 @@ static gboolean gst_rtmp_client_src_start(GstBaseSrc *src) {
   p->recorded = false;
   p->seeks_in_flight = 0;
   p->paused_sent = false;
-  g_mutex_lock(&p->lock);
-  const bool live = p->settings.live;
-  g_mutex_unlock(&p->lock);
-  gst_base_src_set_live(src, live);
+  gst_base_src_set_live(src, p->state.snapshot().live);
   return TRUE;
 }
 
 static gboolean gst_rtmp_client_src_stop(GstBaseSrc *src) {
   SrcPrivate *p = PRIV(src);
-  refresh_stats(p);
+  p->state.refresh_stats(p->conn.get());
   if (p->conn)
     p->conn->close();
   p->conn.reset();
@@ -429,28 +411,12 @@ static GstStateChangeReturn gst_rtmp_client_src_change_state(GstElement *element
 
 static void gst_rtmp_client_src_set_property(GObject *object, guint prop_id, const GValue *value,
                                              GParamSpec *pspec) {
-  SrcPrivate *p = PRIV(object);
-  g_mutex_lock(&p->lock);
-  const bool handled = set_client_property(p->settings, prop_id, value);
-  if (prop_id == PROP_RECEIVE_AUDIO || prop_id == PROP_RECEIVE_VIDEO)
-    p->receive_changed = true;
-  g_mutex_unlock(&p->lock);
-  if (!handled)
-    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+  PRIV(object)->state.set_property(object, prop_id, value, pspec);
 }
 
 static void gst_rtmp_client_src_get_property(GObject *object, guint prop_id, GValue *value,
                                              GParamSpec *pspec) {
-  SrcPrivate *p = PRIV(object);
-  g_mutex_lock(&p->lock);
-  bool handled = get_client_property(p->settings, prop_id, value);
-  if (!handled && prop_id == PROP_STATS) {
-    g_value_take_boxed(value, make_stats_structure(&p->stats, 0, 0));
-    handled = true;
-  }
-  g_mutex_unlock(&p->lock);
-  if (!handled)
-    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+  PRIV(object)->state.get_property(object, prop_id, value, pspec);
 }
 
 static void gst_rtmp_client_src_finalize(GObject *object) {
@@ -460,6 +426,7 @@ static void gst_rtmp_client_src_finalize(GObject *object) {
 
 static void gst_rtmp_client_src_init(GstRtmpClientSrc *self) {
   self->priv = new SrcPrivate();
+  self->priv->state.attach(G_OBJECT(self));
   gst_base_src_set_format(GST_BASE_SRC(self), GST_FORMAT_TIME);
   gst_base_src_set_live(GST_BASE_SRC(self), TRUE);
 }
@@ -493,44 +460,4 @@ static void gst_rtmp_client_src_class_init(GstRtmpClientSrcClass *klass) {
 
   GST_DEBUG_CATEGORY_INIT(rtmp_src_debug, "rtmpsrc", 0, "RTMP playing source");
   GST_DEBUG_CATEGORY_INIT(rtmp_client_debug, "rtmpclient", 0, "RTMP client connection");
-}
-
-// ---- GstURIHandler ----------------------------------------------------------------------------
-
-static GstURIType uri_get_type(GType) {
-  return GST_URI_SRC;
-}
-static const gchar *const *uri_get_protocols(GType) {
-  return client_uri_protocols();
-}
-
-static gchar *uri_get_uri(GstURIHandler *handler) {
-  SrcPrivate *p = PRIV(handler);
-  g_mutex_lock(&p->lock);
-  gchar *uri = g_strdup(p->settings.location().c_str());
-  g_mutex_unlock(&p->lock);
-  return uri;
-}
-
-static gboolean uri_set_uri(GstURIHandler *handler, const gchar *uri, GError **error) {
-  SrcPrivate *p = PRIV(handler);
-  if (GST_STATE(handler) >= GST_STATE_PAUSED) {
-    g_set_error_literal(error, GST_URI_ERROR, GST_URI_ERROR_BAD_STATE,
-                        "the location cannot change while the source is running");
-    return FALSE;
-  }
-  g_mutex_lock(&p->lock);
-  const bool ok = p->settings.set_location(uri, error);
-  g_mutex_unlock(&p->lock);
-  if (ok)
-    g_object_notify(G_OBJECT(handler), "location");
-  return ok;
-}
-
-static void uri_handler_init(gpointer g_iface, gpointer) {
-  auto *iface = static_cast<GstURIHandlerInterface *>(g_iface);
-  iface->get_type = uri_get_type;
-  iface->get_protocols = uri_get_protocols;
-  iface->get_uri = uri_get_uri;
-  iface->set_uri = uri_set_uri;
 }

@@ -1,6 +1,7 @@
 #include "net/client_driver.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <utility>
 
 namespace rtmp::net {
@@ -91,70 +92,49 @@ Drive ClientDriver::step(GError **error) {
   return pump(progress, error);
 }
 
-Drive ClientDriver::next_event(Event &out, std::int64_t deadline_us, GError **error) {
+Drive ClientDriver::run(const std::function<bool()> &done, std::int64_t deadline_us,
+                        Drive at_deadline, GError **error) {
   for (;;) {
     if (!session_)
       return Drive::closed;
-    if (auto e = session_->poll_event()) {
-      out = std::move(*e);
+    if (done())
       return Drive::ok;
-    }
     if (transport_.cancelled())
       return Drive::cancelled;
     bool progress = false;
     if (Drive d = pump(progress, error); d != Drive::ok)
       return d;
-    if (session_->has_events() || progress)
+    if (done())
+      return Drive::ok;
+    if (progress)
       continue;
     if (session_->closed())
       return Drive::closed;
     if (deadline_us >= 0 && monotonic_us() >= deadline_us)
-      return Drive::deadline;
+      return at_deadline;
     if (Drive d = wait(transport_.pending_output() > 0, deadline_us); d != Drive::ok)
       return d;
   }
+}
+
+Drive ClientDriver::next_event(Event &out, std::int64_t deadline_us, GError **error) {
+  return run(
+      [&] {
+        auto e = session_->poll_event();
+        if (e)
+          out = std::move(*e);
+        return e.has_value();
+      },
+      deadline_us, Drive::deadline, error);
 }
 
 Drive ClientDriver::flush(std::size_t limit, std::int64_t deadline_us, GError **error) {
-  for (;;) {
-    if (!session_)
-      return Drive::closed;
-    if (transport_.cancelled())
-      return Drive::cancelled;
-    bool progress = false;
-    if (Drive d = pump(progress, error); d != Drive::ok)
-      return d;
-    if (transport_.pending_output() <= limit && !session_->wants_write())
-      return Drive::ok;
-    if (session_->closed())
-      return Drive::closed;
-    if (progress)
-      continue;
-    if (deadline_us >= 0 && monotonic_us() >= deadline_us)
-      return Drive::deadline;
-    if (Drive d = wait(true, deadline_us); d != Drive::ok)
-      return d;
-  }
+  return run([&] { return transport_.pending_output() <= limit && !session_->wants_write(); },
+             deadline_us, Drive::deadline, error);
 }
 
 Drive ClientDriver::idle_until(std::int64_t deadline_us, GError **error) {
-  for (;;) {
-    if (!session_)
-      return Drive::closed;
-    if (transport_.cancelled())
-      return Drive::cancelled;
-    bool progress = false;
-    if (Drive d = pump(progress, error); d != Drive::ok)
-      return d;
-    if (session_->closed())
-      return Drive::closed;
-    if (monotonic_us() >= deadline_us)
-      return Drive::ok;
-    if (progress)
-      continue;
-    if (Drive d = wait(transport_.pending_output() > 0, deadline_us); d != Drive::ok)
-      return d;
-  }
+  return run([] { return false; }, deadline_us, Drive::ok, error);
 }
 
 } // namespace rtmp::net

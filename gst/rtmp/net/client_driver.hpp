@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -70,6 +71,10 @@ private:
   // One pass of non-blocking I/O. `progress` tells whether anything moved.
   Drive pump(bool &progress, GError **error);
   Drive wait(bool want_write, std::int64_t deadline_us);
+  // The one I/O loop behind next_event(), flush() and idle_until(): pumps until `done()`, the
+  // session closes, cancellation, or the deadline (which returns `at_deadline`).
+  Drive run(const std::function<bool()> &done, std::int64_t deadline_us, Drive at_deadline,
+            GError **error);
 
   Transport transport_;
   std::unique_ptr<ClientSession> session_;
