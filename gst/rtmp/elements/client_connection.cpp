@@ -121,6 +121,15 @@ Outcome ClientConnection::fail_drive(net::Drive d, GError *err, const std::strin
   return o;
 }
 
+GstFlowReturn ClientConnection::flow(Outcome o) {
+  if (o == Outcome::ok)
+    return GST_FLOW_OK;
+  if (o == Outcome::cancelled)
+    return GST_FLOW_FLUSHING;
+  RTMP_POST_ERROR(owner_, error_);
+  return GST_FLOW_ERROR;
+}
+
 Outcome ClientConnection::fail_event(const Event &e, const std::string &context) {
   if (const auto *er = std::get_if<Error>(&e)) {
     error_ = report_from_rtmp(er->code, er->description, er->status_code, context, direction());

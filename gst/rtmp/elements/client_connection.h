@@ -47,6 +47,10 @@ public:
 
   // Reports a driver outcome other than ok as an error() / cancellation.
   Outcome fail_drive(net::Drive d, GError *err, const std::string &stage);
+  // The flow return of an outcome: FLUSHING when cancelled; when failed, error() is posted on
+  // the owner (GST_ELEMENT_ERROR through element_error.h) and ERROR returned.
+  GstFlowReturn flow(Outcome o);
+
   // Records `r` as error() and returns Outcome::failed.
   Outcome fail_with(ErrorReport r) {
     error_ = std::move(r);

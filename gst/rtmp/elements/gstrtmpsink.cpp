@@ -99,14 +99,9 @@ static GstStaticPadTemplate sink_template =
 
 #define PRIV(obj) (GST_RTMP_CLIENT_SINK(obj)->priv)
 
-// Turns a non-ok Outcome into the flow return, posting the error when there is one.
+// Turns an Outcome into the flow return, posting the error when there is one.
 static GstFlowReturn flow_from(GstRtmpClientSink *self, Outcome o) {
-  if (o == Outcome::ok)
-    return GST_FLOW_OK;
-  if (o == Outcome::cancelled)
-    return GST_FLOW_FLUSHING;
-  RTMP_POST_ERROR(self, self->priv->conn->error());
-  return GST_FLOW_ERROR;
+  return self->priv->conn->flow(o);
 }
 
 // Handles the events the session queued while we were writing. Media-path failures (a fatal

@@ -74,13 +74,9 @@ static GstStaticPadTemplate src_template =
 
 #define PRIV(obj) (GST_RTMP_CLIENT_SRC(obj)->priv)
 
+// Turns an Outcome into the flow return, posting the error when there is one.
 static GstFlowReturn flow_from(GstRtmpClientSrc *self, Outcome o) {
-  if (o == Outcome::ok)
-    return GST_FLOW_OK;
-  if (o == Outcome::cancelled)
-    return GST_FLOW_FLUSHING;
-  RTMP_POST_ERROR(self, self->priv->conn->error());
-  return GST_FLOW_ERROR;
+  return self->priv->conn->flow(o);
 }
 
 // play start as FFmpeg sends it (milliseconds; -2000 live-then-recorded, -1000 live only), which
