@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Plots of a benchmark run for docs/performance.md, drawn with gnuplot (Debian gnuplot-nox).
+
+  plot.py RESULTS_DIR [--docs DOCS_DIR]
+
+Reads RESULTS_DIR/system.json and RESULTS_DIR/micro.json (written by tests/bench/run) and writes
+bench-cpu-per-gb.png and bench-micro.png into RESULTS_DIR, and also into DOCS_DIR when given.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+
+def gnuplot(script):
+    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+
+
+def quote(s):
+    return '"' + s.replace('"', "'") + '"'
+
+
+def plot_system(system, out):
+    rows = [r for r in system["rows"] if r["cpu_s_per_gb"] is not None]
+    data = out + ".dat"
+    with open(data, "w") as f:
+        for i, r in enumerate(rows):
+            label = f"{r['section']}: {r['name']}" + ("" if r["complete"] else " (INCOMPLETE)")
+            ours = 1 if r["name"].startswith("ours") else 0
+            f.write(f"{i} {r['cpu_s_per_gb']:.4f} {ours} {quote(label)}\n")
+    mb = system["bytes"] / 1e6
+    gnuplot(f"""
+set terminal pngcairo size 1000,{140 + 28 * len(rows)} font ",10"
+set output {quote(out)}
+set title "CPU seconds (user+sys) per GB of FLV, one run, {mb:.0f} MB H.264/AAC input (lower is better)"
+set style fill solid 0.8 border -1
+unset key
+set grid x
+set xrange [0:*]
+set yrange [-0.7:{len(rows) - 0.3}] reverse
+set ytics nomirror
+set xlabel "CPU s / GB"
+set offsets 0, graph 0.08, 0, 0
+plot {quote(data)} using (0.5*$2):1:(0.5*$2):(0.38):($3 > 0 ? 0x2a9d3f : 0x8a8a8a):ytic(4) \
+       with boxxyerror lc rgb variable, \
+     '' using 2:1:(sprintf(" %.2f", $2)) with labels left
+""")
+    os.remove(data)
+
+
+def plot_micro(micro, out):
+    rows = [(name, v["ratio_to_memcpy"]) for name, v in micro["timed"].items()
+            if not name.startswith("BM_Amf0")]
+    data = out + ".dat"
+    with open(data, "w") as f:
+        for i, (name, ratio) in enumerate(rows):
+            f.write(f"{i} {ratio:.4f} {quote(name.replace('BM_', ''))}\n")
+    gnuplot(f"""
+set terminal pngcairo size 900,{140 + 26 * len(rows)} font ",10"
+set output {quote(out)}
+set title "Core throughput as a fraction of memcpy of the same payload bytes (higher is better)"
+set style fill solid 0.8 border -1
+unset key
+set grid x
+set xrange [0:*]
+set yrange [-0.7:{len(rows) - 0.3}] reverse
+set xlabel "throughput / memcpy throughput"
+set arrow from 0.5, graph 0 to 0.5, graph 1 nohead dt 2 lc rgb "red"
+set offsets 0, graph 0.08, 0, 0
+plot {quote(data)} using (0.5*$2):1:(0.5*$2):(0.38):ytic(3) with boxxyerror lc rgb 0x3b6ea8, \
+     '' using 2:1:(sprintf(" %.3f", $2)) with labels left
+""")
+    os.remove(data)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("results")
+    ap.add_argument("--docs")
+    args = ap.parse_args()
+    made = []
+    system = os.path.join(args.results, "system.json")
+    micro = os.path.join(args.results, "micro.json")
+    if os.path.exists(system):
+        with open(system) as f:
+            out = os.path.join(args.results, "bench-cpu-per-gb.png")
+            plot_system(json.load(f), out)
+            made.append(out)
+    if os.path.exists(micro):
+        with open(micro) as f:
+            out = os.path.join(args.results, "bench-micro.png")
+            plot_micro(json.load(f), out)
+            made.append(out)
+    if args.docs:
+        for m in made:
+            shutil.copy(m, args.docs)
+    return 0 if made else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
