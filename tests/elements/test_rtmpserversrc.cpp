@@ -12,10 +12,12 @@
 #include <chrono>
 #include <cstring>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/command.hpp"
 #include "core/flv.hpp"
+#include "elements/flv_output.h"
 
 using namespace rtmp;
 
@@ -490,5 +492,108 @@ TEST_F(ServerSrc, PublisherLeavingIsEosWithOnDisconnectEos) {
     }
   }
   EXPECT_TRUE(eos) << "no EOS after the publisher left";
+  gst_harness_teardown(srv);
+}
+
+// Audio and video interleave with DTS inversions: the last message is not the latest. A
+// timeline that a new publisher continues must start after the highest position seen.
+TEST_F(ServerSrc, TimelineRestartsAfterTheHighestPosition) {
+  gst::Timeline t;
+  t.restart_at(500);
+  EXPECT_EQ(t.rebase(0), 500);
+  EXPECT_EQ(t.rebase(1000), 1500); // audio ahead
+  EXPECT_EQ(t.rebase(100), 600);   // video behind it: the last, not the highest
+  EXPECT_EQ(t.position, 600);
+  EXPECT_EQ(t.highest, 1500);
+  // 32-bit wrap (RTMP 1.0 section 5.3.1.3): 0xFFFFFFF0 -> 0x10 is 32 ms forward.
+  gst::Timeline w;
+  EXPECT_EQ(w.rebase(0xFFFFFFF0u), 0);
+  EXPECT_EQ(w.rebase(0x10u), 32);
+  EXPECT_EQ(w.highest, 32);
+}
+
+namespace {
+
+// One publish from our rtmpsink (a harness) of `tags` (type, timestamp, payload) as an FLV
+// stream, then the publisher goes away.
+void publish_and_leave(guint port, const std::vector<std::tuple<int, std::uint32_t, Bytes>> &tags) {
+  GstHarness *pub = gst_harness_new("rtmpsink");
+  const std::string url = "rtmp://127.0.0.1:" + std::to_string(port) + "/live/key";
+  g_object_set(pub->element, "location", url.c_str(), nullptr);
+  gst_harness_set_src_caps_str(pub, "video/x-flv");
+  gst_harness_play(pub);
+  Bytes stream = make_flv_header(FlvHeader{true, true});
+  for (const auto &[type, ts, payload] : tags) {
+    const Bytes t = flv_tag(static_cast<std::uint8_t>(type), ts, payload);
+    stream.insert(stream.end(), t.begin(), t.end());
+  }
+  EXPECT_EQ(gst_harness_push(pub, gst_buffer_new_memdup(stream.data(), stream.size())),
+            GST_FLOW_OK);
+  gst_harness_push_event(pub, gst_event_new_eos());
+  gst_harness_teardown(pub);
+}
+
+} // namespace
+
+// on-disconnect=wait: a second publisher of the same key continues the timeline after the
+// highest timestamp of the first (not its last message), and the stream ends with one EOS
+// when reconnect-timeout expires after the last publisher left.
+TEST_F(ServerSrc, WaitContinuesTheTimelineAndEndsAfterReconnectTimeout) {
+  GstHarness *srv = gst_harness_new("rtmpserversrc");
+  g_object_set(srv->element, "location", "rtmp://127.0.0.1:0/live/key", "reconnect-timeout", 1u,
+               nullptr);
+  gst_util_set_object_arg(G_OBJECT(srv->element), "on-disconnect", "wait");
+  gst_harness_play(srv);
+  GstBuffer *b = pull_within(srv, 10000);
+  ASSERT_NE(b, nullptr);
+  gst_buffer_unref(b);
+  const guint port = get_uint(srv->element, "bound-port");
+  // FLV spec 10.1 E.4.2.1: 0xAF = AAC, 44 kHz, 16-bit, stereo; AACPacketType 1 (raw).
+  const Bytes key = {0x17, 0x01, 0x00, 0x00, 0x00, 0x11};
+  const Bytes inter = {0x27, 0x01, 0x00, 0x00, 0x00, 0x22};
+  const Bytes aac = {0xAF, 0x01, 0x33};
+  publish_and_leave(port, {{9, 0, key}, {8, 1000, aac}, {9, 100, inter}});
+  std::vector<GstClockTime> dts;
+  for (int i = 0; i < 3; ++i) {
+    GstBuffer *buf = pull_within(srv, 20000);
+    ASSERT_NE(buf, nullptr) << "first publisher, tag " << i;
+    dts.push_back(GST_BUFFER_DTS(buf));
+    gst_buffer_unref(buf);
+  }
+  EXPECT_EQ(dts[1] - dts[0], 1000 * GST_MSECOND);
+  EXPECT_EQ(dts[2] - dts[0], 100 * GST_MSECOND);
+
+  publish_and_leave(port, {{9, 5000, key}, {9, 5040, inter}});
+  const auto left = std::chrono::steady_clock::now();
+  for (int i = 0; i < 2; ++i) {
+    GstBuffer *buf = pull_within(srv, 20000);
+    ASSERT_NE(buf, nullptr) << "second publisher, tag " << i;
+    dts.push_back(GST_BUFFER_DTS(buf));
+    gst_buffer_unref(buf);
+  }
+  EXPECT_GE(dts[3], dts[1]) << "the second publisher starts before the first one's audio";
+  EXPECT_EQ(dts[4] - dts[3], 40 * GST_MSECOND);
+
+  int eos = 0;
+  double eos_after_ms = 0;
+  const gint64 end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time() < end && eos == 0) {
+    while (GstEvent *ev = gst_harness_try_pull_event(srv)) {
+      if (GST_EVENT_TYPE(ev) == GST_EVENT_EOS) {
+        ++eos;
+        eos_after_ms = elapsed_ms(left);
+      }
+      gst_event_unref(ev);
+    }
+    g_usleep(5000);
+  }
+  g_usleep(300000);
+  while (GstEvent *ev = gst_harness_try_pull_event(srv)) {
+    eos += GST_EVENT_TYPE(ev) == GST_EVENT_EOS;
+    gst_event_unref(ev);
+  }
+  EXPECT_EQ(eos, 1);
+  EXPECT_GE(eos_after_ms, 800.0) << "EOS before reconnect-timeout expired";
+  EXPECT_EQ(gst_harness_buffers_in_queue(srv), 0u);
   gst_harness_teardown(srv);
 }

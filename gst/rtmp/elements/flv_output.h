@@ -11,6 +11,7 @@
 
 #include <gst/gst.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -30,15 +31,21 @@ struct Timeline {
   bool started = false;
   std::uint32_t last = 0;
   std::int64_t position = 0; // ms since the first message
+  // The largest position returned so far: audio and video interleave with small DTS
+  // inversions, so the last message is not always the latest one, and a publisher that
+  // continues the timeline must start after this one (rtmpserversrc on-disconnect=wait).
+  std::int64_t highest = 0;
 
   std::int64_t rebase(std::uint32_t ts) {
     if (!started) {
       started = true;
       last = ts;
+      highest = std::max(highest, position);
       return position < 0 ? 0 : position;
     }
     position += static_cast<std::int32_t>(ts - last);
     last = ts;
+    highest = std::max(highest, position);
     // Audio and video are interleaved with small DTS inversions; never go before the start.
     return position < 0 ? 0 : position;
   }

@@ -639,7 +639,7 @@ static GstFlowReturn gst_rtmp_server_src_create(GstPushSrc *psrc, GstBuffer **ou
         return GST_FLOW_EOS;
       }
       p->stopped_at_us = net::monotonic_us();
-      p->last_position_ms = p->out.timeline().position;
+      p->last_position_ms = p->out.timeline().highest;
       p->wait_deadline_us =
           p->stopped_at_us + static_cast<std::int64_t>(p->reconnect_timeout) * G_USEC_PER_SEC;
       GST_INFO_OBJECT(self, "publisher %s went away (%s): waiting %u s for it to come back",
