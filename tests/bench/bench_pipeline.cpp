@@ -9,6 +9,7 @@
 // measured by the parent (wait4 rusage); this program adds nothing per buffer (the counts come
 // from GstBaseSink's "stats" property, read once at the end) and little at startup compared to
 // gst-launch-1.0.
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -17,6 +18,7 @@
 #include <string>
 
 #include <glib-unix.h>
+#include <sys/resource.h>
 #include <gst/gst.h>
 
 namespace {
@@ -68,8 +70,24 @@ struct FlvCounter {
   }
 };
 
+// Process CPU (user + sys, all threads) when the first buffer reached a counted sink: the
+// figure reported as "stream_cpu" is the CPU spent after it, i.e. without process start, plugin
+// loading and connection setup, which do not scale with the bytes moved.
+std::atomic<long long> g_first_buffer_cpu_us{-1};
+
+long long process_cpu_us() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec +
+         ru.ru_stime.tv_usec;
+}
+
 GstPadProbeReturn count_buffer(GstPad *, GstPadProbeInfo *info, gpointer data) {
   auto *c = static_cast<FlvCounter *>(data);
+  if (c->bytes == 0 && g_first_buffer_cpu_us.load() < 0) {
+    long long expected = -1;
+    g_first_buffer_cpu_us.compare_exchange_strong(expected, process_cpu_us());
+  }
   auto count = [c](GstBuffer *buf) {
     GstMapInfo map;
     if (gst_buffer_map(buf, &map, GST_MAP_READ)) {
@@ -218,8 +236,11 @@ int main(int argc, char **argv) {
 
   // Printed before the state change to NULL: an element that blocks there (librtmp's rtmpsrc in
   // a blocking read) is killed by the harness, and the counts must survive that.
-  std::printf("{\"eos\":%s,\"error\":\"%s\",\"sinks\":{%s}}\n", run.eos ? "true" : "false",
-              json_escape(run.error).c_str(), sinks.c_str());
+  const long long first = g_first_buffer_cpu_us.load();
+  const double stream_cpu = first < 0 ? -1.0 : (process_cpu_us() - first) / 1e6;
+  std::printf("{\"eos\":%s,\"error\":\"%s\",\"stream_cpu\":%.6f,\"sinks\":{%s}}\n",
+              run.eos ? "true" : "false", json_escape(run.error).c_str(), stream_cpu,
+              sinks.c_str());
   std::fflush(stdout);
   gst_element_set_state(pipeline, GST_STATE_NULL);
   gst_bus_remove_watch(bus);
