@@ -627,6 +627,58 @@ TEST_F(CodecCaps, AudioRoundTripsThroughHeaders) {
   }
 }
 
+// A temporal unit from GStreamer's av1enc (libaom) ! av1parse, 64x64 I420: temporal delimiter
+// OBU (type 2, size 0), sequence header OBU (type 1, size 11), then a frame OBU cut to size 0.
+// AV1 spec 5.3 (OBU syntax), 5.5 (sequence header).
+const Bytes kAv1TemporalDelimiter = hex("12 00");
+const Bytes kAv1SequenceHeaderObu = hex("0a 0b 00000002afff f07ffe6010");
+const Bytes kAv1Frame = hex("32 00");
+
+TEST_F(CodecCaps, Av1ConfigIsBuiltFromTheFirstTemporalUnit) {
+  const Bytes tu = concat(concat(kAv1TemporalDelimiter, kAv1SequenceHeaderObu), kAv1Frame);
+  // av1C (AV1-ISOBMFF 2.3.3): 0x81, profile 0 | level 0, tier 0 / 8-bit / 4:2:0 (subsampling
+  // x and y set), no presentation delay, then the sequence header OBU as configOBUs.
+  const Bytes expected = concat(hex("81 00 0c 00"), kAv1SequenceHeaderObu);
+  auto config = av1_config_from_temporal_unit(tu, 8, "4:2:0");
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(*config, expected);
+  // 10-bit 4:4:4: high_bitdepth, no subsampling.
+  auto hi = av1_config_from_temporal_unit(tu, 10, "4:4:4");
+  ASSERT_TRUE(hi.ok());
+  EXPECT_EQ((*hi)[2], 0x40);
+  // No sequence header: nothing to build from.
+  const Bytes no_sh = concat(kAv1TemporalDelimiter, kAv1Frame);
+  EXPECT_EQ(av1_config_from_temporal_unit(no_sh).error(), make_error_code(Errc::invalid_argument));
+  // Cut anywhere inside the sequence header OBU: an error, never a read past the end.
+  const std::size_t sh_end = kAv1TemporalDelimiter.size() + kAv1SequenceHeaderObu.size();
+  for (std::size_t n = 0; n <= tu.size(); ++n) {
+    auto r = av1_config_from_temporal_unit(ByteView(tu.data(), n));
+    EXPECT_EQ(r.ok(), n >= sh_end) << n;
+  }
+  // Forbidden bit set.
+  EXPECT_EQ(av1_config_from_temporal_unit(hex("8a 00")).error(), make_error_code(Errc::malformed));
+
+  // The sink: caps without codec_data, config taken from the first frame, sent as SequenceStart
+  // "av01"; the source side then has caps with that av1C as codec_data.
+  Caps caps = make_caps("video/x-av1, stream-format=obu-stream, alignment=tu, "
+                        "chroma-format=4:2:0, bit-depth-luma=(uint)8");
+  auto f = video_send_format(caps.p, EnhancedMode::automatic, 0);
+  ASSERT_TRUE(f.ok());
+  EXPECT_TRUE(f->sequence_start().empty());
+  EXPECT_FALSE(f->take_config_from_frame(no_sh));
+  ASSERT_TRUE(f->take_config_from_frame(tu));
+  EXPECT_FALSE(f->take_config_from_frame(tu)); // once
+  const Bytes seq = f->sequence_start();
+  EXPECT_EQ(seq, concat(hex("90 61763031"), expected));
+  auto tag = parse_video_tag(seq);
+  ASSERT_TRUE(tag.ok());
+  VideoTrackCaps track;
+  EXPECT_TRUE(track.update(tag->tracks[0]));
+  Caps out(track.caps());
+  ASSERT_TRUE(out.p);
+  EXPECT_EQ(buffer_field(out.s(), "codec_data"), expected);
+}
+
 TEST_F(CodecCaps, TemplateCapsAcceptWhatTheSourceProduces) {
   Caps vt(video_sink_template_caps());
   Caps at(audio_sink_template_caps());

@@ -583,6 +583,116 @@ std::uint8_t vp6_adjustment(int width, int height) {
 
 } // namespace
 
+namespace {
+
+// AV1 spec 4.10.5 leb128(): at most 8 bytes of 7 bits.
+bool read_leb128(ByteReader &r, std::uint64_t &value) {
+  value = 0;
+  for (int i = 0; i < 8; ++i) {
+    std::uint8_t b = 0;
+    if (!r.read_u8(b))
+      return false;
+    value |= static_cast<std::uint64_t>(b & 0x7F) << (7 * i);
+    if (!(b & 0x80))
+      return true;
+  }
+  return false;
+}
+
+// AV1 spec 4.10.3 uvlc(), only to skip num_ticks_per_picture_minus_1.
+bool skip_uvlc(BitReader &b) {
+  unsigned leading_zeros = 0;
+  for (;;) {
+    std::uint32_t done = 0;
+    if (!b.read(1, done))
+      return false;
+    if (done)
+      break;
+    if (++leading_zeros >= 32)
+      return true; // the spec's "(1 << 32) - 1" value, no more bits
+  }
+  return b.skip(leading_zeros);
+}
+
+constexpr std::uint32_t kObuSequenceHeader = 1; // AV1 spec 6.2.2 obu_type
+
+} // namespace
+
+Result<Bytes> av1_config_from_temporal_unit(ByteView temporal_unit, unsigned bit_depth,
+                                            const std::string &chroma_format) {
+  ByteReader r(temporal_unit);
+  while (!r.empty()) {
+    const std::size_t start = r.position();
+    // obu_header (5.3.2): forbidden 1, obu_type 4, extension 1, has_size_field 1, reserved 1.
+    std::uint8_t header = 0;
+    if (!r.read_u8(header))
+      return Errc::truncated;
+    if (header & 0x80)
+      return Errc::malformed;
+    const std::uint32_t type = (header >> 3) & 0x0F;
+    if ((header & 0x04) && !r.skip(1))
+      return Errc::truncated;
+    std::uint64_t size = r.remaining();
+    if ((header & 0x02) && !read_leb128(r, size))
+      return Errc::truncated;
+    ByteView payload;
+    if (size > r.remaining() || !r.read_bytes(static_cast<std::size_t>(size), payload))
+      return Errc::truncated;
+    if (type != kObuSequenceHeader)
+      continue;
+    const std::size_t obu_size = r.position() - start;
+    if (obu_size > kMaxCodecConfigSize)
+      return Errc::limit_exceeded;
+    // sequence_header_obu (5.5.1) up to the first operating point's level and tier.
+    BitReader b(payload);
+    std::uint32_t profile = 0, reduced = 0, level = 0, tier = 0;
+    if (!b.read(3, profile) || !b.skip(1) || !b.read(1, reduced))
+      return Errc::truncated;
+    if (reduced) {
+      if (!b.read(5, level))
+        return Errc::truncated;
+    } else {
+      std::uint32_t timing = 0, decoder_model = 0, equal_interval = 0;
+      if (!b.read(1, timing))
+        return Errc::truncated;
+      if (timing) {
+        if (!b.skip(32 + 32) || !b.read(1, equal_interval) || (equal_interval && !skip_uvlc(b)) ||
+            !b.read(1, decoder_model) || (decoder_model && !b.skip(5 + 32 + 5 + 5)))
+          return Errc::truncated;
+      }
+      // initial_display_delay_present_flag 1, operating_points_cnt_minus_1 5,
+      // operating_point_idc[0] 12, seq_level_idx[0] 5, seq_tier[0] 1 when the level is > 7.
+      if (!b.skip(1 + 5 + 12) || !b.read(5, level) || (level > 7 && !b.read(1, tier)))
+        return Errc::truncated;
+    }
+    const bool mono = chroma_format == "4:0:0";
+    const bool ss_x =
+        mono || chroma_format.empty() || chroma_format == "4:2:0" || chroma_format == "4:2:2";
+    const bool ss_y = mono || chroma_format.empty() || chroma_format == "4:2:0";
+    Bytes out;
+    ByteWriter w(out);
+    w.u8(0x81); // marker 1, version 1
+    w.u8(static_cast<std::uint8_t>(profile << 5 | level));
+    w.u8(static_cast<std::uint8_t>(tier << 7 | (bit_depth > 8 ? 1 : 0) << 6 |
+                                   (bit_depth == 12 ? 1 : 0) << 5 | (mono ? 1 : 0) << 4 |
+                                   (ss_x ? 1 : 0) << 3 | (ss_y ? 1 : 0) << 2));
+    w.u8(0); // no initial_presentation_delay
+    w.bytes(temporal_unit.subspan(start, obu_size));
+    return out;
+  }
+  return Errc::invalid_argument;
+}
+
+bool VideoSendFormat::take_config_from_frame(ByteView frame) {
+  if (codec != VideoCodec::av1 || !config.empty())
+    return false;
+  auto c = av1_config_from_temporal_unit(frame, bit_depth, chroma_format);
+  if (!c)
+    return false;
+  config = std::move(*c);
+  return true;
+}
+
 Result<VideoSendFormat> video_send_format(const GstCaps *caps, EnhancedMode mode,
                                           std::uint8_t track_id, std::string *why) {
   if (!caps || gst_caps_get_size(caps) != 1 || !gst_caps_is_fixed(caps))
@@ -594,6 +704,9 @@ Result<VideoSendFormat> video_send_format(const GstCaps *caps, EnhancedMode mode
   gst_structure_get_int(s, "width", &f.width);
   gst_structure_get_int(s, "height", &f.height);
   gst_structure_get_fraction(s, "framerate", &f.fps_n, &f.fps_d);
+  gst_structure_get_uint(s, "bit-depth-luma", &f.bit_depth);
+  if (const char *chroma = gst_structure_get_string(s, "chroma-format"))
+    f.chroma_format = chroma;
   bool has_config = codec_data_of(s, f.config);
   if (name == "video/x-h264") {
     f.codec = VideoCodec::avc;

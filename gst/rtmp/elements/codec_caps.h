@@ -124,6 +124,14 @@ private:
 // track ids that need it.
 enum class EnhancedMode { automatic, always, never };
 
+// AV1CodecConfigurationRecord (AV1-ISOBMFF 2.3.3) for the sequence header OBU found in
+// `temporal_unit` (low-overhead OBUs, AV1 spec 5.3): seq_profile, seq_level_idx_0 and seq_tier_0
+// from the OBU, the colour fields from `bit_depth`/`chroma_format` (caps), configOBUs = that OBU.
+// Errc::truncated / malformed for a broken OBU, Errc::invalid_argument when there is no sequence
+// header, Errc::limit_exceeded for an OBU above kMaxCodecConfigSize.
+Result<Bytes> av1_config_from_temporal_unit(ByteView temporal_unit, unsigned bit_depth = 8,
+                                            const std::string &chroma_format = "4:2:0");
+
 // Template caps for rtmpsink's video_%u / audio_%u request pads.
 GstCaps *video_sink_template_caps();
 GstCaps *audio_sink_template_caps();
@@ -136,6 +144,13 @@ struct VideoSendFormat {
   Bytes config;              // sequence start body (avcC, hvcC, av1C, vpcC); empty when none yet
   int width = 0, height = 0; // from caps, for the VP6 adjustment byte and onMetaData
   int fps_n = 0, fps_d = 1;
+  unsigned bit_depth = 8;         // bit-depth-luma of the caps (AV1 av1C, VP9 vpcC)
+  std::string chroma_format = ""; // "4:2:0", "4:4:4"... of the caps, "" when not given
+
+  // AV1 caps from av1parse carry no codec_data: the av1C is then built from the first temporal
+  // unit that has a sequence header OBU. True when `config` was empty and is now set (send
+  // sequence_start() before this frame); false when there was nothing to do or to find.
+  bool take_config_from_frame(ByteView frame);
 
   // Whole message payload of the sequence start; empty when there is no configuration (legacy
   // codecs other than AVC, AV1 caps without codec_data).
