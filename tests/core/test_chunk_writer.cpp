@@ -1,6 +1,10 @@
 // ChunkWriter: header compression and chunking (RTMP 1.0 section 5.3).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <iterator>
+#include <random>
+
 #include "core/chunk_reader.hpp"
 #include "core/chunk_writer.hpp"
 #include "core/control.hpp"
@@ -232,4 +236,132 @@ TEST(ChunkWriter, AccumulatingOutputGrowsGeometrically) {
     reallocations += out.capacity() != before;
   }
   EXPECT_LT(reallocations, 40);
+}
+
+// ---- write(MessageHeader, ByteView): the copy-free overload (issue 6) -----------------------
+
+namespace {
+
+// A pseudo-random message exercising every header decision of 5.3.1: the csid forms of 5.3.1.1
+// (0 = by type, one-, two- and three-byte ids), repeated and changed lengths/types/stream ids,
+// timestamps going forwards, backwards and past the 24-bit field (5.3.1.3), multi-chunk payloads.
+Message random_message(std::mt19937 &rng, std::uint32_t &ts) {
+  static constexpr std::uint32_t kCsids[] = {0, 2, 3, 4, 63, 64, 319, 320, 65599};
+  static constexpr std::uint8_t kTypes[] = {8, 9, 18, 20, 22};
+  static constexpr std::size_t kSizes[] = {0, 1, 127, 128, 129, 300, 4096, 5000};
+  switch (rng() % 6) {
+  case 0:
+    ts -= rng() % 100; // backwards: type 0
+    break;
+  case 1:
+    ts += 0xFFFFFF + rng() % 3; // a delta needing the extended field
+    break;
+  case 2:
+    ts = 0xFFFFF0 + rng() % 32; // absolute timestamp around the extended boundary
+    break;
+  default:
+    ts += rng() % 3 == 0 ? 20 : static_cast<std::uint32_t>(rng() % 50);
+    break;
+  }
+  const std::size_t size = kSizes[rng() % std::size(kSizes)];
+  return msg(kTypes[rng() % std::size(kTypes)], ts, 1 + rng() % 2,
+             kCsids[rng() % std::size(kCsids)], filled(size, static_cast<std::uint8_t>(rng())));
+}
+
+} // namespace
+
+TEST(ChunkWriter, HeaderOverloadIsByteIdenticalToMessageOverload) {
+  // Two writers fed the same sequence, one through each overload, with chunk size changes in
+  // between: every write must produce the same bytes (and the same verdict).
+  std::mt19937 rng(6);
+  ChunkWriter by_message, by_header;
+  Bytes a, b;
+  std::uint32_t ts = 0;
+  for (int i = 0; i < 3000; ++i) {
+    if (i % 500 == 0) {
+      const std::uint32_t size = 1 + rng() % 600;
+      by_message.set_chunk_size(size);
+      by_header.set_chunk_size(size);
+    }
+    const Message m = random_message(rng, ts);
+    const MessageHeader h{m.type, m.timestamp, m.stream_id, m.chunk_stream_id};
+    const std::size_t before = a.size();
+    ASSERT_EQ(by_message.write(m, a), by_header.write(h, m.payload, b)) << "message " << i;
+    ASSERT_EQ(a, b) << "message " << i;
+    ASSERT_GT(a.size(), before + m.payload.size()) << "message " << i;
+  }
+}
+
+TEST(ChunkWriter, HeaderOverloadRejectsLikeMessageOverload) {
+  ChunkWriter w;
+  Bytes out;
+  const Bytes too_long(chunk::kMaxMessageLength + 1);
+  EXPECT_EQ(w.write(MessageHeader{9, 0, 1, 0}, too_long, out), Errc::invalid_argument);
+  EXPECT_EQ(w.write(MessageHeader{9, 0, 1, 1}, Bytes{1}, out), Errc::invalid_argument);
+  EXPECT_EQ(w.write(MessageHeader{9, 0, 1, chunk::kMaxCsid + 1}, Bytes{1}, out),
+            Errc::invalid_argument);
+  EXPECT_TRUE(out.empty());
+  // The payload view may point into memory the caller keeps (no Message needed); the chunks
+  // follow 5.3.2.2 exactly as for a Message.
+  const Bytes p = filled(307, 0x40);
+  ASSERT_FALSE(w.write(MessageHeader{9, 1000, 12346, 4}, ByteView(p), out));
+  EXPECT_EQ(out, cat({hex("04 0003E8 000133 09 3A300000"), Bytes(p.begin(), p.begin() + 128),
+                      hex("C4"), Bytes(p.begin() + 128, p.begin() + 256), hex("C4"),
+                      Bytes(p.begin() + 256, p.end())}));
+}
+
+TEST(ChunkWriter, OneExactAllocationPerMessageIntoAnEmptyBuffer) {
+  // The writer computes the exact wire size up front (headers of every chunk, extended fields
+  // included), so a message written into an empty buffer allocates once and exactly: too small a
+  // reservation would grow the buffer again while writing (capacity > size with libstdc++'s
+  // doubling), too large a one would waste memory per message.
+  std::mt19937 rng(7);
+  ChunkWriter w;
+  w.set_chunk_size(100);
+  std::uint32_t ts = 0;
+  for (int i = 0; i < 2000; ++i) {
+    const Message m = random_message(rng, ts);
+    Bytes out;
+    ASSERT_FALSE(w.write(MessageHeader{m.type, m.timestamp, m.stream_id, m.chunk_stream_id},
+                         m.payload, out));
+    ASSERT_EQ(out.capacity(), out.size()) << "message " << i;
+  }
+}
+
+TEST(ChunkWriter, HeaderOverloadRandomRoundTrip) {
+  // Random messages through write(MessageHeader, ByteView) and back through ChunkReader fed in
+  // random slices (1 byte to a few chunks): same type, timestamp, stream id and payload.
+  for (std::uint32_t seed = 0; seed < 20; ++seed) {
+    std::mt19937 rng(seed);
+    ChunkWriter w;
+    ChunkReader r;
+    const std::uint32_t chunk_size = 1 + rng() % 300;
+    Bytes wire;
+    // Announce the chunk size in-band (5.4.1) so the reader follows.
+    ASSERT_FALSE(w.write(make_set_chunk_size(chunk_size), wire));
+    w.set_chunk_size(chunk_size);
+    std::vector<Message> sent;
+    std::uint32_t ts = 0;
+    for (int i = 0; i < 200; ++i) {
+      sent.push_back(random_message(rng, ts));
+      const Message &m = sent.back();
+      ASSERT_FALSE(w.write(MessageHeader{m.type, m.timestamp, m.stream_id, m.chunk_stream_id},
+                           m.payload, wire));
+    }
+    std::vector<Message> got;
+    for (std::size_t pos = 0; pos < wire.size();) {
+      const std::size_t n = std::min<std::size_t>(1 + rng() % 700, wire.size() - pos);
+      ASSERT_FALSE(r.read(ByteView(wire).subspan(pos, n), got)) << "seed " << seed;
+      pos += n;
+    }
+    ASSERT_EQ(got.size(), sent.size() + 1) << "seed " << seed;
+    EXPECT_EQ(got[0].type, 1);
+    for (std::size_t i = 0; i < sent.size(); ++i) {
+      const Message &g = got[i + 1];
+      ASSERT_EQ(g.type, sent[i].type) << "seed " << seed << " message " << i;
+      ASSERT_EQ(g.timestamp, sent[i].timestamp) << "seed " << seed << " message " << i;
+      ASSERT_EQ(g.stream_id, sent[i].stream_id) << "seed " << seed << " message " << i;
+      ASSERT_EQ(g.payload, sent[i].payload) << "seed " << seed << " message " << i;
+    }
+  }
 }

@@ -26,6 +26,18 @@ std::size_t basic_header_size(std::uint32_t csid) {
   return csid <= chunk::kMaxOneByteCsid ? 1 : csid <= chunk::kMaxTwoByteCsid ? 2 : 3;
 }
 
+// 5.3.1.2: size of the message header for fmt 0..3.
+constexpr std::size_t kMessageHeaderSize[4] = {11, 7, 3, 0};
+
+// Exact bytes the chunks of one message take: the first chunk's header, one type 3 header per
+// continuation chunk (5.3.2), the extended timestamp on each chunk if used (5.3.1.3), the payload.
+std::size_t wire_size(std::uint8_t fmt, std::uint32_t csid, bool extended, std::size_t length,
+                      std::uint32_t chunk_size) {
+  const std::size_t chunks = length == 0 ? 1 : (length - 1) / chunk_size + 1;
+  const std::size_t per_chunk = basic_header_size(csid) + (extended ? 4 : 0);
+  return kMessageHeaderSize[fmt] + chunks * per_chunk + length;
+}
+
 } // namespace
 
 void ChunkWriter::set_chunk_size(std::uint32_t size) {
@@ -74,12 +86,17 @@ ChunkWriter::Stream &ChunkWriter::stream(std::uint32_t csid, bool &is_new) {
 }
 
 std::error_code ChunkWriter::write(const Message &msg, Bytes &out) {
+  return write(MessageHeader{msg.type, msg.timestamp, msg.stream_id, msg.chunk_stream_id},
+               msg.payload, out);
+}
+
+std::error_code ChunkWriter::write(const MessageHeader &msg, ByteView payload, Bytes &out) {
   std::uint32_t id = msg.chunk_stream_id;
   if (id == 0)
     id = default_chunk_stream(msg.type);
-  if (id < chunk::kMinCsid || id > chunk::kMaxCsid || msg.payload.size() > chunk::kMaxMessageLength)
+  if (id < chunk::kMinCsid || id > chunk::kMaxCsid || payload.size() > chunk::kMaxMessageLength)
     return Errc::invalid_argument;
-  const auto length = static_cast<std::uint32_t>(msg.payload.size());
+  const auto length = static_cast<std::uint32_t>(payload.size());
 
   bool is_new;
   Stream &s = stream(id, is_new);
@@ -111,11 +128,10 @@ std::error_code ChunkWriter::write(const Message &msg, Bytes &out) {
   s.type = msg.type;
   s.stream_id = msg.stream_id;
 
-  // At most one allocation for the whole message: headers of every chunk plus the payload.
-  const std::size_t chunks = length == 0 ? 1 : (length + chunk_size_ - 1) / chunk_size_;
-  const std::size_t continuation_header = basic_header_size(id) + (extended ? 4 : 0);
-  // Keep geometric growth when the caller accumulates many messages in `out`.
-  const std::size_t needed = out.size() + 11 + chunks * continuation_header + length;
+  // At most one allocation for the whole message, and geometric growth when the caller
+  // accumulates many messages in `out` (reserving only what this message needs would
+  // reallocate, and copy everything already queued, on every write).
+  const std::size_t needed = out.size() + wire_size(fmt, id, extended, length, chunk_size_);
   if (needed > out.capacity())
     out.reserve(std::max(needed, 2 * out.capacity()));
 
@@ -132,7 +148,6 @@ std::error_code ChunkWriter::write(const Message &msg, Bytes &out) {
   if (extended)
     w.u32(s.ext_value);
 
-  const ByteView payload(msg.payload);
   std::size_t pos = 0;
   while (true) {
     const std::size_t n = std::min<std::size_t>(chunk_size_, payload.size() - pos);

@@ -12,6 +12,15 @@
 
 namespace rtmp {
 
+// The header fields of an outgoing message (RTMP 1.0 section 6.1.1), without its payload: lets
+// a caller chunk a payload it does not own (e.g. a media buffer) without building a Message.
+struct MessageHeader {
+  std::uint8_t type = 0;             // a MessageType value
+  std::uint32_t timestamp = 0;       // absolute, milliseconds, wraps at 2^32
+  std::uint32_t stream_id = 0;       // message stream id
+  std::uint32_t chunk_stream_id = 0; // 0 lets the writer choose by type
+};
+
 class ChunkWriter {
 public:
   // Appends the chunks of `msg` to `out`. The header format (0..3) of the first chunk is the
@@ -26,6 +35,9 @@ public:
   // A payload longer than 0xFFFFFF bytes or a chunk stream id of 1 or above 65599 ->
   // Errc::invalid_argument and nothing is written.
   std::error_code write(const Message &msg, Bytes &out);
+  // Same chunks for a message given as header + payload: the payload is copied exactly once,
+  // into `out`. write(Message) is this with the message's fields.
+  std::error_code write(const MessageHeader &header, ByteView payload, Bytes &out);
 
   // Call AFTER writing the Set Chunk Size message (5.4.1): it applies to the chunks that follow.
   // Values outside 1..0x7FFFFFFF are clamped.

@@ -351,17 +351,15 @@ std::error_code Connection::ping(Millis now) {
 }
 
 void Connection::send_message(const Message &msg) {
-  // Grow the output geometrically: the writer reserves exactly what one message needs, which
-  // would reallocate (and copy everything queued) on every message when many are queued before
-  // the caller takes the output.
-  const std::size_t need =
-      out_.size() + msg.payload.size() +
-      (msg.payload.size() / std::max<std::uint32_t>(writer_.chunk_size(), 1) + 1) *
-          chunk::kMaxHeaderSize;
-  if (need > out_.capacity())
-    out_.reserve(std::max(need, 2 * out_.capacity()));
+  send_chunks(MessageHeader{msg.type, msg.timestamp, msg.stream_id, msg.chunk_stream_id},
+              msg.payload);
+}
+
+void Connection::send_chunks(const MessageHeader &header, ByteView payload) {
+  // The writer grows out_ geometrically, so queuing many messages before take_output() costs
+  // amortised O(1) per byte.
   const auto before = out_.size();
-  writer_.write(msg, out_);
+  writer_.write(header, payload, out_);
   stats_.bytes_out += out_.size() - before;
   ++stats_.messages_out;
 }
@@ -372,12 +370,8 @@ void Connection::send_command(const Command &cmd, std::uint32_t stream_id) {
 
 void Connection::send_media_message(std::uint32_t stream_id, MessageType type,
                                     std::uint32_t timestamp, ByteView payload) {
-  scratch_.type = static_cast<std::uint8_t>(type);
-  scratch_.timestamp = timestamp;
-  scratch_.stream_id = stream_id;
-  scratch_.chunk_stream_id = 0;
-  scratch_.payload.assign(payload.begin(), payload.end());
-  send_message(scratch_);
+  // Straight from the caller's buffer into the chunks: the payload is copied once.
+  send_chunks(MessageHeader{static_cast<std::uint8_t>(type), timestamp, stream_id, 0}, payload);
   ++stats_.media_messages_out;
 }
 

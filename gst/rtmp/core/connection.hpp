@@ -147,7 +147,7 @@ private:
   std::error_code dispatch(Message &&msg, Millis now);
   std::error_code handle_control(const Message &msg, Millis now);
   std::error_code handle_user_control(const Message &msg, Millis now);
-  void account_sent(std::size_t before);
+  void send_chunks(const MessageHeader &header, ByteView payload);
 
   Role role_;
   std::unique_ptr<HandshakeClient> hs_client_;
@@ -164,7 +164,6 @@ private:
   std::deque<Message> held_;      // while paused_
   std::size_t held_bytes_ = 0;
   bool paused_ = false;
-  Message scratch_; // reused for outgoing media (its payload keeps its capacity)
   std::deque<Event> events_;
   Stats stats_;
   Millis last_receive_{0};
