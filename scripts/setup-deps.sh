@@ -16,6 +16,7 @@ GST_RTMP_DEBIAN_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   ffmpeg nginx libnginx-mod-rtmp
+  valgrind gnuplot-nox  # benchmarks: callgrind instruction counts, plots (tests/bench/run)
 )
 GST_RTMP_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 GST_RTMP_NMS_DIR="${GST_RTMP_NMS_DIR:-$GST_RTMP_ROOT/.deps/nms}"
