@@ -3,8 +3,9 @@
 
   plot.py RESULTS_DIR [--docs DOCS_DIR]
 
-Reads RESULTS_DIR/system.json and RESULTS_DIR/micro.json (written by tests/bench/run) and writes
-bench-cpu-per-gb.png and bench-micro.png into RESULTS_DIR, and also into DOCS_DIR when given.
+Reads RESULTS_DIR/system.json, micro.json and scale.json (written by tests/bench/run) and writes
+bench-cpu-per-gb.png, bench-micro.png and bench-scale.png into RESULTS_DIR, and also into
+DOCS_DIR when given.
 """
 import argparse
 import json
@@ -75,6 +76,26 @@ plot {quote(data)} using (0.5*$2):1:(0.5*$2):(0.38):ytic(3) with boxxyerror lc r
     os.remove(data)
 
 
+def plot_scale(scale, out):
+    data = out + ".dat"
+    with open(data, "w") as f:
+        for r in scale["results"]:
+            f.write(f"{r['n']} {r['ours']['cpu_pct']:.3f} {r['nginx']['cpu_pct']:.3f}\n")
+    gnuplot(f"""
+set terminal pngcairo size 800,500 font ",10"
+set output {quote(out)}
+set title "Server CPU for N publishers at 600 kbit/s (percent of one core, lower is better)"
+set xlabel "N publishers"
+set ylabel "server CPU %"
+set key top left
+set grid
+plot {quote(data)} using 1:2 with linespoints lw 2 pt 7 lc rgb 0x2a9d3f \
+       title "ours: N rtmpserversrc, one process, one port", \
+     '' using 1:3 with linespoints lw 2 pt 5 lc rgb 0x8a8a8a title "nginx-rtmp worker"
+""")
+    os.remove(data)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("results")
@@ -92,6 +113,12 @@ def main():
         with open(micro) as f:
             out = os.path.join(args.results, "bench-micro.png")
             plot_micro(json.load(f), out)
+            made.append(out)
+    scale = os.path.join(args.results, "scale.json")
+    if os.path.exists(scale):
+        with open(scale) as f:
+            out = os.path.join(args.results, "bench-scale.png")
+            plot_scale(json.load(f), out)
             made.append(out)
     if args.docs:
         for m in made:
