@@ -157,6 +157,10 @@ void FakeRtmpServer::serve(GSocket *sock) {
         s.accept_play(pl->stream_id);
         for (const Message &m : opts_.play_media)
           s.send_media(pl->stream_id, m.kind(), m.timestamp, m.payload);
+        if (opts_.close_after_media) {
+          (void)send_all(sock, s.take_output());
+          return;
+        }
         if (opts_.end_after_media)
           s.end_stream(pl->stream_id);
       } else if (auto *sk = std::get_if<Seek>(&*e)) {

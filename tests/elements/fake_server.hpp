@@ -29,6 +29,8 @@ struct FakeServerOptions {
   // Sent to a player after accept_play (timestamps as given), then end_stream() if asked.
   std::vector<Message> play_media;
   bool end_after_media = true;
+  // Close the TCP connection right after the media (no Stream EOF, no Play.Stop).
+  bool close_after_media = false;
   // Seek requests (VOD): called with the position; may return media to send after the seek.
   std::function<std::vector<Message>(double ms)> on_seek;
 };

@@ -729,3 +729,77 @@ TEST_F(ClientElements, SinkPeakKbpsPacesTheOutput) {
   EXPECT_LT(ms, 3000.0);
   gst_harness_teardown(h);
 }
+
+// ---- source commands and endings --------------------------------------------------------------
+
+TEST_F(ClientElements, SrcSendsBufferLengthAndReceiveCommands) {
+  FakeServerOptions o;
+  o.end_after_media = false;
+  o.play_media.push_back(test::make_media(MessageType::audio, 0, kAacConfig));
+  for (std::uint32_t i = 1; i <= 50; ++i)
+    o.play_media.push_back(test::make_media(MessageType::audio, i * 23, aac_frame(1)));
+  FakeRtmpServer server(o);
+  GstHarness *h = gst_harness_new("rtmpsrc");
+  g_object_set(h->element, "location", server.url().c_str(), "buffer-length", 1234u,
+               "receive-audio", FALSE, nullptr);
+  gst_harness_play(h);
+  gst_buffer_unref(gst_harness_pull(h)); // FLV header
+  gst_buffer_unref(pull_scripted(h));    // the AAC config: we are playing
+  EXPECT_TRUE(server.wait_until([&] { return server.saw("SetBufferLength"); }, 2000));
+  EXPECT_TRUE(server.wait_until([&] { return server.saw("ReceiveAudio"); }, 2000));
+  EXPECT_FALSE(server.saw("ReceiveVideo"));
+  // Changed while playing: sent by the streaming thread before its next message.
+  g_object_set(h->element, "receive-video", FALSE, nullptr);
+  for (int i = 0; i < 3; ++i)
+    gst_buffer_unref(pull_scripted(h));
+  EXPECT_TRUE(server.wait_until([&] { return server.saw("ReceiveVideo"); }, 2000));
+  gst_harness_teardown(h);
+}
+
+TEST_F(ClientElements, SrcIdleTimeoutIsAnError) {
+  FakeServerOptions o;
+  o.end_after_media = false; // plays, then sends nothing
+  FakeRtmpServer server(o);
+  GstHarness *h = gst_harness_new("rtmpsrc");
+  ErrorWatch watch(h->element);
+  g_object_set(h->element, "location", server.url().c_str(), "idle-timeout", 1u, nullptr);
+  gst_harness_play(h);
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string text = watch.wait(4000);
+  EXPECT_NE(text.find("no data for 1 s"), std::string::npos) << text;
+  EXPECT_GT(elapsed_ms(t0), 800.0);
+  gst_harness_teardown(h);
+}
+
+TEST_F(ClientElements, SrcConnectionClosedWithoutEofDependsOnNoEofIsError) {
+  for (gboolean no_eof_is_error : {gboolean(FALSE), gboolean(TRUE)}) {
+    FakeServerOptions o;
+    o.play_media.push_back(test::make_media(MessageType::audio, 0, kAacConfig));
+    o.close_after_media = true;
+    FakeRtmpServer server(o);
+    GstHarness *h = gst_harness_new("rtmpsrc");
+    ErrorWatch watch(h->element);
+    g_object_set(h->element, "location", server.url().c_str(), "no-eof-is-error", no_eof_is_error,
+                 nullptr);
+    gst_harness_play(h);
+    bool saw_eos = false;
+    for (int i = 0; i < 300 && !saw_eos; ++i) {
+      GstEvent *ev = gst_harness_try_pull_event(h);
+      if (!ev) {
+        g_usleep(10000);
+        continue;
+      }
+      saw_eos = GST_EVENT_TYPE(ev) == GST_EVENT_EOS;
+      gst_event_unref(ev);
+    }
+    const std::string text = watch.wait(no_eof_is_error ? 2000 : 200);
+    // EOS downstream either way (GstBaseSrc also sends EOS after a flow error); the error
+    // message is what no-eof-is-error adds.
+    EXPECT_TRUE(saw_eos) << no_eof_is_error;
+    EXPECT_EQ(text.empty(), !no_eof_is_error) << text;
+    if (no_eof_is_error) {
+      EXPECT_NE(text.find("closed"), std::string::npos) << text;
+    }
+    gst_harness_teardown(h);
+  }
+}

@@ -44,7 +44,7 @@ def pump(seconds, until=None):
 
 
 pipeline.set_state(Gst.State.PLAYING)
-pump(15, lambda: seen["pts"] is not None and seen["pts"] >= 1 * Gst.SECOND)
+pump(15, lambda: seen["pts"] is not None and seen["pts"] >= 3 * Gst.SECOND)
 result["playing_pts_ms"] = None if seen["pts"] is None else seen["pts"] // Gst.MSECOND
 ok, dur = pipeline.query_duration(Gst.Format.TIME)
 result["duration_ms"] = dur // Gst.MSECOND if ok else None

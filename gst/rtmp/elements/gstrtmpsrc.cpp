@@ -12,6 +12,7 @@
 // change flags.
 #include "elements/gstrtmpsrc.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <memory>
@@ -52,10 +53,12 @@ struct SrcPrivate {
   std::atomic<gint64> duration_ms{-1};     // from onMetaData "duration"
   std::atomic<bool> recorded{false};       // Stream Is Recorded (RTMP 1.0 section 7.1.7)
   std::atomic<gint64> pending_seek_ms{-1}; // set by do_seek(), sent by the streaming thread
-  // Seeks sent and not yet answered by NetStream.Seek.Notify: media before the answer is stale,
-  // and the Stream EOF / Play.Stop a server sends while seeking is not our end. (GstBaseSrc may
-  // apply one seek twice, once per demuxer pad that forwarded it, so this is a count.)
-  int seeks_in_flight = 0;
+  // After a seek, until NetStream.Seek.Notify (or this deadline, for a server that never
+  // answers): media is stale, and the Stream EOF / Play.Stop a server sends while seeking is
+  // not our end. GstBaseSrc may apply one seek twice (once per demuxer pad that forwarded it);
+  // nginx-rtmp answers only one of two identical seeks, so a duplicate is not sent.
+  std::int64_t seek_wait_until_us = 0;
+  gint64 last_seek_ms = -1;
   bool paused_sent = false;
 };
 
@@ -153,15 +156,16 @@ static void apply_receive_flags(GstRtmpClientSrc *self) {
   p->sent_receive_video = video;
 }
 
+static bool seeking(const SrcPrivate *p) {
+  return p->seek_wait_until_us != 0 && net::monotonic_us() < p->seek_wait_until_us;
+}
+
 static GstFlowReturn end_of_stream(GstRtmpClientSrc *self, const char *why, bool expected) {
   SrcPrivate *p = self->priv;
   GST_INFO_OBJECT(self, "end of stream: %s", why);
   p->eos = true;
-  if (!expected && p->active.no_eof_is_error) {
-    RTMP_POST_ERROR(self, report_from_rtmp(make_error_code(Errc::protocol_violation), why, "",
-                                           "play " + p->active.stream, Direction::read));
-    return GST_FLOW_ERROR;
-  }
+  if (!expected && p->active.no_eof_is_error)
+    return flow_from(self, p->conn->fail_event(Closed{why}, "play " + p->active.stream));
   return GST_FLOW_EOS;
 }
 
@@ -202,16 +206,23 @@ static GstFlowReturn gst_rtmp_client_src_create(GstPushSrc *psrc, GstBuffer **ou
     // RTMP 1.0 section 7.2.2.7: the server answers NetStream.Seek.Notify, then sends media
     // from the nearest keyframe; whatever arrives before that belongs to the old position.
     GST_INFO_OBJECT(self, "seeking to %" G_GINT64_FORMAT " ms", seek_ms);
-    if (auto ec = c.session().seek(sid, static_cast<double>(seek_ms)); !ec)
-      ++p->seeks_in_flight;
+    const bool duplicate =
+        seek_ms == p->last_seek_ms && net::monotonic_us() < p->seek_wait_until_us;
+    if (!duplicate && !c.session().seek(sid, static_cast<double>(seek_ms))) {
+      p->last_seek_ms = seek_ms;
+      const guint wait_s = p->active.timeout ? p->active.timeout : kDefaultTimeoutSeconds;
+      p->seek_wait_until_us =
+          net::monotonic_us() + static_cast<std::int64_t>(wait_s) * G_USEC_PER_SEC;
+    }
   }
   for (;;) {
     apply_receive_flags(self);
-    const std::int64_t deadline =
+    const std::int64_t idle_deadline =
         p->active.idle_timeout
             ? net::monotonic_us() +
                   static_cast<std::int64_t>(p->active.idle_timeout) * G_USEC_PER_SEC
             : -1;
+    const std::int64_t deadline = idle_deadline;
     Event e;
     GError *err = nullptr;
     const net::Drive d = c.driver().next_event(e, deadline, &err);
@@ -225,7 +236,7 @@ static GstFlowReturn gst_rtmp_client_src_create(GstPushSrc *psrc, GstBuffer **ou
       return flow_from(self, c.fail_drive(d, err, "receive"));
     c.log_event(e);
     if (auto *m = std::get_if<Media>(&e)) {
-      if (m->msg.stream_id != sid || p->seeks_in_flight > 0)
+      if (m->msg.stream_id != sid || seeking(p))
         continue;
       GST_LOG_OBJECT(self, "message type %u timestamp %u", m->msg.type, m->msg.timestamp);
       GstBuffer *buf = p->out.message_to_buffer(GST_OBJECT(self), m->msg);
@@ -240,13 +251,13 @@ static GstFlowReturn gst_rtmp_client_src_create(GstPushSrc *psrc, GstBuffer **ou
       *outbuf = buf;
       return GST_FLOW_OK;
     }
-    if (auto *st = std::get_if<Status>(&e); st && st->stream_id == sid && p->seeks_in_flight > 0) {
+    if (auto *st = std::get_if<Status>(&e); st && st->stream_id == sid && seeking(p)) {
       // Play.Start / Play.Reset also mark the new position on servers that send no Notify.
       if (st->info.code == status::seek_notify || st->info.code == status::play_start ||
           st->info.code == status::play_reset || st->info.code == status::seek_failed) {
         if (st->info.code == status::seek_failed)
           GST_WARNING_OBJECT(self, "seek failed: %s", st->info.description.c_str());
-        --p->seeks_in_flight;
+        p->seek_wait_until_us = 0;
       }
       continue;
     }
@@ -256,12 +267,12 @@ static GstFlowReturn gst_rtmp_client_src_create(GstPushSrc *psrc, GstBuffer **ou
     }
     // A seek makes servers end and restart the stream (Stream EOF, Play.Stop): not our end.
     if (auto *ps = std::get_if<PlayStopped>(&e); ps && ps->stream_id == sid) {
-      if (p->seeks_in_flight > 0)
+      if (seeking(p))
         continue;
       return end_of_stream(self, ps->status_code.c_str(), true);
     }
     if (auto *eof = std::get_if<StreamEof>(&e); eof && eof->stream_id == sid) {
-      if (p->seeks_in_flight > 0)
+      if (seeking(p))
         continue;
       return end_of_stream(self, "Stream EOF", true);
     }
@@ -286,7 +297,8 @@ static gboolean gst_rtmp_client_src_start(GstBaseSrc *src) {
   p->out.reset();
   p->duration_ms = -1;
   p->recorded = false;
-  p->seeks_in_flight = 0;
+  p->seek_wait_until_us = 0;
+  p->last_seek_ms = -1;
   p->paused_sent = false;
   gst_base_src_set_live(src, p->state.snapshot().live);
   return TRUE;

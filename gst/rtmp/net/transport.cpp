@@ -222,8 +222,17 @@ WaitResult Transport::wait(bool want_read, bool want_write, std::int64_t deadlin
   }
   for (int i = 0; i < n; ++i)
     g_source_attach(sources[i], context_);
-  while (!st.fired)
-    g_main_context_iteration(context_, TRUE);
+  for (;;) {
+    while (!st.fired)
+      g_main_context_iteration(context_, TRUE);
+    // The cancellable source stays ready after a cancel that happened while nobody waited;
+    // once reset_cancel() was called that wakeup is stale, not a cancellation.
+    if (st.cancelled && !g_cancellable_is_cancelled(cancellable_) && !st.deadline) {
+      st = WaitState{};
+      continue;
+    }
+    break;
+  }
   for (int i = 0; i < n; ++i) {
     g_source_destroy(sources[i]);
     g_source_unref(sources[i]);
