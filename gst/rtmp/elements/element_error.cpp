@@ -46,8 +46,7 @@ ErrorReport report_from_gerror(const GError *error, std::string_view stage, std:
         reason = reason.substr(colon + 2);
     }
     r.text = "could not connect to " + std::string(peer) + ": " + reason;
-  }
-  else if (error && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+  } else if (error && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
     r.text = "connection to " + std::string(peer) + " timed out";
   else
     r.text = "could not " + std::string(stage) + " (" + std::string(peer) + "): " + what;
