@@ -59,7 +59,10 @@ def run_load(build, port, n, flv, seconds):
 def ours(build, env, n, flv, seconds):
     port = S.free_port()
     runner = os.path.join(build, "tests", "bench", "bench_pipeline")
+    # The listener shared by the elements refuses connections beyond max-connections (64 by
+    # default): raise it to N.
     launch = " ".join(f"rtmpserversrc location=rtmp://127.0.0.1:{port}/live/s{i} "
+                      f"max-connections={n + 16} "
                       f"! fakesink name=sink{i} sync=false" for i in range(n))
     srv = subprocess.Popen([runner, launch], env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)
