@@ -1,6 +1,7 @@
 #include "core/connection.hpp"
 
 #include <iterator>
+#include <type_traits>
 #include <utility>
 
 #include "core/aggregate.hpp"
@@ -68,11 +69,27 @@ Connection::Connection(Role role, const HandshakeOptions &handshake, const Chunk
 
 Connection::~Connection() = default;
 
+// The queue relocates events when it grows: a throwing move would make std::vector copy them
+// (payloads included) instead.
+static_assert(std::is_nothrow_move_constructible_v<Event>);
+
 std::optional<Event> Connection::poll_event() {
-  if (events_.empty())
+  if (events_head_ == events_.size())
     return std::nullopt;
-  Event e = std::move(events_.front());
-  events_.pop_front();
+  Event e = std::move(events_[events_head_++]);
+  if (events_head_ == events_.size()) {
+    // Drained: start again at the front, keeping a modest capacity (a burst up to
+    // kMaxQueuedEvents must not stay allocated for the rest of the connection).
+    if (events_.capacity() > kRetainedEventCapacity)
+      std::vector<Event>().swap(events_);
+    else
+      events_.clear();
+    events_head_ = 0;
+  } else if (events_head_ >= kEventCompactThreshold && 2 * events_head_ >= events_.size()) {
+    // A caller that never drains completely: drop the polled half (amortised O(1) per event).
+    events_.erase(events_.begin(), events_.begin() + static_cast<std::ptrdiff_t>(events_head_));
+    events_head_ = 0;
+  }
   return e;
 }
 
@@ -167,7 +184,7 @@ std::error_code Connection::receive_chunks(ByteView in, Millis now) {
     if (closed_)
       break;
     std::error_code ec = deliver(std::move(m), now);
-    if (!ec && events_.size() > kMaxQueuedEvents)
+    if (!ec && queued_events() > kMaxQueuedEvents)
       ec = fail(make_error_code(Errc::limit_exceeded),
                 "too many events queued (caller not draining poll_event())");
     if (ec) {

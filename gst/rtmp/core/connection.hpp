@@ -79,7 +79,7 @@ public:
   Connection &operator=(const Connection &) = delete;
 
   std::optional<Event> poll_event();
-  bool has_events() const { return !events_.empty(); }
+  bool has_events() const { return events_head_ < events_.size(); }
   // Bytes to write to the socket; empty when there are none. The session keeps no reference.
   Bytes take_output();
   // Same, swapping into `into` (cleared first) so that a driver can reuse its buffers.
@@ -148,6 +148,7 @@ private:
   std::error_code handle_control(const Message &msg, Millis now);
   std::error_code handle_user_control(const Message &msg, Millis now);
   void send_chunks(const MessageHeader &header, ByteView payload);
+  std::size_t queued_events() const { return events_.size() - events_head_; }
 
   Role role_;
   std::unique_ptr<HandshakeClient> hs_client_;
@@ -164,7 +165,13 @@ private:
   std::deque<Message> held_;      // while paused_
   std::size_t held_bytes_ = 0;
   bool paused_ = false;
-  std::deque<Event> events_;
+  // The event queue: events_[events_head_..] are pending. A vector reused across drains rather
+  // than a deque, whose libstdc++ nodes (512 bytes) hold a single Event, so that every queued
+  // Media event would cost an allocation.
+  std::vector<Event> events_;
+  std::size_t events_head_ = 0;
+  static constexpr std::size_t kEventCompactThreshold = 64;
+  static constexpr std::size_t kRetainedEventCapacity = 1024;
   Stats stats_;
   Millis last_receive_{0};
   const amf::DecodeLimits *amf_limits_ = nullptr;
