@@ -803,3 +803,34 @@ TEST_F(ClientElements, SrcConnectionClosedWithoutEofDependsOnNoEofIsError) {
     gst_harness_teardown(h);
   }
 }
+
+// The stats property reflects the connection: bytes, chunk size we send with, and the RTT of
+// the ping sent after createStream (answered by the server's core session).
+TEST_F(ClientElements, SinkStatsAfterPublishing) {
+  FakeRtmpServer server;
+  GstHarness *h = gst_harness_new("rtmpsink");
+  g_object_set(h->element, "location", server.url().c_str(), "chunk-size", 8192u, nullptr);
+  gst_harness_set_src_caps_str(h, "video/x-flv");
+  const Bytes file = flv_file();
+  ASSERT_EQ(gst_harness_push(h, gst_buffer_new_memdup(file.data(), file.size())), GST_FLOW_OK);
+  // Another buffer later: stats are refreshed by render().
+  g_usleep(100000);
+  Bytes tag;
+  write_flv_tag(8, 50, aac_frame(3), tag);
+  ASSERT_EQ(gst_harness_push(h, gst_buffer_new_memdup(tag.data(), tag.size())), GST_FLOW_OK);
+  GstStructure *s = nullptr;
+  g_object_get(h->element, "stats", &s, nullptr);
+  ASSERT_NE(s, nullptr);
+  guint out_chunk = 0;
+  guint64 out_bytes = 0, out_media = 0, rtt = 0;
+  EXPECT_TRUE(gst_structure_get_uint(s, "out-chunk-size", &out_chunk));
+  EXPECT_EQ(out_chunk, 8192u);
+  EXPECT_TRUE(gst_structure_get_uint64(s, "out-bytes-total", &out_bytes));
+  EXPECT_GT(out_bytes, file.size());
+  EXPECT_TRUE(gst_structure_get_uint64(s, "out-media-messages", &out_media));
+  EXPECT_GE(out_media, 5u);
+  EXPECT_TRUE(gst_structure_get_uint64(s, "rtt-ms", &rtt)) << gst_structure_to_string(s);
+  EXPECT_LT(rtt, 1000u);
+  gst_structure_free(s);
+  gst_harness_teardown(h);
+}

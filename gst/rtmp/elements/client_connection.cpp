@@ -189,6 +189,9 @@ Outcome ClientConnection::open(const ClientSettings &s) {
           } else if (auto *sc = std::get_if<StreamCreated>(&e)) {
             stream_id_ = sc->stream_id;
             created = true;
+            // One ping (User Control 6, RTMP 1.0 section 7.1.7): its answer gives the stats'
+            // rtt-ms. Servers that do not answer cost nothing.
+            (void)session().ping(net::now_millis());
             return true;
           } else if (auto *ar = std::get_if<AuthRetry>(&e)) {
             retry_app = ar->app_with_auth_query;
