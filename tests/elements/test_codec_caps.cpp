@@ -155,6 +155,31 @@ TEST_F(CodecCaps, HevcSequenceStartTableGivesH265Caps) {
   EXPECT_FALSE(track.update(tag->tracks[0]));
 }
 
+TEST_F(CodecCaps, LegacyCodecId12HevcGivesH265Caps) {
+  // Pre-E-RTMP HEVC of Chinese CDNs / FFmpeg forks: FrameType 1 | CodecID 12, then the AVC
+  // packet layout (AVCPacketType 0, CompositionTime 0) and the hvcC.
+  const Bytes msg = concat(hex("1c 00 000000"), kHvcC);
+  auto tag = parse_video_tag(msg);
+  ASSERT_TRUE(tag.ok());
+  Caps caps(video_caps(tag->tracks[0].codec, tag->tracks[0].payload));
+  ASSERT_TRUE(caps.p);
+  EXPECT_STREQ(gst_structure_get_name(caps.s()), "video/x-h265");
+  EXPECT_EQ(buffer_field(caps.s(), "codec_data"), kHvcC);
+}
+
+TEST_F(CodecCaps, PresentationOffsetAddsCompositionTimeAndNanoseconds) {
+  // ModEx (PacketType 7): modExDataSize-1 = 2, UI24 nanoseconds 500000, then ModExType 0
+  // (TimestampOffsetNano) | PacketType 1 (CodedFrames); FourCC "hvc1", SI24 CompositionTime 40.
+  const Bytes msg = hex("97 02 07a120 01 68766331 000028 00000001 26");
+  auto tag = parse_video_tag(msg);
+  ASSERT_TRUE(tag.ok());
+  EXPECT_EQ(presentation_offset_ns(tag->tracks[0]), 40'500'000);
+  const Bytes negative = hex("27 01 ffffec 00"); // legacy AVC inter frame, CompositionTime -20
+  auto t2 = parse_video_tag(negative);
+  ASSERT_TRUE(t2.ok());
+  EXPECT_EQ(presentation_offset_ns(t2->tracks[0]), -20'000'000);
+}
+
 TEST_F(CodecCaps, Av1SequenceStartTableGivesObuStreamCaps) {
   const Bytes msg = concat(hex("90 61763031"), kAv1C); // "av01"
   auto tag = parse_video_tag(msg);

@@ -69,6 +69,14 @@ GstCaps *audio_caps(AudioCodec codec, int rate_hz, int bits, int channels, ByteV
 // E.4.3.1 VP6FLVVIDEOPACKET) is dropped as flvdemux does (the decoders do not expect it).
 ByteView video_frame_data(const VideoTrackPacket &packet);
 
+// PTS - DTS of a coded frame in nanoseconds: the SI24 CompositionTime (legacy AVC, avc1/hvc1
+// CodedFrames; 0 for CodedFramesX) plus the ModEx TimestampOffsetNano (E-RTMP v2 "ModEx"), which
+// refines the millisecond timestamp of the message. Add it to the DTS taken from the message
+// timestamp to get the PTS.
+inline std::int64_t presentation_offset_ns(const VideoTrackPacket &packet) {
+  return std::int64_t{packet.composition_time_ms} * 1'000'000 + packet.nanosecond_offset;
+}
+
 // One source pad's worth of state, following flvdemux: remembers the codec, the last sequence
 // start and (audio) the legacy rate/size/channels, and says when the caps must change (first
 // media, a new sequence header, a codec or format change mid-stream).
