@@ -118,6 +118,25 @@ Bytes buffer_bytes(GstBuffer *b) {
   return out;
 }
 
+// FLV spec 10.1 E.2: "FLV", version 1, audio+video flags 0x05, header size 9, then
+// PreviousTagSize0 = 0: the first buffer of the output.
+const Bytes kFlvHeader = {0x46, 0x4C, 0x56, 0x01, 0x05, 0x00, 0x00,
+                          0x00, 0x09, 0x00, 0x00, 0x00, 0x00};
+
+// The next buffer of `h`, which must be the FLV header (flagged HEADER); returns its DTS
+// (it is stamped like the first message, which follows it).
+GstClockTime expect_header_first(GstHarness *h) {
+  GstBuffer *b = pull_within(h, 20000);
+  EXPECT_NE(b, nullptr) << "no FLV header";
+  if (!b)
+    return GST_CLOCK_TIME_NONE;
+  EXPECT_EQ(buffer_bytes(b), kFlvHeader);
+  EXPECT_TRUE(GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_HEADER));
+  const GstClockTime dts = GST_BUFFER_DTS(b);
+  gst_buffer_unref(b);
+  return dts;
+}
+
 Bytes flv_tag(std::uint8_t type, std::uint32_t ts, const Bytes &payload) {
   Bytes out;
   EXPECT_FALSE(write_flv_tag(type, ts, payload, out));
@@ -275,15 +294,11 @@ TEST_F(ServerSrc, PortZeroBindsAFreePortAndBoundPortTellsIt) {
 
 TEST_F(ServerSrc, CapsAreFlvWithTheFlvHeaderAsStreamheader) {
   GstHarness *h = start_server();
-  // The first buffer is the FLV header (FLV spec 10.1 E.2: "FLV", version 1, audio+video flags
-  // 0x05, header size 9), then PreviousTagSize0 = 0.
-  GstBuffer *b = pull_within(h, 10000);
-  ASSERT_NE(b, nullptr);
-  const Bytes header = {0x46, 0x4C, 0x56, 0x01, 0x05, 0x00, 0x00,
-                        0x00, 0x09, 0x00, 0x00, 0x00, 0x00};
-  EXPECT_EQ(buffer_bytes(b), header);
-  EXPECT_TRUE(GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_HEADER));
-  gst_buffer_unref(b);
+  // No buffer before a publisher's first message (the FLV header goes out with it).
+  GstBuffer *b = pull_within(h, 300);
+  EXPECT_EQ(b, nullptr);
+  if (b)
+    gst_buffer_unref(b);
   GstPad *pad = gst_element_get_static_pad(h->element, "src");
   GstCaps *caps = gst_pad_query_caps(pad, nullptr);
   gst_object_unref(pad);
@@ -293,7 +308,7 @@ TEST_F(ServerSrc, CapsAreFlvWithTheFlvHeaderAsStreamheader) {
   const GValue *sh = gst_structure_get_value(s, "streamheader");
   ASSERT_NE(sh, nullptr);
   ASSERT_EQ(gst_value_array_get_size(sh), 1u); // nothing published yet: the FLV header only
-  EXPECT_EQ(buffer_bytes(gst_value_get_buffer(gst_value_array_get_value(sh, 0))), header);
+  EXPECT_EQ(buffer_bytes(gst_value_get_buffer(gst_value_array_get_value(sh, 0))), kFlvHeader);
   gst_caps_unref(caps);
   EXPECT_LT(time_to_null(h), 1000.0);
   gst_harness_teardown(h);
@@ -301,19 +316,13 @@ TEST_F(ServerSrc, CapsAreFlvWithTheFlvHeaderAsStreamheader) {
 
 TEST_F(ServerSrc, NullWithinOneSecondWithNothingConnected) {
   GstHarness *h = start_server();
-  GstBuffer *b = pull_within(h, 10000); // create() now waits for a publisher
-  ASSERT_NE(b, nullptr);
-  gst_buffer_unref(b);
-  g_usleep(100000);
+  g_usleep(200000); // create() now waits for a publisher
   EXPECT_LT(time_to_null(h), 1000.0);
   gst_harness_teardown(h);
 }
 
 TEST_F(ServerSrc, NullWithinOneSecondWithSilentClientsConnected) {
   GstHarness *h = start_server();
-  GstBuffer *b = pull_within(h, 10000);
-  ASSERT_NE(b, nullptr);
-  gst_buffer_unref(b);
   const guint port = get_uint(h->element, "bound-port");
   std::vector<GSocketConnection *> silent;
   for (int i = 0; i < 5; ++i) {
@@ -348,9 +357,6 @@ TEST_F(ServerSrc, LoopbackPublishKeepsTagsAndPostsTextDataAndCuePoints) {
   GstHarness *srv = start_server();
   GstBus *bus = gst_bus_new();
   gst_element_set_bus(srv->element, bus);
-  GstBuffer *b = pull_within(srv, 10000); // the FLV header
-  ASSERT_NE(b, nullptr);
-  gst_buffer_unref(b);
   const guint port = get_uint(srv->element, "bound-port");
 
   GstHarness *pub = gst_harness_new("rtmpsink");
@@ -394,6 +400,7 @@ TEST_F(ServerSrc, LoopbackPublishKeepsTagsAndPostsTextDataAndCuePoints) {
   ASSERT_EQ(gst_harness_push(pub, gst_buffer_new_memdup(stream.data(), stream.size())),
             GST_FLOW_OK);
 
+  const GstClockTime header_dts = expect_header_first(srv);
   // Every tag arrives in order as one buffer: same type and payload, timestamps rebased to the
   // first message (placed at the running time, so compare differences).
   std::vector<GstBuffer *> got;
@@ -403,6 +410,8 @@ TEST_F(ServerSrc, LoopbackPublishKeepsTagsAndPostsTextDataAndCuePoints) {
     got.push_back(buf);
   }
   const GstClockTime t0 = GST_BUFFER_DTS(got[0]);
+  // The header is stamped like the first message: no time jump between them for a queue.
+  EXPECT_EQ(header_dts, t0);
   for (std::size_t i = 0; i < sent.size(); ++i) {
     const Bytes tag = buffer_bytes(got[i]);
     ASSERT_GE(tag.size(), 11u + 4u);
@@ -462,9 +471,6 @@ TEST_F(ServerSrc, LoopbackPublishKeepsTagsAndPostsTextDataAndCuePoints) {
 
 TEST_F(ServerSrc, PublisherLeavingIsEosWithOnDisconnectEos) {
   GstHarness *srv = start_server();
-  GstBuffer *b = pull_within(srv, 10000);
-  ASSERT_NE(b, nullptr);
-  gst_buffer_unref(b);
   const guint port = get_uint(srv->element, "bound-port");
   GstHarness *pub = gst_harness_new("rtmpsink");
   const std::string url = "rtmp://127.0.0.1:" + std::to_string(port) + "/live/key";
@@ -476,6 +482,7 @@ TEST_F(ServerSrc, PublisherLeavingIsEosWithOnDisconnectEos) {
   stream.insert(stream.end(), t.begin(), t.end());
   ASSERT_EQ(gst_harness_push(pub, gst_buffer_new_memdup(stream.data(), stream.size())),
             GST_FLOW_OK);
+  expect_header_first(srv);
   GstBuffer *frame = pull_within(srv, 20000);
   ASSERT_NE(frame, nullptr);
   gst_buffer_unref(frame);
@@ -544,15 +551,13 @@ TEST_F(ServerSrc, WaitContinuesTheTimelineAndEndsAfterReconnectTimeout) {
                nullptr);
   gst_util_set_object_arg(G_OBJECT(srv->element), "on-disconnect", "wait");
   gst_harness_play(srv);
-  GstBuffer *b = pull_within(srv, 10000);
-  ASSERT_NE(b, nullptr);
-  gst_buffer_unref(b);
   const guint port = get_uint(srv->element, "bound-port");
   // FLV spec 10.1 E.4.2.1: 0xAF = AAC, 44 kHz, 16-bit, stereo; AACPacketType 1 (raw).
   const Bytes key = {0x17, 0x01, 0x00, 0x00, 0x00, 0x11};
   const Bytes inter = {0x27, 0x01, 0x00, 0x00, 0x00, 0x22};
   const Bytes aac = {0xAF, 0x01, 0x33};
   publish_and_leave(port, {{9, 0, key}, {8, 1000, aac}, {9, 100, inter}});
+  expect_header_first(srv);
   std::vector<GstClockTime> dts;
   for (int i = 0; i < 3; ++i) {
     GstBuffer *buf = pull_within(srv, 20000);

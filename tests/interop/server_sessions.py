@@ -17,6 +17,7 @@ Cases (all by default; name some on the command line to run only those):
   data_messages    our rtmpsink publishes an FLV with onTextData and onCuePoint tags: each
                    becomes an rtmp-text-data / rtmp-cue-point element message with its fields,
                    and stays in the FLV stream (its tag reaches flvdemux)
+  tee              rtmpserversrc ! tee: a raw FLV branch and a demuxed branch both get everything
 
 usage: server_sessions.py <build dir> <server_probe> [case...]
 """
@@ -317,10 +318,36 @@ def case_data_messages(ctx):
           f"fields, kept in the FLV stream; {v}+{a} media packets identical")
 
 
+def case_tee(ctx):
+    """rtmpserversrc ! tee, one branch to a sink (as a recorder would), one to flvdemux: both
+    get everything (a header buffer stamped 0 ahead of media at the running time used to fill
+    the time-limited queue of one branch at once and stall the live pipeline)."""
+    build, probe_bin, clip, expected, env = ctx
+    pipeline = ["rtmpserversrc", "name=srv", "port=0", "!", "tee", "name=t",
+                "t.", "!", "queue", "!", "fakesink", "name=out_flv", "sync=false",
+                "t.", "!", "queue", "!", *sh.demux_branch("srv", "out")]
+    p = sh.Probe(probe_bin, env, pipeline)
+    try:
+        port = p.wait_ports()["srv"]
+        time.sleep(2)  # the first message lands seconds after the pipeline started
+        ffmpeg_publish(clip, f"rtmp://127.0.0.1:{port}/live/key")
+        lines = p.finish(60)
+    finally:
+        p.kill()
+    no_errors(lines, "tee")
+    assert "eos" in lines, f"tee: no EOS: {lines[-10:]}"
+    header, tags = read_flv(clip)
+    flv = sh.probe_buffers(lines, "out_flv")
+    assert len(flv) == 1 + len(tags), f"tee: {len(flv)} FLV buffers, {1 + len(tags)} sent"
+    v, a = sh.compare(expected, lines, what="tee")
+    print(f"ok: rtmpserversrc ! tee: {len(flv)} FLV buffers on one branch, {v}+{a} packets "
+          "identical on the demuxed one")
+
+
 CASES = {"auth_adobe": case_auth_adobe, "auth_llnw": case_auth_llnw,
          "auth_wrong": case_auth_wrong, "auth_rtmpsink": case_auth_rtmpsink,
          "wait_reconnect": case_wait_reconnect, "eos_disconnect": case_eos_disconnect,
-         "data_messages": case_data_messages}
+         "data_messages": case_data_messages, "tee": case_tee}
 
 
 def main():

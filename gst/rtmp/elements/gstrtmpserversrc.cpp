@@ -173,6 +173,7 @@ struct ServerSrcPrivate {
   // Streaming thread only.
   FlvOutput out;
   bool header_pushed = false;
+  GstBuffer *after_header = nullptr; // the first message, pushed after the FLV header
   bool had_publisher = false;
   std::int64_t wait_deadline_us = -1; // on-disconnect=wait: EOS when nobody came back by then
   std::int64_t stopped_at_us = 0;
@@ -186,6 +187,8 @@ struct ServerSrcPrivate {
     g_cond_init(&cond);
   }
   ~ServerSrcPrivate() {
+    if (after_header)
+      gst_buffer_unref(after_header);
     if (settings.certificate)
       g_object_unref(settings.certificate);
     g_cond_clear(&cond);
@@ -505,6 +508,9 @@ static gboolean gst_rtmp_server_src_stop(GstBaseSrc *src) {
   p->counters.publisher.clear();
   g_mutex_unlock(&p->lock);
   p->out.reset();
+  if (p->after_header)
+    gst_buffer_unref(p->after_header);
+  p->after_header = nullptr;
   return TRUE;
 }
 
@@ -562,11 +568,9 @@ static GstFlowReturn gst_rtmp_server_src_create(GstPushSrc *psrc, GstBuffer **ou
   auto *self = GST_RTMP_SERVER_SRC(psrc);
   ServerSrcPrivate *p = self->priv;
 
-  if (!p->header_pushed) {
-    // As rtmpsrc: the FLV header first, so that typefind sees FLV at once and tag events can
-    // follow the segment.
-    p->header_pushed = true;
-    *outbuf = p->out.header_buffer();
+  if (p->after_header) { // the first message, held back while the FLV header went out
+    *outbuf = p->after_header;
+    p->after_header = nullptr;
     return GST_FLOW_OK;
   }
   if (GstTagList *tags = p->out.take_ready_tags())
@@ -661,6 +665,20 @@ static GstFlowReturn gst_rtmp_server_src_create(GstPushSrc *psrc, GstBuffer **ou
     if (gst_base_src_get_do_timestamp(GST_BASE_SRC(self))) {
       // Arrival time instead: basesrc stamps buffers that have none.
       GST_BUFFER_PTS(buf) = GST_BUFFER_DTS(buf) = GST_CLOCK_TIME_NONE;
+    }
+    if (!p->header_pushed) {
+      // The FLV header goes first, when the first message is there and with its timestamp:
+      // the first message is placed at the pipeline's running time, and a header stamped 0
+      // (what basesrc makes of an untimed first buffer) seconds ahead of it would make a
+      // time-limited queue downstream (`tee ! queue`) full at once, which stalls a live
+      // pipeline whose other branch has not prerolled yet.
+      p->header_pushed = true;
+      GstBuffer *header = p->out.header_buffer();
+      GST_BUFFER_PTS(header) = GST_BUFFER_DTS(buf);
+      GST_BUFFER_DTS(header) = GST_BUFFER_DTS(buf);
+      p->after_header = buf;
+      *outbuf = header;
+      return GST_FLOW_OK;
     }
     *outbuf = buf;
     return GST_FLOW_OK;
