@@ -1,29 +1,30 @@
 #include "core/chunk_writer.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include "core/error.hpp"
 
 namespace rtmp {
 namespace {
 
-// 5.3.1.1: the shortest basic header for a chunk stream id.
-void write_basic_header(ByteWriter &w, std::uint8_t fmt, std::uint32_t csid) {
+// 5.3.1.1: the shortest basic header for a chunk stream id, encoded into `out`; returns its size.
+std::size_t encode_basic_header(std::uint8_t fmt, std::uint32_t csid,
+                                std::array<std::uint8_t, 3> &out) {
   const auto f = static_cast<std::uint8_t>(fmt << 6);
   if (csid <= chunk::kMaxOneByteCsid) {
-    w.u8(static_cast<std::uint8_t>(f | csid));
-  } else if (csid <= chunk::kMaxTwoByteCsid) {
-    w.u8(f);
-    w.u8(static_cast<std::uint8_t>(csid - 64));
-  } else {
-    w.u8(static_cast<std::uint8_t>(f | 1));
-    w.u8(static_cast<std::uint8_t>((csid - 64) & 0xFF));
-    w.u8(static_cast<std::uint8_t>((csid - 64) >> 8));
+    out[0] = static_cast<std::uint8_t>(f | csid);
+    return 1;
   }
-}
-
-std::size_t basic_header_size(std::uint32_t csid) {
-  return csid <= chunk::kMaxOneByteCsid ? 1 : csid <= chunk::kMaxTwoByteCsid ? 2 : 3;
+  if (csid <= chunk::kMaxTwoByteCsid) {
+    out[0] = f;
+    out[1] = static_cast<std::uint8_t>(csid - 64);
+    return 2;
+  }
+  out[0] = static_cast<std::uint8_t>(f | 1);
+  out[1] = static_cast<std::uint8_t>((csid - 64) & 0xFF);
+  out[2] = static_cast<std::uint8_t>((csid - 64) >> 8);
+  return 3;
 }
 
 // 5.3.1.2: size of the message header for fmt 0..3.
@@ -31,10 +32,10 @@ constexpr std::size_t kMessageHeaderSize[4] = {11, 7, 3, 0};
 
 // Exact bytes the chunks of one message take: the first chunk's header, one type 3 header per
 // continuation chunk (5.3.2), the extended timestamp on each chunk if used (5.3.1.3), the payload.
-std::size_t wire_size(std::uint8_t fmt, std::uint32_t csid, bool extended, std::size_t length,
-                      std::uint32_t chunk_size) {
+std::size_t wire_size(std::uint8_t fmt, std::size_t basic_header_size, bool extended,
+                      std::size_t length, std::uint32_t chunk_size) {
   const std::size_t chunks = length == 0 ? 1 : (length - 1) / chunk_size + 1;
-  const std::size_t per_chunk = basic_header_size(csid) + (extended ? 4 : 0);
+  const std::size_t per_chunk = basic_header_size + (extended ? 4 : 0);
   return kMessageHeaderSize[fmt] + chunks * per_chunk + length;
 }
 
@@ -128,15 +129,24 @@ std::error_code ChunkWriter::write(const MessageHeader &msg, ByteView payload, B
   s.type = msg.type;
   s.stream_id = msg.stream_id;
 
+  std::array<std::uint8_t, 3> basic{};
+  const ByteView basic_header = ByteView(basic).first(encode_basic_header(fmt, id, basic));
+  // Every continuation chunk starts with the same type 3 basic header (5.3.2.2): encode it once.
+  std::array<std::uint8_t, 3> continuation{};
+  const ByteView continuation_header =
+      ByteView(continuation).first(encode_basic_header(3, id, continuation));
+
   // At most one allocation for the whole message, and geometric growth when the caller
   // accumulates many messages in `out` (reserving only what this message needs would
   // reallocate, and copy everything already queued, on every write).
-  const std::size_t needed = out.size() + wire_size(fmt, id, extended, length, chunk_size_);
+  const std::size_t needed =
+      out.size() + wire_size(fmt, basic_header.size(), extended, length, chunk_size_);
   if (needed > out.capacity())
     out.reserve(std::max(needed, 2 * out.capacity()));
 
   ByteWriter w(out);
-  write_basic_header(w, fmt, id);
+  for (const std::uint8_t b : basic_header)
+    w.u8(b);
   if (fmt <= 2)
     w.u24(extended ? chunk::kExtendedTimestamp : ts_field);
   if (fmt <= 1) {
@@ -155,7 +165,8 @@ std::error_code ChunkWriter::write(const MessageHeader &msg, ByteView payload, B
     pos += n;
     if (pos == payload.size())
       break;
-    write_basic_header(w, 3, id);
+    for (const std::uint8_t b : continuation_header) // 1..3 bytes: cheaper than a range insert
+      w.u8(b);
     if (extended)
       w.u32(s.ext_value);
   }
