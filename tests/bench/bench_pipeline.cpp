@@ -16,6 +16,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <glib-unix.h>
 #include <sys/resource.h>
@@ -33,6 +35,10 @@ struct FlvCounter {
   guint8 head[11]{};
   std::size_t head_len = 0;
   bool started = false;
+  // With BENCH_TAG_TIMES set: (tag type << 32 | timestamp, monotonic µs) of each tag header as it
+  // reaches the sink, for the latency benchmark (CLOCK_MONOTONIC is shared by the processes).
+  bool log_times = false;
+  std::vector<std::pair<guint64, gint64>> times;
 
   void feed(const guint8 *p, std::size_t n) {
     bytes += n;
@@ -64,6 +70,11 @@ struct FlvCounter {
         continue;
       }
       ++tags;
+      if (log_times) {
+        const guint64 ts =
+            (guint64{head[7]} << 24) | (guint64{head[4]} << 16) | (guint64{head[5]} << 8) | head[6];
+        times.emplace_back((guint64{head[0] & 0x1Fu} << 32) | ts, g_get_monotonic_time());
+      }
       skip = ((guint64{head[1]} << 16) | (guint64{head[2]} << 8) | head[3]) + 4;
       head_len = 0;
     }
@@ -176,6 +187,7 @@ int main(int argc, char **argv) {
       gchar *name = gst_element_get_name(sink);
       if (g_str_has_prefix(name, "sink")) {
         auto &c = counters[name] = std::make_unique<FlvCounter>();
+        c->log_times = g_getenv("BENCH_TAG_TIMES") != nullptr;
         GstPad *pad = gst_element_get_static_pad(sink, "sink");
         if (pad) {
           gst_pad_add_probe(pad,
@@ -221,9 +233,17 @@ int main(int argc, char **argv) {
       }
       gchar *name = gst_element_get_name(sink);
       std::string flv;
-      if (auto c = counters.find(name); c != counters.end())
+      if (auto c = counters.find(name); c != counters.end()) {
         flv = ",\"bytes\":" + std::to_string(c->second->bytes) +
               ",\"flv_tags\":" + std::to_string(c->second->tags);
+        if (c->second->log_times) {
+          flv += ",\"times\":[";
+          for (std::size_t i = 0; i < c->second->times.size(); ++i)
+            flv += std::string(i ? "," : "") + "[" + std::to_string(c->second->times[i].first) +
+                   "," + std::to_string(c->second->times[i].second) + "]";
+          flv += "]";
+        }
+      }
       sinks += std::string(sinks.empty() ? "" : ",") + "\"" + json_escape(name) +
                "\":{\"rendered\":" + std::to_string(rendered) +
                ",\"dropped\":" + std::to_string(dropped) + flv + "}";
