@@ -602,3 +602,72 @@ TEST_F(ServerSrc, WaitContinuesTheTimelineAndEndsAfterReconnectTimeout) {
   EXPECT_EQ(gst_harness_buffers_in_queue(srv), 0u);
   gst_harness_teardown(srv);
 }
+
+namespace {
+
+gchar *password_of(GstElement *, const gchar *user, gpointer) {
+  return g_strcmp0(user, "alice") == 0 ? g_strdup("wonder@land") : nullptr;
+}
+
+// Our rtmpsink publishing one keyframe with credentials; returns the flow of the push.
+GstFlowReturn publish_with(guint port, const char *user, const char *password) {
+  GstHarness *pub = gst_harness_new("rtmpsink");
+  const std::string url = "rtmp://127.0.0.1:" + std::to_string(port) + "/live/key";
+  g_object_set(pub->element, "location", url.c_str(), "username", user, "password", password,
+               nullptr);
+  gst_harness_set_src_caps_str(pub, "video/x-flv");
+  gst_harness_play(pub);
+  Bytes stream = make_flv_header(FlvHeader{false, true});
+  const Bytes t = flv_tag(9, 0, Bytes{0x17, 0x01, 0x00, 0x00, 0x00, 0x5A});
+  stream.insert(stream.end(), t.begin(), t.end());
+  const GstFlowReturn r =
+      gst_harness_push(pub, gst_buffer_new_memdup(stream.data(), stream.size()));
+  gst_harness_teardown(pub);
+  return r;
+}
+
+} // namespace
+
+// auth=llnw with the password from the get-password signal (core/auth.hpp, server side): a
+// wrong password is rejected with an rtmp-client-rejected message and nothing published; the
+// right one publishes.
+TEST_F(ServerSrc, AuthWithGetPasswordSignal) {
+  for (const char *method : {"adobe", "llnw"}) {
+    GstHarness *srv = gst_harness_new("rtmpserversrc");
+    g_object_set(srv->element, "location", "rtmp://127.0.0.1:0/live/key", nullptr);
+    gst_util_set_object_arg(G_OBJECT(srv->element), "auth", method);
+    g_signal_connect(srv->element, "get-password", G_CALLBACK(password_of), nullptr);
+    GstBus *bus = gst_bus_new();
+    gst_element_set_bus(srv->element, bus);
+    gst_harness_play(srv);
+    const guint port = get_uint(srv->element, "bound-port");
+
+    EXPECT_NE(publish_with(port, "alice", "wrong"), GST_FLOW_OK) << method;
+    GstStructure *rejected = wait_element_message(bus, "rtmp-client-rejected", 10000);
+    ASSERT_NE(rejected, nullptr) << method << ": no rtmp-client-rejected for a wrong password";
+    EXPECT_STREQ(gst_structure_get_string(rejected, "stage"), "connect");
+    gst_structure_free(rejected);
+    EXPECT_NE(publish_with(port, "mallory", "wonder@land"), GST_FLOW_OK) << method;
+    GstBuffer *none = pull_within(srv, 300);
+    EXPECT_EQ(none, nullptr) << method << ": something was published without the password";
+    if (none)
+      gst_buffer_unref(none);
+
+    EXPECT_EQ(publish_with(port, "alice", "wonder@land"), GST_FLOW_OK) << method;
+    EXPECT_EQ(expect_header_first(srv) != GST_CLOCK_TIME_NONE, true) << method;
+    GstBuffer *frame = pull_within(srv, 20000);
+    ASSERT_NE(frame, nullptr) << method << ": the authenticated publisher's frame";
+    const Bytes tag = buffer_bytes(frame);
+    ASSERT_EQ(tag.size(), 11u + 6u + 4u);
+    EXPECT_EQ(tag[11 + 5], 0x5A);
+    gst_buffer_unref(frame);
+    GstStructure *stats = nullptr;
+    g_object_get(srv->element, "stats", &stats, nullptr);
+    guint64 publishes = 0;
+    EXPECT_TRUE(gst_structure_get_uint64(stats, "publishes", &publishes));
+    EXPECT_EQ(publishes, 1u) << method;
+    gst_structure_free(stats);
+    gst_harness_teardown(srv);
+    gst_object_unref(bus);
+  }
+}

@@ -64,7 +64,10 @@ def no_errors(lines, what):
 
 
 def auth_props(method):
-    return ("port=0", f"auth={method}", f"username={USER}", f"password={PASSWORD}")
+    # A named application: the rejection message must reach it although a failed answer is
+    # refused before the session knows the application.
+    return ("port=0", "application=live", "stream-key=key", f"auth={method}",
+            f"username={USER}", f"password={PASSWORD}")
 
 
 def case_auth(ctx, method):

@@ -658,8 +658,10 @@ void Listener::handle_event(Conn *c, Event &e) {
     if (err->fatal && !c->drop_reason)
       c->drop_reason = drop_reason_for(err->code, c->session->connected());
     if (!err->fatal && err->code == make_error_code(Errc::auth_failed)) {
+      // The session refuses a failed answer before it hands us the connect request, so the
+      // application is usually unknown here: then every endpoint of the listener is told.
       for (Endpoint *ep : endpoints_)
-        if (ep->serves_app(auth::split_app_query(c->app).app))
+        if (c->app.empty() || ep->serves_app(auth::split_app_query(c->app).app))
           ep->on_client_rejected(c->client, "connect", err->description);
     }
     return;
