@@ -253,7 +253,8 @@ GstCaps *video_caps(VideoCodec codec, ByteView config, const VideoHints &hints) 
     gst_caps_set_simple(caps, "width", G_TYPE_INT, hints.width, nullptr);
   if (hints.height > 0 && hints.height <= kMaxVideoDimension)
     gst_caps_set_simple(caps, "height", G_TYPE_INT, hints.height, nullptr);
-  if (std::isfinite(hints.framerate) && hints.framerate > 0 && hints.framerate <= kMaxFrameRate) {
+  if (std::isfinite(hints.framerate) && hints.framerate >= kMinFrameRate &&
+      hints.framerate <= kMaxFrameRate) {
     gint num = 0, den = 0;
     if (gst_video_guess_framerate(static_cast<GstClockTime>(GST_SECOND / hints.framerate), &num,
                                   &den))

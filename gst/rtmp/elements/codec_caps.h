@@ -35,6 +35,8 @@ inline constexpr std::size_t kMaxCodecConfigSize = 64 * 1024;
 // garbage (the largest video formats in use are 8K = 7680x4320; 1000 fps is far above any camera).
 inline constexpr int kMaxVideoDimension = 16384;
 inline constexpr double kMaxFrameRate = 1000.0;
+// Below this a frame duration no longer fits a GstClockTime: onMetaData framerates are peer data.
+inline constexpr double kMinFrameRate = 0.001;
 // Pixel-aspect-ratio terms from onMetaData (AspectRatioX/Y).
 inline constexpr int kMaxAspectTerm = 65535;
 

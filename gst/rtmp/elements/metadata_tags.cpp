@@ -253,7 +253,7 @@ StreamMetadata metadata_from_amf(const amf::Value &meta) {
     } else if (key == "height" && number) {
       m.video_hints.height = as_int(number, kMaxVideoDimension);
     } else if ((key == "framerate" || key == "videoframerate") && number) {
-      m.video_hints.framerate = *number > 0 && *number <= kMaxFrameRate ? *number : 0;
+      m.video_hints.framerate = *number >= kMinFrameRate && *number <= kMaxFrameRate ? *number : 0;
     } else if (key == "AspectRatioX" && number) {
       m.video_hints.par_n = as_int(number, kMaxAspectTerm);
     } else if (key == "AspectRatioY" && number) {
