@@ -76,6 +76,7 @@ FlvReader::FlvReader(FlvLimits limits) : limits_(limits) {}
 
 void FlvReader::reset() {
   pending_.clear();
+  pending_need_ = 0;
   error_.clear();
   header_ = {};
   header_seen_ = false;
@@ -145,6 +146,20 @@ std::size_t FlvReader::needed(ByteView prefix, std::error_code &ec) const {
   return kFlvTagHeaderSize + data_size + kFlvPreviousTagSizeSize;
 }
 
+std::size_t FlvReader::pending_needed() {
+  if (pending_need_ != 0)
+    return pending_need_;
+  const std::size_t need = needed(pending_, error_);
+  if (error_)
+    return 0;
+  // Below its own header size needed() answers provisionally (1, 9 or 11); from there on the size
+  // fields are visible and the answer is the unit's total size (E.2 DataOffset, E.4.1 DataSize).
+  const std::size_t header_size = pending_[0] == kSignature[0] ? kFlvHeaderSize : kFlvTagHeaderSize;
+  if (pending_.size() >= header_size)
+    pending_need_ = need;
+  return need;
+}
+
 void FlvReader::consume_unit(ByteView unit, std::vector<FlvTag> &out) {
   // needed() has validated every field read here and `unit` has exactly the announced size.
   ByteReader r(unit);
@@ -188,12 +203,13 @@ std::error_code FlvReader::read(ByteView data, std::vector<FlvTag> &out) {
     return error_;
   // First complete a unit begun by an earlier call, copying only the bytes it still lacks.
   while (!pending_.empty()) {
-    const std::size_t need = needed(pending_, error_);
+    const std::size_t need = pending_need_ != 0 ? pending_need_ : pending_needed();
     if (error_)
       return error_;
     if (pending_.size() >= need) {
       consume_unit(pending_, out);
       pending_.clear();
+      pending_need_ = 0;
       break;
     }
     if (data.empty())

@@ -113,10 +113,17 @@ private:
   // How many bytes the unit starting at `prefix` needs in total, given the bytes available so
   // far (the answer grows once a header's size fields are visible). 0 with `ec` set on garbage.
   std::size_t needed(ByteView prefix, std::error_code &ec) const;
+  // needed() for the unit held in pending_, computed once: as soon as the unit's own header
+  // (FLV header or tag header) is complete the answer can no longer change, so it is cached in
+  // pending_need_: a unit fed one byte per read() then costs a copy per byte instead of a
+  // re-parse of its header (twice) per byte.
+  std::size_t pending_needed();
   void consume_unit(ByteView unit, std::vector<FlvTag> &out);
 
   FlvLimits limits_;
   Bytes pending_;
+  // Total size of the unit in pending_ once its header is complete (final), else 0.
+  std::size_t pending_need_ = 0;
   std::error_code error_;
   FlvHeader header_;
   bool header_seen_ = false;
