@@ -60,7 +60,9 @@ for line in lines:
     t = json.loads(line)
     name, res = t["name"], t["result"]
     ok = res in ("OK", "EXPECTEDFAIL")
-    spec = specs.get(name)
+    # testlog.json names tests "project:suite / name"; introspection by the plain name.
+    spec = specs.get(name) or specs.get(name.rsplit(" / ", 1)[-1])
+    name = name.rsplit(" / ", 1)[-1] if spec is not None else name
     if spec is None or spec["protocol"] != "gtest":
         out.append(("test", f"{label}: {name}", "pass" if ok else "skip" if res == "SKIP" else "fail"))
         continue
