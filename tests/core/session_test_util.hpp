@@ -18,6 +18,8 @@
 #include "core/client_session.hpp"
 #include "core/server_session.hpp"
 
+#include "test_hex.hpp"
+
 namespace rtmp::test {
 
 // Deterministic handshake randomness (tests must not depend on std::random_device).
@@ -220,29 +222,6 @@ inline std::vector<Command> commands_in(const std::vector<Message> &msgs) {
       if (c.ok())
         out.push_back(std::move(*c));
     }
-  return out;
-}
-
-inline Bytes hex(std::string_view h) {
-  Bytes out;
-  int hi = -1;
-  for (char ch : h) {
-    int v;
-    if (ch >= '0' && ch <= '9')
-      v = ch - '0';
-    else if (ch >= 'a' && ch <= 'f')
-      v = ch - 'a' + 10;
-    else if (ch >= 'A' && ch <= 'F')
-      v = ch - 'A' + 10;
-    else
-      continue;
-    if (hi < 0) {
-      hi = v;
-    } else {
-      out.push_back(static_cast<std::uint8_t>(hi << 4 | v));
-      hi = -1;
-    }
-  }
   return out;
 }
 

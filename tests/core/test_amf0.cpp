@@ -9,41 +9,14 @@
 
 #include "core/amf0.hpp"
 
+#include "test_hex.hpp"
+
 using namespace rtmp;
+using rtmp::test::cat;
+using rtmp::test::hex;
 using namespace rtmp::amf;
 
 namespace {
-
-// "02 00 03 61" -> bytes; spaces ignored.
-Bytes hex(std::string_view s) {
-  Bytes out;
-  int nibble = -1;
-  for (char c : s) {
-    int v;
-    if (c >= '0' && c <= '9')
-      v = c - '0';
-    else if (c >= 'a' && c <= 'f')
-      v = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F')
-      v = c - 'A' + 10;
-    else
-      continue;
-    if (nibble < 0) {
-      nibble = v;
-    } else {
-      out.push_back(static_cast<std::uint8_t>(nibble << 4 | v));
-      nibble = -1;
-    }
-  }
-  return out;
-}
-
-Bytes cat(std::initializer_list<Bytes> parts) {
-  Bytes out;
-  for (const Bytes &p : parts)
-    out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
 
 // AMF0 1.3 UTF-8: U16 length then the bytes (for readable tables of long text).
 Bytes utf8(std::string_view s) {

@@ -10,41 +10,14 @@
 #include "core/amf0.hpp"
 #include "core/amf3.hpp"
 
+#include "test_hex.hpp"
+
 using namespace rtmp;
+using rtmp::test::cat;
+using rtmp::test::hex;
 using namespace rtmp::amf;
 
 namespace {
-
-// "06 07 61" -> bytes; spaces ignored.
-Bytes hex(std::string_view s) {
-  Bytes out;
-  int nibble = -1;
-  for (char c : s) {
-    int v;
-    if (c >= '0' && c <= '9')
-      v = c - '0';
-    else if (c >= 'a' && c <= 'f')
-      v = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F')
-      v = c - 'A' + 10;
-    else
-      continue;
-    if (nibble < 0) {
-      nibble = v;
-    } else {
-      out.push_back(static_cast<std::uint8_t>(nibble << 4 | v));
-      nibble = -1;
-    }
-  }
-  return out;
-}
-
-Bytes cat(std::initializer_list<Bytes> parts) {
-  Bytes out;
-  for (const Bytes &p : parts)
-    out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
 
 // AMF3 1.3.2 UTF-8-vr, inline, for strings shorter than 64 bytes (one-byte U29).
 Bytes vr(std::string_view s) {

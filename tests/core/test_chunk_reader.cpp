@@ -11,45 +11,19 @@
 #include "core/control.hpp"
 #include "core/error.hpp"
 
+#include "test_hex.hpp"
+
 using namespace rtmp;
+using rtmp::test::cat;
+using rtmp::test::hex;
 
 namespace {
-
-Bytes hex(std::string_view s) {
-  Bytes out;
-  int hi = -1;
-  for (char c : s) {
-    int v;
-    if (c >= '0' && c <= '9')
-      v = c - '0';
-    else if (c >= 'a' && c <= 'f')
-      v = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F')
-      v = c - 'A' + 10;
-    else
-      continue;
-    if (hi < 0) {
-      hi = v;
-    } else {
-      out.push_back(static_cast<std::uint8_t>(hi << 4 | v));
-      hi = -1;
-    }
-  }
-  return out;
-}
 
 Bytes filled(std::size_t n, std::uint8_t seed) {
   Bytes b(n);
   for (std::size_t i = 0; i < n; ++i)
     b[i] = static_cast<std::uint8_t>(seed + i * 7);
   return b;
-}
-
-Bytes cat(std::initializer_list<Bytes> parts) {
-  Bytes out;
-  for (const Bytes &p : parts)
-    out.insert(out.end(), p.begin(), p.end());
-  return out;
 }
 
 Message msg(std::uint8_t type, std::uint32_t ts, std::uint32_t stream_id, std::uint32_t csid,

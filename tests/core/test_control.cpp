@@ -6,30 +6,12 @@
 #include "core/control.hpp"
 #include "core/error.hpp"
 
+#include "test_hex.hpp"
+
 using namespace rtmp;
+using rtmp::test::hex;
 
 namespace {
-
-Bytes hex(std::string_view s) {
-  Bytes out;
-  int hi = -1;
-  for (char c : s) {
-    int v;
-    if (c >= '0' && c <= '9')
-      v = c - '0';
-    else if (c >= 'A' && c <= 'F')
-      v = c - 'A' + 10;
-    else
-      continue;
-    if (hi < 0) {
-      hi = v;
-    } else {
-      out.push_back(static_cast<std::uint8_t>(hi << 4 | v));
-      hi = -1;
-    }
-  }
-  return out;
-}
 
 void expect_control(const Message &m, MessageType type, const Bytes &payload) {
   EXPECT_EQ(m.kind(), type);
