@@ -12,31 +12,12 @@
 #include "core/amf0.hpp"
 #include "core/command.hpp"
 
+#include "test_hex.hpp"
+
 namespace rtmp {
 namespace {
 
-Bytes hex(std::string_view h) {
-  Bytes out;
-  auto nib = [](char c) -> int {
-    if (c >= '0' && c <= '9')
-      return c - '0';
-    if (c >= 'a' && c <= 'f')
-      return c - 'a' + 10;
-    return c - 'A' + 10;
-  };
-  int hi = -1;
-  for (char c : h) {
-    if (c == ' ' || c == '\n')
-      continue;
-    if (hi < 0) {
-      hi = nib(c);
-    } else {
-      out.push_back(static_cast<std::uint8_t>(hi << 4 | nib(c)));
-      hi = -1;
-    }
-  }
-  return out;
-}
+using test::hex;
 
 Message msg(MessageType t, Bytes payload, std::uint32_t stream_id = 0) {
   Message m;

@@ -27,31 +27,16 @@
 
 #include "core/handshake.hpp"
 
+#include "test_hex.hpp"
+
 namespace rtmp {
 namespace {
 
 namespace hd = handshake_digest;
+using test::hex;
 
 constexpr std::size_t kC0C1 = 1 + kHandshakeSize;
 constexpr std::size_t kS0S1S2 = 1 + 2 * kHandshakeSize;
-
-Bytes hex(std::string_view text) {
-  Bytes out;
-  int hi = -1;
-  for (char ch : text) {
-    if (std::isspace(static_cast<unsigned char>(ch)))
-      continue;
-    const int v =
-        std::isdigit(static_cast<unsigned char>(ch)) ? ch - '0' : std::tolower(ch) - 'a' + 10;
-    if (hi < 0) {
-      hi = v;
-    } else {
-      out.push_back(static_cast<std::uint8_t>(hi << 4 | v));
-      hi = -1;
-    }
-  }
-  return out;
-}
 
 Bytes load(const std::string &name) {
   std::ifstream f(std::string(TEST_DATA_DIR) + "/handshake/" + name, std::ios::binary);

@@ -9,31 +9,12 @@
 #include "core/amf0.hpp"
 #include "core/shared_object.hpp"
 
+#include "test_hex.hpp"
+
 namespace rtmp {
 namespace {
 
-Bytes so_hex(std::string_view h) {
-  Bytes out;
-  auto nib = [](char c) -> int {
-    if (c >= '0' && c <= '9')
-      return c - '0';
-    if (c >= 'a' && c <= 'f')
-      return c - 'a' + 10;
-    return c - 'A' + 10;
-  };
-  int hi = -1;
-  for (char c : h) {
-    if (c == ' ')
-      continue;
-    if (hi < 0) {
-      hi = nib(c);
-    } else {
-      out.push_back(static_cast<std::uint8_t>(hi << 4 | nib(c)));
-      hi = -1;
-    }
-  }
-  return out;
-}
+using test::hex;
 
 Message so_msg(Bytes payload, MessageType t = MessageType::shared_object_amf0) {
   Message m;
@@ -45,17 +26,17 @@ Message so_msg(Bytes payload, MessageType t = MessageType::shared_object_amf0) {
 // Section 7.1.3: a persistent object "chat", version 3, from the server: Use Success, Clear,
 // Change {msg: "hi"}, Success "msg", SendMessage ("onMsg", 1), Status (code, level), Remove
 // "old".
-const Bytes kServerUpdate = so_hex("0004 63686174"                       // name "chat"
-                                   "00000003"                            // version 3
-                                   "00000002"                            // flags: persistent
-                                   "00000000"                            // reserved
-                                   "0b 00000000"                         // Use Success, no data
-                                   "08 00000000"                         // Clear
-                                   "04 0000000a 0003 6d7367 020002 6869" // Change msg="hi"
-                                   "05 00000005 0003 6d7367"             // Success "msg"
-                                   "06 00000011 020005 6f6e4d7367 00 3ff0000000000000" // onMsg 1
-                                   "07 0000000d 0004 62616421 0005 6572726f72" // "bad!" "error"
-                                   "09 00000005 0003 6f6c64");                 // Remove "old"
+const Bytes kServerUpdate = hex("0004 63686174"                       // name "chat"
+                                "00000003"                            // version 3
+                                "00000002"                            // flags: persistent
+                                "00000000"                            // reserved
+                                "0b 00000000"                         // Use Success, no data
+                                "08 00000000"                         // Clear
+                                "04 0000000a 0003 6d7367 020002 6869" // Change msg="hi"
+                                "05 00000005 0003 6d7367"             // Success "msg"
+                                "06 00000011 020005 6f6e4d7367 00 3ff0000000000000" // onMsg 1
+                                "07 0000000d 0004 62616421 0005 6572726f72" // "bad!" "error"
+                                "09 00000005 0003 6f6c64");                 // Remove "old"
 
 SharedObjectMessage server_update() {
   SharedObjectMessage so;
@@ -166,21 +147,21 @@ TEST(SharedObject, Rejections) {
   };
   EXPECT_EQ(err(kServerUpdate, MessageType::command_amf0), make_error_code(Errc::unsupported));
   // unknown event type 12 and 0
-  EXPECT_EQ(err(so_hex("0001 61 00000000 00000000 00000000 0c 00000000")),
+  EXPECT_EQ(err(hex("0001 61 00000000 00000000 00000000 0c 00000000")),
             make_error_code(Errc::malformed));
-  EXPECT_EQ(err(so_hex("0001 61 00000000 00000000 00000000 00 00000000")),
+  EXPECT_EQ(err(hex("0001 61 00000000 00000000 00000000 00 00000000")),
             make_error_code(Errc::malformed));
   // Use with data
-  EXPECT_EQ(err(so_hex("0001 61 00000000 00000000 00000000 01 00000001 05")),
+  EXPECT_EQ(err(hex("0001 61 00000000 00000000 00000000 01 00000001 05")),
             make_error_code(Errc::malformed));
   // Remove with bytes after the slot name
-  EXPECT_EQ(err(so_hex("0001 61 00000000 00000000 00000000 09 00000004 0001 61 05")),
+  EXPECT_EQ(err(hex("0001 61 00000000 00000000 00000000 09 00000004 0001 61 05")),
             make_error_code(Errc::malformed));
   // event length beyond the payload
-  EXPECT_EQ(err(so_hex("0001 61 00000000 00000000 00000000 01 ffffffff")),
+  EXPECT_EQ(err(hex("0001 61 00000000 00000000 00000000 01 ffffffff")),
             make_error_code(Errc::truncated));
   // type 16 with a non-zero format byte
-  EXPECT_EQ(err(so_hex("01 0001 61 00000000 00000000 00000000"), MessageType::shared_object_amf3),
+  EXPECT_EQ(err(hex("01 0001 61 00000000 00000000 00000000"), MessageType::shared_object_amf3),
             make_error_code(Errc::malformed));
 }
 
