@@ -486,6 +486,12 @@ TEST_F(ServerSrc, PublisherLeavingIsEosWithOnDisconnectEos) {
   GstBuffer *frame = pull_within(srv, 20000);
   ASSERT_NE(frame, nullptr);
   gst_buffer_unref(frame);
+  // The server pinged as the publish started; the sink answers while it renders the next tag.
+  const Bytes t2 = flv_tag(9, 40, Bytes{0x27, 0x01, 0x00, 0x00, 0x00, 0xBB});
+  ASSERT_EQ(gst_harness_push(pub, gst_buffer_new_memdup(t2.data(), t2.size())), GST_FLOW_OK);
+  GstBuffer *second = pull_within(srv, 20000);
+  ASSERT_NE(second, nullptr);
+  gst_buffer_unref(second);
   gst_harness_teardown(pub); // the publisher goes away
 
   bool eos = false;
@@ -499,6 +505,12 @@ TEST_F(ServerSrc, PublisherLeavingIsEosWithOnDisconnectEos) {
     }
   }
   EXPECT_TRUE(eos) << "no EOS after the publisher left";
+  GstStructure *stats = nullptr;
+  g_object_get(srv->element, "stats", &stats, nullptr);
+  guint64 rtt = G_MAXUINT64;
+  EXPECT_TRUE(gst_structure_get_uint64(stats, "rtt-ms", &rtt)) << "no RTT from the publish ping";
+  EXPECT_LT(rtt, 5000u);
+  gst_structure_free(stats);
   gst_harness_teardown(srv);
 }
 

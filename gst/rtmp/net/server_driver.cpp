@@ -747,6 +747,9 @@ void Listener::handle_publish(Conn *c, PublishRequest &req) {
     return;
   }
   (void)c->session->accept_publish(req.stream_id);
+  // One ping request as the publish starts gives the round-trip time shown in the element's
+  // stats (FFmpeg, OBS/librtmp and rtmp2 all answer User Control 6).
+  (void)c->session->ping(now_ms());
   c->endpoint = target;
   c->stream_id = req.stream_id;
   c->publish = info;
