@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/command.hpp"
+#include "core/enhanced.hpp"
 #include "core/flv.hpp"
 #include "elements/flv_output.h"
 
@@ -511,6 +512,62 @@ TEST_F(ServerSrc, PublisherLeavingIsEosWithOnDisconnectEos) {
   EXPECT_TRUE(gst_structure_get_uint64(stats, "rtt-ms", &rtt)) << "no RTT from the publish ping";
   EXPECT_LT(rtt, 5000u);
   gst_structure_free(stats);
+  gst_harness_teardown(srv);
+}
+
+// Enhanced RTMP v2 (HEVC and Opus in ExVideoTagHeader / ExAudioTagHeader form) is accepted and
+// passed on in the FLV stream byte for byte (issue 5), with our rtmpsink as the publisher.
+TEST_F(ServerSrc, EnhancedRtmpTagsPassThroughUnchanged) {
+  GstHarness *srv = start_server();
+  const guint port = get_uint(srv->element, "bound-port");
+  GstHarness *pub = gst_harness_new("rtmpsink");
+  const std::string url = "rtmp://127.0.0.1:" + std::to_string(port) + "/live/key";
+  g_object_set(pub->element, "location", url.c_str(), nullptr);
+  gst_harness_set_src_caps_str(pub, "video/x-flv");
+  gst_harness_play(pub);
+
+  auto with = [](Bytes header, const Bytes &body) {
+    header.insert(header.end(), body.begin(), body.end());
+    return header;
+  };
+  const std::uint32_t hvc1 = fourcc("hvc1"), opus = fourcc("Opus");
+  const std::vector<std::tuple<std::uint8_t, std::uint32_t, Bytes>> sent = {
+      {9, 0,
+       with(make_enhanced_video_header(FrameType::keyframe, VideoPacketKind::sequence_start, hvc1),
+            Bytes{0x01, 0x01, 0x60, 0x00, 0x00, 0x00})},
+      {8, 0,
+       with(make_enhanced_audio_header(AudioPacketKind::sequence_start, opus),
+            Bytes{'O', 'p', 'u', 's', 'H', 'e', 'a', 'd', 0x01, 0x02, 0x38, 0x01, 0x80, 0xBB, 0x00,
+                  0x00, 0x00, 0x00, 0x00})},
+      {9, 0,
+       with(
+           make_enhanced_video_header(FrameType::keyframe, VideoPacketKind::coded_frames, hvc1, 33),
+           Bytes{0x00, 0x00, 0x00, 0x02, 0x26, 0x01})},
+      {8, 20,
+       with(make_enhanced_audio_header(AudioPacketKind::coded_frames, opus), Bytes{0xFC, 0xFF})},
+      {9, 40,
+       with(make_enhanced_video_header(FrameType::inter, VideoPacketKind::coded_frames, hvc1),
+            Bytes{0x00, 0x00, 0x00, 0x02, 0x02, 0x01})},
+  };
+  Bytes stream = make_flv_header(FlvHeader{true, true});
+  for (const auto &[type, ts, payload] : sent) {
+    const Bytes t = flv_tag(type, ts, payload);
+    stream.insert(stream.end(), t.begin(), t.end());
+  }
+  ASSERT_EQ(gst_harness_push(pub, gst_buffer_new_memdup(stream.data(), stream.size())),
+            GST_FLOW_OK);
+  expect_header_first(srv);
+  for (const auto &[type, ts, payload] : sent) {
+    GstBuffer *b = pull_within(srv, 20000);
+    ASSERT_NE(b, nullptr) << "missing tag of type " << int(type) << " at " << ts;
+    const Bytes tag = buffer_bytes(b);
+    gst_buffer_unref(b);
+    ASSERT_EQ(tag.size(), 11u + payload.size() + 4u);
+    EXPECT_EQ(tag[0], type);
+    EXPECT_EQ(Bytes(tag.begin() + 11, tag.end() - 4), payload)
+        << "type " << int(type) << " at " << ts;
+  }
+  gst_harness_teardown(pub);
   gst_harness_teardown(srv);
 }
 
