@@ -515,6 +515,47 @@ TEST_F(ServerSrc, PublisherLeavingIsEosWithOnDisconnectEos) {
   gst_harness_teardown(srv);
 }
 
+// A second publisher for a key that is being published is refused with BadName and the first
+// one is kept (issue 5).
+TEST_F(ServerSrc, SecondPublisherOfABusyKeyIsRejectedAndTheFirstKept) {
+  GstHarness *srv = start_server();
+  const guint port = get_uint(srv->element, "bound-port");
+  const std::string url = "rtmp://127.0.0.1:" + std::to_string(port) + "/live/key";
+  auto publisher = [&url]() {
+    GstHarness *h = gst_harness_new("rtmpsink");
+    g_object_set(h->element, "location", url.c_str(), "timeout", 5u, nullptr);
+    gst_harness_set_src_caps_str(h, "video/x-flv");
+    gst_harness_play(h);
+    return h;
+  };
+  auto push_tag = [](GstHarness *h, std::uint32_t ts, std::uint8_t marker, bool with_header) {
+    Bytes stream = with_header ? make_flv_header(FlvHeader{false, true}) : Bytes{};
+    const Bytes t = flv_tag(9, ts, Bytes{0x17, 0x01, 0x00, 0x00, 0x00, marker});
+    stream.insert(stream.end(), t.begin(), t.end());
+    return gst_harness_push(h, gst_buffer_new_memdup(stream.data(), stream.size()));
+  };
+
+  GstHarness *first = publisher();
+  ASSERT_EQ(push_tag(first, 0, 0xA1, true), GST_FLOW_OK);
+  expect_header_first(srv);
+  GstBuffer *b = pull_within(srv, 20000);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(buffer_bytes(b)[11 + 5], 0xA1);
+  gst_buffer_unref(b);
+
+  GstHarness *second = publisher();
+  EXPECT_NE(push_tag(second, 0, 0xB1, true), GST_FLOW_OK) << "a second publisher was accepted";
+  gst_harness_teardown(second);
+
+  ASSERT_EQ(push_tag(first, 40, 0xA2, false), GST_FLOW_OK);
+  b = pull_within(srv, 20000);
+  ASSERT_NE(b, nullptr) << "the first publisher was not kept";
+  EXPECT_EQ(buffer_bytes(b)[11 + 5], 0xA2) << "something of the second publisher arrived";
+  gst_buffer_unref(b);
+  gst_harness_teardown(first);
+  gst_harness_teardown(srv);
+}
+
 // Enhanced RTMP v2 (HEVC and Opus in ExVideoTagHeader / ExAudioTagHeader form) is accepted and
 // passed on in the FLV stream byte for byte (issue 5), with our rtmpsink as the publisher.
 TEST_F(ServerSrc, EnhancedRtmpTagsPassThroughUnchanged) {
