@@ -83,8 +83,8 @@ TEST(ByteWriter, RoundTripsEveryField) {
   double f;
   std::int32_t g;
   std::string s;
-  ASSERT_TRUE(r.read_u8(a) && r.read_u16(b) && r.read_u24(c) && r.read_u32(d) &&
-              r.read_u32_le(e) && r.read_f64(f) && r.read_i24(g) && r.read_string(2, s));
+  ASSERT_TRUE(r.read_u8(a) && r.read_u16(b) && r.read_u24(c) && r.read_u32(d) && r.read_u32_le(e) &&
+              r.read_f64(f) && r.read_i24(g) && r.read_string(2, s));
   EXPECT_EQ(a, 0xAB);
   EXPECT_EQ(b, 0x1234);
   EXPECT_EQ(c, 0xABCDEFu);

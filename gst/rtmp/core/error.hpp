@@ -14,26 +14,26 @@ namespace rtmp {
 
 enum class Errc {
   // Peer errors: what came over the wire is malformed or exceeds a limit we set.
-  truncated = 1,       // input ended inside a value that claimed more bytes
-  malformed,           // a field has a value the specification does not allow
-  limit_exceeded,      // a size/count/depth the peer controls is above our named limit
-  unsupported,         // valid per spec, but something we chose not to accept (e.g. rtmpt)
-  amf_bad_marker,      // unknown or forbidden AMF type marker (movieclip, recordset)
-  amf_bad_reference,   // reference index out of range or cyclic
-  amf_externalizable,  // AMF3 externalizable object of a class we cannot decode
+  truncated = 1,      // input ended inside a value that claimed more bytes
+  malformed,          // a field has a value the specification does not allow
+  limit_exceeded,     // a size/count/depth the peer controls is above our named limit
+  unsupported,        // valid per spec, but something we chose not to accept (e.g. rtmpt)
+  amf_bad_marker,     // unknown or forbidden AMF type marker (movieclip, recordset)
+  amf_bad_reference,  // reference index out of range or cyclic
+  amf_externalizable, // AMF3 externalizable object of a class we cannot decode
   handshake_bad_version,
-  handshake_bad_echo,  // C2/S2 does not echo what we sent (in strict checks)
-  chunk_bad_header,    // a chunk continues a stream with no previous header, bad csid...
-  chunk_bad_size,      // Set Chunk Size outside 1..2^31-1
+  handshake_bad_echo, // C2/S2 does not echo what we sent (in strict checks)
+  chunk_bad_header,   // a chunk continues a stream with no previous header, bad csid...
+  chunk_bad_size,     // Set Chunk Size outside 1..2^31-1
   flv_bad_header,
   flv_bad_tag,
   url_invalid,
   url_missing_stream,
   url_unsupported_scheme,
-  protocol_violation,  // a well-formed message at a time the state machine does not allow
+  protocol_violation, // a well-formed message at a time the state machine does not allow
   // Peer answers that are not malformed but end what we asked for.
   connect_rejected,
-  command_failed,      // _error to a call, or an onStatus with level "error"
+  command_failed, // _error to a call, or an onStatus with level "error"
   publish_rejected,
   play_failed,
   auth_failed,
@@ -65,9 +65,7 @@ public:
   const T &operator*() const & { return value(); }
   T *operator->() { return &value(); }
   const T *operator->() const { return &value(); }
-  std::error_code error() const noexcept {
-    return ok() ? std::error_code{} : std::get<1>(v_);
-  }
+  std::error_code error() const noexcept { return ok() ? std::error_code{} : std::get<1>(v_); }
 
 private:
   std::variant<T, std::error_code> v_;

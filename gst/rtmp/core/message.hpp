@@ -43,9 +43,9 @@ inline constexpr std::uint32_t video = 6;
 } // namespace csid
 
 struct Message {
-  std::uint8_t type = 0;       // a MessageType value; unknown types are passed through
-  std::uint32_t timestamp = 0; // absolute, milliseconds, wraps at 2^32
-  std::uint32_t stream_id = 0; // message stream id (0 = NetConnection / control)
+  std::uint8_t type = 0;             // a MessageType value; unknown types are passed through
+  std::uint32_t timestamp = 0;       // absolute, milliseconds, wraps at 2^32
+  std::uint32_t stream_id = 0;       // message stream id (0 = NetConnection / control)
   std::uint32_t chunk_stream_id = 0; // as received; when sending, 0 lets the writer choose
   Bytes payload;
 
