@@ -136,6 +136,9 @@ static Outcome connect_and_play(GstRtmpClientSrc *self) {
   return o;
 }
 
+// How often a create() that waits for media wakes to send changed receive-audio/receive-video.
+static constexpr std::int64_t kCommandPollUs = 100 * 1000;
+
 // receive-audio / receive-video changed while playing: tell the server (RTMP 1.0 section
 // 7.2.2.2 and 7.2.2.3).
 static void apply_receive_flags(GstRtmpClientSrc *self) {
@@ -215,18 +218,23 @@ static GstFlowReturn gst_rtmp_client_src_create(GstPushSrc *psrc, GstBuffer **ou
           net::monotonic_us() + static_cast<std::int64_t>(wait_s) * G_USEC_PER_SEC;
     }
   }
+  // idle-timeout counts from the start of this wait for media; the wait itself wakes at least
+  // every kCommandPollUs so that receive-audio/receive-video changed while the server sends
+  // nothing still reach it promptly.
+  const std::int64_t idle_deadline =
+      p->active.idle_timeout
+          ? net::monotonic_us() + static_cast<std::int64_t>(p->active.idle_timeout) * G_USEC_PER_SEC
+          : -1;
   for (;;) {
     apply_receive_flags(self);
-    const std::int64_t idle_deadline =
-        p->active.idle_timeout
-            ? net::monotonic_us() +
-                  static_cast<std::int64_t>(p->active.idle_timeout) * G_USEC_PER_SEC
-            : -1;
-    const std::int64_t deadline = idle_deadline;
+    const std::int64_t poll = net::monotonic_us() + kCommandPollUs;
+    const std::int64_t deadline = idle_deadline >= 0 ? std::min(idle_deadline, poll) : poll;
     Event e;
     GError *err = nullptr;
     const net::Drive d = c.driver().next_event(e, deadline, &err);
     if (d == net::Drive::deadline) {
+      if (idle_deadline < 0 || net::monotonic_us() < idle_deadline)
+        continue; // only the command poll
       return flow_from(self, c.fail_with(report_from_rtmp(
                                  make_error_code(Errc::timeout),
                                  "no data for " + std::to_string(p->active.idle_timeout) + " s", "",
