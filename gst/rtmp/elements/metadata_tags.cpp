@@ -1,6 +1,7 @@
 // onMetaData <-> GStreamer tags. See metadata_tags.h.
 #include "metadata_tags.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -176,7 +177,8 @@ void add_bitrate(GstTagList *&list, double kbps) {
     list = stream_tags();
   // flvdemux multiplies by 1024 and FFmpeg's flv muxer writes bit_rate / 1024: the same here,
   // so a stream through FFmpeg or our sink comes back with the bitrate it had.
-  const auto bps = static_cast<guint>(kbps * 1024.0);
+  // Clamped: a peer's kbps times 1024 can exceed what the guint tag holds.
+  const auto bps = static_cast<guint>(std::min(kbps * 1024.0, static_cast<double>(G_MAXUINT)));
   gst_tag_list_add(list, GST_TAG_MERGE_REPLACE, GST_TAG_BITRATE, bps, GST_TAG_NOMINAL_BITRATE, bps,
                    nullptr);
 }
