@@ -348,55 +348,54 @@ std::string fourcc_to_string(std::uint32_t f) {
   return out;
 }
 
+namespace {
+
+// The FourCC of each Enhanced RTMP v2 codec ("Enhancing FLV", FourCC table); one table serves
+// both directions of the mapping.
+struct VideoFourcc {
+  VideoCodec codec;
+  const char name[5];
+};
+constexpr VideoFourcc kVideoFourccs[] = {{VideoCodec::avc, "avc1"},
+                                         {VideoCodec::hevc, "hvc1"},
+                                         {VideoCodec::av1, "av01"},
+                                         {VideoCodec::vp9, "vp09"},
+                                         {VideoCodec::vp8, "vp08"}};
+struct AudioFourcc {
+  AudioCodec codec;
+  const char name[5];
+};
+constexpr AudioFourcc kAudioFourccs[] = {{AudioCodec::aac, "mp4a"},  {AudioCodec::mp3, ".mp3"},
+                                         {AudioCodec::opus, "Opus"}, {AudioCodec::flac, "fLaC"},
+                                         {AudioCodec::ac3, "ac-3"},  {AudioCodec::eac3, "ec-3"}};
+
+} // namespace
+
 std::uint32_t video_codec_fourcc(VideoCodec codec) {
-  switch (codec) {
-  case VideoCodec::avc:
-    return fourcc("avc1");
-  case VideoCodec::hevc:
-    return fourcc("hvc1");
-  case VideoCodec::av1:
-    return fourcc("av01");
-  case VideoCodec::vp9:
-    return fourcc("vp09");
-  case VideoCodec::vp8:
-    return fourcc("vp08");
-  default:
-    return 0;
-  }
+  for (const auto &e : kVideoFourccs)
+    if (e.codec == codec)
+      return fourcc(e.name);
+  return 0;
 }
 
 VideoCodec video_codec_from_fourcc(std::uint32_t f) {
-  for (VideoCodec c :
-       {VideoCodec::avc, VideoCodec::hevc, VideoCodec::av1, VideoCodec::vp9, VideoCodec::vp8})
-    if (video_codec_fourcc(c) == f)
-      return c;
+  for (const auto &e : kVideoFourccs)
+    if (fourcc(e.name) == f)
+      return e.codec;
   return VideoCodec::unknown;
 }
 
 std::uint32_t audio_codec_fourcc(AudioCodec codec) {
-  switch (codec) {
-  case AudioCodec::aac:
-    return fourcc("mp4a");
-  case AudioCodec::mp3:
-    return fourcc(".mp3");
-  case AudioCodec::opus:
-    return fourcc("Opus");
-  case AudioCodec::flac:
-    return fourcc("fLaC");
-  case AudioCodec::ac3:
-    return fourcc("ac-3");
-  case AudioCodec::eac3:
-    return fourcc("ec-3");
-  default:
-    return 0;
-  }
+  for (const auto &e : kAudioFourccs)
+    if (e.codec == codec)
+      return fourcc(e.name);
+  return 0;
 }
 
 AudioCodec audio_codec_from_fourcc(std::uint32_t f) {
-  for (AudioCodec c : {AudioCodec::aac, AudioCodec::mp3, AudioCodec::opus, AudioCodec::flac,
-                       AudioCodec::ac3, AudioCodec::eac3})
-    if (audio_codec_fourcc(c) == f)
-      return c;
+  for (const auto &e : kAudioFourccs)
+    if (fourcc(e.name) == f)
+      return e.codec;
   return AudioCodec::unknown;
 }
 
