@@ -120,6 +120,62 @@ bool HandshakeBase::verify_echo(ByteView echo, ByteView full_key) const {
   return std::equal(sig.begin(), sig.end(), echo.begin() + hd::kSignedSize);
 }
 
+bool HandshakeBase::gather_packet1(ByteView in, std::size_t &pos, std::error_code &ec) {
+  const bool first = in_.empty();
+  pos += gather(in, pos, kPacket0And1Size);
+  // Check the version byte as soon as it arrives: a non-RTMP peer (RTMPE, TLS, HTTP) fails
+  // before we wait for 1536 bytes.
+  if (first && !in_.empty())
+    ec = check_version_byte(in_[0]);
+  return !ec && in_.size() >= kPacket0And1Size;
+}
+
+ByteView HandshakeBase::read_peer_packet1() {
+  ByteReader r(in_);
+  ByteView packet1;
+  ByteView software;
+  r.skip(1);
+  r.read_bytes(kHandshakeSize, packet1);
+  ByteReader fields(packet1);
+  fields.read_u32(peer_epoch_);
+  fields.read_bytes(4, software);
+  std::copy(software.begin(), software.end(), peer_software_.begin());
+  return packet1;
+}
+
+void HandshakeBase::append_packet2(Bytes &out, ByteView peer_packet1, bool sign,
+                                   ByteView full_key) {
+  const std::size_t at = out.size();
+  out.resize(at + kHandshakeSize);
+  std::span<std::uint8_t> packet2(out.data() + at, kHandshakeSize);
+  if (sign) {
+    // Random bytes + HMAC(HMAC(full key, peer digest), random) (FFmpeg rtmp_handshake).
+    fill_random(packet2.first(hd::kSignedSize));
+    const hd::Digest sig = hd::reply_signature(
+        packet2, full_key, peer_packet1.subspan(*peer_digest_offset_, hd::kDigestSize));
+    std::copy(sig.begin(), sig.end(), packet2.begin() + hd::kSignedSize);
+  } else {
+    // The whole packet 1 repeated, time2 included, as nginx-rtmp, librtmp and FFmpeg's
+    // publisher do: librtmp compares all 1536 bytes (and only warns), GStreamer rtmp2 from
+    // byte 8.
+    std::copy(peer_packet1.begin(), peer_packet1.end(), packet2.begin());
+  }
+}
+
+Result<std::size_t> HandshakeBase::finish_with_packet2(ByteView in, std::size_t pos,
+                                                       ByteView full_key, std::string mismatch) {
+  pos += gather(in, pos, kHandshakeSize);
+  if (in_.size() < kHandshakeSize)
+    return pos;
+  echo_verified_ = verify_echo(in_, full_key);
+  if (!echo_verified_ && opts_.strict_echo)
+    return fail(Errc::handshake_bad_echo, std::move(mismatch));
+  in_.clear();
+  in_.shrink_to_fit();
+  state_ = State::done;
+  return pos;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 HandshakeClient::HandshakeClient(HandshakeOptions opts) : HandshakeBase(std::move(opts)) {}
@@ -146,63 +202,29 @@ Result<std::size_t> HandshakeClient::receive(ByteView in, Bytes &out) {
 
   std::size_t pos = 0;
   if (state_ == State::wait_packet1) {
-    const bool first = in_.empty();
-    pos += gather(in, pos, kPacket0And1Size);
-    // Check S0 as soon as it arrives: a non-RTMP peer fails before we wait for 1536 bytes.
-    if (first && !in_.empty())
-      if (auto ec = check_version_byte(in_[0]))
+    std::error_code ec;
+    if (!gather_packet1(in, pos, ec)) {
+      if (ec)
         return ec;
-    if (in_.size() < kPacket0And1Size)
       return pos;
-
-    ByteReader r(in_);
-    ByteView s1;
-    ByteView software;
-    r.skip(1);
-    r.read_bytes(kHandshakeSize, s1);
-    ByteReader fields(s1);
-    fields.read_u32(peer_epoch_);
-    fields.read_bytes(4, software);
-    std::copy(software.begin(), software.end(), peer_software_.begin());
-
+    }
+    const ByteView s1 = read_peer_packet1();
     // A server answers with a digest only when it found ours: nginx-rtmp echoes C1 as S1 when
     // C1's version field is zero or has no valid digest, FFmpeg's listener always answers
     // plain (version 0). Without a valid S1 digest we fall back to the plain form.
     if (our_digest_offset_)
       peer_digest_offset_ = hd::find_digest(s1, hd::server_partial_key());
-
-    const std::size_t c2_at = out.size();
-    out.resize(c2_at + kHandshakeSize);
-    std::span<std::uint8_t> c2(out.data() + c2_at, kHandshakeSize);
-    if (peer_digest_offset_) {
-      // C2 = random + HMAC(HMAC(full player key, S1 digest), random) (FFmpeg rtmp_handshake).
-      fill_random(c2.first(hd::kSignedSize));
-      const hd::Digest sig = hd::reply_signature(c2, hd::kPlayerKey,
-                                                 s1.subspan(*peer_digest_offset_, hd::kDigestSize));
-      std::copy(sig.begin(), sig.end(), c2.begin() + hd::kSignedSize);
-    } else {
-      // The plain echo of S1, whole, as librtmp and FFmpeg's publisher send it.
-      std::copy(s1.begin(), s1.end(), c2.begin());
-    }
+    append_packet2(out, s1, peer_digest_offset_.has_value(), hd::kPlayerKey);
     in_.clear();
     state_ = State::wait_packet2;
   }
 
-  pos += gather(in, pos, kHandshakeSize);
-  if (in_.size() < kHandshakeSize)
-    return pos;
   // S2 proves the server read our C1: FFmpeg (as a player) and librtmp (FP9 mode) reject a bad
   // signature; nginx-rtmp signs S2 whenever C1 had a digest and echoes C1 otherwise.
-  echo_verified_ = verify_echo(in_, hd::kServerKey);
-  if (!echo_verified_ && opts_.strict_echo)
-    return fail(Errc::handshake_bad_echo,
-                peer_used_digest()
-                    ? "S2 carries neither our C1's random bytes nor a valid digest signature"
-                    : "S2 does not echo the random bytes of our C1 (RTMP 1.0 5.2.4)");
-  in_.clear();
-  in_.shrink_to_fit();
-  state_ = State::done;
-  return pos;
+  return finish_with_packet2(
+      in, pos, hd::kServerKey,
+      peer_used_digest() ? "S2 carries neither our C1's random bytes nor a valid digest signature"
+                         : "S2 does not echo the random bytes of our C1 (RTMP 1.0 5.2.4)");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -219,25 +241,13 @@ Result<std::size_t> HandshakeServer::receive(ByteView in, Bytes &out) {
 
   std::size_t pos = 0;
   if (state_ == State::wait_packet1) {
-    const bool first = in_.empty();
-    pos += gather(in, pos, kPacket0And1Size);
-    // C0 alone tells an RTMPE, TLS or HTTP client apart: fail before waiting for C1.
-    if (first && !in_.empty())
-      if (auto ec = check_version_byte(in_[0]))
+    std::error_code ec;
+    if (!gather_packet1(in, pos, ec)) {
+      if (ec)
         return ec;
-    if (in_.size() < kPacket0And1Size)
       return pos;
-
-    ByteReader r(in_);
-    ByteView c1;
-    ByteView software;
-    r.skip(1);
-    r.read_bytes(kHandshakeSize, c1);
-    ByteReader fields(c1);
-    fields.read_u32(peer_epoch_);
-    fields.read_bytes(4, software);
-    std::copy(software.begin(), software.end(), peer_software_.begin());
-
+    }
+    const ByteView c1 = read_peer_packet1();
     // The digest is looked for whatever C1's version field says (nginx-rtmp skips the search
     // when it is zero; a random match is a 2^-256 event, so the result is the same).
     peer_digest_offset_ = hd::find_digest(c1, hd::player_partial_key());
@@ -249,39 +259,18 @@ Result<std::size_t> HandshakeServer::receive(ByteView in, Bytes &out) {
     out.push_back(kRtmpVersion);
     make_packet1(digest, digest && is_second_half(*peer_digest_offset_), hd::server_partial_key());
     out.insert(out.end(), packet_.begin(), packet_.end());
-
-    const std::size_t s2_at = out.size();
-    out.resize(s2_at + kHandshakeSize);
-    std::span<std::uint8_t> s2(out.data() + s2_at, kHandshakeSize);
-    if (digest) {
-      // S2 = random + HMAC(HMAC(full FMS key, C1 digest), random): what FFmpeg checks as a
-      // player ("Signature mismatch" otherwise) and nginx-rtmp sends.
-      fill_random(s2.first(hd::kSignedSize));
-      const hd::Digest sig = hd::reply_signature(s2, hd::kServerKey,
-                                                 c1.subspan(*peer_digest_offset_, hd::kDigestSize));
-      std::copy(sig.begin(), sig.end(), s2.begin() + hd::kSignedSize);
-    } else {
-      // The whole C1 repeated, time2 included, as nginx-rtmp does: librtmp compares all 1536
-      // bytes (and only warns), GStreamer rtmp2 from byte 8.
-      std::copy(c1.begin(), c1.end(), s2.begin());
-    }
+    // S2 signed with the full FMS key is what FFmpeg checks as a player ("Signature mismatch"
+    // otherwise) and what nginx-rtmp sends.
+    append_packet2(out, c1, digest, hd::kServerKey);
     in_.clear();
     state_ = State::wait_packet2;
   }
 
-  pos += gather(in, pos, kHandshakeSize);
-  if (in_.size() < kHandshakeSize)
-    return pos;
   // C2 from real clients: FFmpeg publishing and librtmp/OBS echo S1 whole, GStreamer rtmp2
   // echoes it with its own time2, FFmpeg playing, Flash Player and nginx-rtmp relays sign it.
-  echo_verified_ = verify_echo(in_, hd::kPlayerKey);
-  if (!echo_verified_ && opts_.strict_echo)
-    return fail(Errc::handshake_bad_echo,
-                "C2 carries neither our S1's random bytes nor a valid digest signature");
-  in_.clear();
-  in_.shrink_to_fit();
-  state_ = State::done;
-  return pos;
+  return finish_with_packet2(
+      in, pos, hd::kPlayerKey,
+      "C2 carries neither our S1's random bytes nor a valid digest signature");
 }
 
 } // namespace rtmp

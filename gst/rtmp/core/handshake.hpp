@@ -94,6 +94,19 @@ protected:
   // from our digest (digest form only).
   bool verify_echo(ByteView echo, ByteView full_key) const;
 
+  // The stages both roles share. gather_packet1: collects the peer's version byte and
+  // packet 1 (failing early on a bad version byte); false while incomplete or on error (`ec`).
+  bool gather_packet1(ByteView in, std::size_t &pos, std::error_code &ec);
+  // Takes the peer's time and software version from the complete packet 1 in in_; returns it
+  // (valid until in_ is cleared).
+  ByteView read_peer_packet1();
+  // Appends our packet 2 for the peer's packet 1: random bytes signed with `full_key` and the
+  // peer's digest when `sign`, else the plain echo of the whole packet.
+  void append_packet2(Bytes &out, ByteView peer_packet1, bool sign, ByteView full_key);
+  // Collects the peer's packet 2 and checks it echoes ours (`mismatch` names what is wrong).
+  Result<std::size_t> finish_with_packet2(ByteView in, std::size_t pos, ByteView full_key,
+                                          std::string mismatch);
+
   HandshakeOptions opts_;
   State state_ = State::idle;
   Bytes in_;                                          // peer bytes of the current stage
