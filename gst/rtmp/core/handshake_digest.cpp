@@ -5,85 +5,32 @@
 
 namespace rtmp::handshake_digest {
 
+namespace {
+
 // The 32 bytes that follow the readable text of both keys (FFmpeg rtmpproto.c rtmp_player_key /
 // rtmp_server_key, librtmp handshake.h GenuineFPKey / GenuineFMSKey, nginx-rtmp
 // ngx_rtmp_handshake.c).
-#define RTMP_HANDSHAKE_KEY_TAIL                                                                    \
-  0xF0, 0xEE, 0xC2, 0x4A, 0x80, 0x68, 0xBE, 0xE8, 0x2E, 0x00, 0xD0, 0xD1, 0x02, 0x9E, 0x7E, 0x57,  \
-      0x6E, 0xEC, 0x5D, 0x2D, 0x29, 0x80, 0x6F, 0xAB, 0x93, 0xB8, 0xE6, 0x36, 0xCF, 0xEB, 0x31,    \
-      0xAE
+constexpr std::array<std::uint8_t, 32> kKeyTail = {
+    0xF0, 0xEE, 0xC2, 0x4A, 0x80, 0x68, 0xBE, 0xE8, 0x2E, 0x00, 0xD0, 0xD1, 0x02, 0x9E, 0x7E, 0x57,
+    0x6E, 0xEC, 0x5D, 0x2D, 0x29, 0x80, 0x6F, 0xAB, 0x93, 0xB8, 0xE6, 0x36, 0xCF, 0xEB, 0x31, 0xAE};
 
-const std::array<std::uint8_t, 62> kPlayerKey = {'G',
-                                                 'e',
-                                                 'n',
-                                                 'u',
-                                                 'i',
-                                                 'n',
-                                                 'e',
-                                                 ' ',
-                                                 'A',
-                                                 'd',
-                                                 'o',
-                                                 'b',
-                                                 'e',
-                                                 ' ',
-                                                 'F',
-                                                 'l',
-                                                 'a',
-                                                 's',
-                                                 'h',
-                                                 ' ',
-                                                 'P',
-                                                 'l',
-                                                 'a',
-                                                 'y',
-                                                 'e',
-                                                 'r',
-                                                 ' ',
-                                                 '0',
-                                                 '0',
-                                                 '1',
-                                                 RTMP_HANDSHAKE_KEY_TAIL};
+// The readable text (without its NUL) followed by the tail.
+template <std::size_t N>
+constexpr std::array<std::uint8_t, N - 1 + kKeyTail.size()> make_key(const char (&text)[N]) {
+  std::array<std::uint8_t, N - 1 + kKeyTail.size()> key{};
+  for (std::size_t i = 0; i + 1 < N; ++i)
+    key[i] = static_cast<std::uint8_t>(text[i]);
+  for (std::size_t i = 0; i < kKeyTail.size(); ++i)
+    key[N - 1 + i] = kKeyTail[i];
+  return key;
+}
 
-const std::array<std::uint8_t, 68> kServerKey = {'G',
-                                                 'e',
-                                                 'n',
-                                                 'u',
-                                                 'i',
-                                                 'n',
-                                                 'e',
-                                                 ' ',
-                                                 'A',
-                                                 'd',
-                                                 'o',
-                                                 'b',
-                                                 'e',
-                                                 ' ',
-                                                 'F',
-                                                 'l',
-                                                 'a',
-                                                 's',
-                                                 'h',
-                                                 ' ',
-                                                 'M',
-                                                 'e',
-                                                 'd',
-                                                 'i',
-                                                 'a',
-                                                 ' ',
-                                                 'S',
-                                                 'e',
-                                                 'r',
-                                                 'v',
-                                                 'e',
-                                                 'r',
-                                                 ' ',
-                                                 '0',
-                                                 '0',
-                                                 '1',
-                                                 RTMP_HANDSHAKE_KEY_TAIL};
+} // namespace
 
-#undef RTMP_HANDSHAKE_KEY_TAIL
+const std::array<std::uint8_t, 62> kPlayerKey = make_key("Genuine Adobe Flash Player 001");
+const std::array<std::uint8_t, 68> kServerKey = make_key("Genuine Adobe Flash Media Server 001");
+static_assert(kPlayerKeyPartialSize + kKeyTail.size() == 62);
+static_assert(kServerKeyPartialSize + kKeyTail.size() == 68);
 
 namespace {
 
