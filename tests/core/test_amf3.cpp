@@ -10,6 +10,7 @@
 #include "core/amf0.hpp"
 #include "core/amf3.hpp"
 
+#include "amf_test_helpers.hpp"
 #include "test_hex.hpp"
 
 using namespace rtmp;
@@ -29,22 +30,13 @@ Bytes vr(std::string_view s) {
 }
 
 Result<Value> decode_one(const Bytes &b, DecodeLimits limits = {}) {
-  Amf3Reader r(b, limits);
-  auto v = r.read();
-  if (v && !r.at_end())
-    return Errc::malformed; // the tables below hold exactly one value
-  return v;
+  return test::decode_one<Amf3Reader>(b, limits);
 }
-
 Value decode_ok(const Bytes &b) {
-  auto v = decode_one(b);
-  EXPECT_TRUE(v.ok()) << v.error().message();
-  return v.ok() ? *v : Value();
+  return test::decode_ok<Amf3Reader>(b);
 }
-
 std::error_code decode_err(const Bytes &b, DecodeLimits limits = {}) {
-  auto v = decode_one(b, limits);
-  return v.ok() ? std::error_code{} : v.error();
+  return test::decode_err<Amf3Reader>(b, limits);
 }
 
 std::vector<Value> decode_all(const Bytes &b) {
