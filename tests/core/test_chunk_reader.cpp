@@ -11,31 +11,16 @@
 #include "core/control.hpp"
 #include "core/error.hpp"
 
+#include "chunk_test_helpers.hpp"
 #include "test_hex.hpp"
 
 using namespace rtmp;
 using rtmp::test::cat;
+using rtmp::test::filled;
 using rtmp::test::hex;
+using rtmp::test::msg;
 
 namespace {
-
-Bytes filled(std::size_t n, std::uint8_t seed) {
-  Bytes b(n);
-  for (std::size_t i = 0; i < n; ++i)
-    b[i] = static_cast<std::uint8_t>(seed + i * 7);
-  return b;
-}
-
-Message msg(std::uint8_t type, std::uint32_t ts, std::uint32_t stream_id, std::uint32_t csid,
-            Bytes payload) {
-  Message m;
-  m.type = type;
-  m.timestamp = ts;
-  m.stream_id = stream_id;
-  m.chunk_stream_id = csid;
-  m.payload = std::move(payload);
-  return m;
-}
 
 void expect_same(const Message &a, const Message &b) {
   EXPECT_EQ(a.type, b.type);
