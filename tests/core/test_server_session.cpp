@@ -122,6 +122,38 @@ TEST(ServerSession, RejectConnectSendsErrorAndCloses) {
   EXPECT_EQ(f.s.accept_connect(f.now), make_error_code(Errc::invalid_state));
 }
 
+// A server hosting several applications must know which one a failed login was for (issue 5:
+// only the rtmpserversrc of that application reports the rejection).
+TEST(ServerSession, RejectedAuthenticationStillNamesTheApplication) {
+  ServerConfig cfg = server_config();
+  cfg.auth.method = auth::Method::adobe;
+  cfg.auth.lookup = [](std::string_view) -> std::optional<std::string> {
+    return std::string("right");
+  };
+  cfg.auth.random = [](std::span<std::uint8_t> out) {
+    for (auto &b : out)
+      b = 0x11;
+  };
+  {
+    // Step 1 (no authmod): a challenge, no ConnectRequest, but app() is known.
+    ServerFixture f(cfg);
+    f.flush();
+    f.send_connect("live");
+    EXPECT_FALSE(has_event<ConnectRequest>(f.events));
+    EXPECT_EQ(f.s.app(), "live");
+  }
+  {
+    // A wrong answer: Errc::auth_failed, and app() without the authentication query.
+    ServerFixture f(cfg);
+    f.flush();
+    f.send_connect("other?authmod=adobe&user=u&challenge=AAAA&response=wrong&opaque=x");
+    auto errors = events_of<Error>(f.events);
+    ASSERT_FALSE(errors.empty()) << describe(f.events);
+    EXPECT_EQ(errors[0].code, make_error_code(Errc::auth_failed));
+    EXPECT_EQ(f.s.app(), "other");
+  }
+}
+
 TEST(ServerSession, CommandBeforeConnectIsProtocolViolation) {
   ServerFixture f;
   f.flush();

@@ -267,6 +267,9 @@ std::error_code ServerSession::handle_connect(Command &&cmd, Millis now) {
     auth::ServerDecision d = auth::check_connect(cfg_.auth, params->app, params->tc_url, now);
     if (!d.accepted) {
       // A challenge step or a failure: the client reconnects (auth.hpp), nothing for the app.
+      // app() still names the application asked for, so that a server hosting several can
+      // tell the right one about the failure.
+      app_ = auth::split_app_query(params->app).app;
       Connection::send_command(make_connect_rejected(connect_txn_, d.description));
       if (d.error)
         push_event(Error{d.error, "client authentication failed: " + d.description,

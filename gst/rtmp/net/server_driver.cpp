@@ -658,10 +658,12 @@ void Listener::handle_event(Conn *c, Event &e) {
     if (err->fatal && !c->drop_reason)
       c->drop_reason = drop_reason_for(err->code, c->session->connected());
     if (!err->fatal && err->code == make_error_code(Errc::auth_failed)) {
-      // The session refuses a failed answer before it hands us the connect request, so the
-      // application is usually unknown here: then every endpoint of the listener is told.
+      // The session refuses a failed answer before it hands us the connect request; it still
+      // names the application asked for. Only when even that is unknown is every endpoint of
+      // the listener told.
+      const std::string &app = c->app.empty() ? c->session->app() : c->app;
       for (Endpoint *ep : endpoints_)
-        if (c->app.empty() || ep->serves_app(auth::split_app_query(c->app).app))
+        if (app.empty() || ep->serves_app(auth::split_app_query(app).app))
           ep->on_client_rejected(c->client, "connect", err->description);
     }
     return;
