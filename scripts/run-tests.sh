@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test command (README, .ci/run): installs what is missing, then
+# The whole test command (README, .ci/run): installs what is missing (Debian packages and
+# node-media-server, scripts/setup-deps.sh --nms), then
 #
 #   1. build/       gcc, -Dwerror=true, every target; `meson test` (all suites)
 #   2. build-asan/  ASan+UBSan (halt_on_error, detect_leaks=1), the test executables of ASAN_SUITES
@@ -126,6 +127,12 @@ section "dependencies"
 if ! ./scripts/setup-deps.sh; then
   echo "setup-deps failed"
   record build "dependencies (scripts/setup-deps.sh)" fail
+fi
+# node-media-server v4 (npm, into .deps/nms) for the suite nms; when it cannot be installed the
+# nms tests fail naming the reason, and so does this step.
+if ! (source ./scripts/setup-deps.sh && ensure_node_media_server); then
+  echo "could not install node-media-server: the nms tests will fail"
+  record build "node-media-server (scripts/setup-deps.sh --nms)" fail
 fi
 
 section "build/ (gcc, -Dwerror=true)"

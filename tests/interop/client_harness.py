@@ -24,6 +24,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+def stop_process(proc, timeout=5):
+    """SIGTERM, then SIGKILL after `timeout` s, of a Popen that may have ended (or be None)."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def wait_listening(port, timeout=10.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -113,13 +124,7 @@ rtmp {{
             return ""
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
 
     def stat(self):

@@ -25,10 +25,10 @@ def server_pipeline(name="srv", props=(), prefix="out"):
 class Probe:
     """server_probe in the background; lines are collected by a reader thread."""
 
-    def __init__(self, probe_bin, env, pipeline, seconds=120, extra=()):
+    def __init__(self, probe_bin, env, pipeline, seconds=120, extra=(), stdin=None):
         self.proc = subprocess.Popen([probe_bin, "--seconds", str(seconds), *extra, *pipeline],
-                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
+                                     env=env, stdin=stdin, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
         self.lines = []
         self.q = queue.Queue()
         self.t = threading.Thread(target=self._read, daemon=True)

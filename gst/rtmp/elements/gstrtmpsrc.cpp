@@ -244,7 +244,9 @@ static GstFlowReturn gst_rtmp_client_src_create(GstPushSrc *psrc, GstBuffer **ou
       return flow_from(self, c.fail_drive(d, err, "receive"));
     c.log_event(e);
     if (auto *m = std::get_if<Media>(&e)) {
-      if (m->msg.stream_id != sid || seeking(p))
+      // node-media-server v4 sends the media of a play on message stream id 0, not on the
+      // stream it created: we play one stream per connection, so 0 is ours too.
+      if ((m->msg.stream_id != sid && m->msg.stream_id != 0) || seeking(p))
         continue;
       GST_LOG_OBJECT(self, "message type %u timestamp %u", m->msg.type, m->msg.timestamp);
       GstBuffer *buf = p->out.message_to_buffer(GST_OBJECT(self), m->msg);
