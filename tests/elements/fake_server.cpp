@@ -86,11 +86,18 @@ bool FakeRtmpServer::wait_until(const std::function<bool()> &pred, int timeout_m
   }
 }
 
+EnhancedCapabilities FakeRtmpServer::connect_capabilities() const {
+  std::lock_guard<std::mutex> l(mutex_);
+  return connect_capabilities_;
+}
+
 void FakeRtmpServer::record_event(const Event &e) {
   std::lock_guard<std::mutex> l(mutex_);
   events_.emplace_back(event_name(e));
   if (const auto *m = std::get_if<Media>(&e))
     published_.push_back(m->msg);
+  if (const auto *c = std::get_if<ConnectRequest>(&e))
+    connect_capabilities_ = c->capabilities;
   cond_.notify_all();
 }
 

@@ -50,6 +50,8 @@ public:
   std::vector<std::string> events() const; // event_name() of every session event, in order
   int connections() const { return connections_.load(); }
   bool saw(const std::string &event_name) const;
+  // The E-RTMP capabilities of the last connect command (fourCcList, ...).
+  EnhancedCapabilities connect_capabilities() const;
   // Waits until `pred()` holds (checked whenever the server thread records something).
   bool wait_until(const std::function<bool()> &pred, int timeout_ms) const;
 
@@ -69,6 +71,7 @@ private:
   mutable std::condition_variable cond_;
   std::vector<Message> published_;
   std::vector<std::string> events_;
+  EnhancedCapabilities connect_capabilities_;
 };
 
 // FLV-style payload helpers for scripted media.

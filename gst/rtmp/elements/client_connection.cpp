@@ -165,6 +165,8 @@ Outcome ClientConnection::wait(const std::function<bool(Event &)> &handle, std::
 Outcome ClientConnection::open(const ClientSettings &s) {
   ClientConfig cfg = make_client_config(s, role_);
   cfg.extra_connect_args = to_properties(s.extra_connect_args, owner_);
+  if (!enhanced_.empty())
+    add_enhanced_capabilities(cfg.extra_connect_args, enhanced_);
   const net::ConnectOptions opts = make_connect_options(s);
   peer_ = opts.host + ":" + std::to_string(opts.port);
   const std::string context = "connect to " + s.tc_url();

@@ -36,6 +36,9 @@ public:
 
   // Connects and creates a stream (stream_id()). On failure error() describes it.
   Outcome open(const ClientSettings &s);
+  // E-RTMP capabilities (fourCcList, videoFourCcInfoMap...) put into the connect command object
+  // of the next open(); empty = none (a legacy connect).
+  void set_enhanced_capabilities(EnhancedCapabilities caps) { enhanced_ = std::move(caps); }
   void close() { driver_.close(); }
   bool is_open() const { return driver_.is_open(); }
 
@@ -74,6 +77,7 @@ private:
   std::uint32_t stream_id_ = 0;
   std::string peer_;
   ErrorReport error_;
+  EnhancedCapabilities enhanced_;
 };
 
 // What other threads touch in a client element, with the ONE lock that guards it: the settings

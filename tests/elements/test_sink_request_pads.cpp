@@ -1,0 +1,656 @@
+// rtmpsink's request pads video_%u / audio_%u (issue 7): pad naming, the exclusion of the FLV
+// pad, enhanced=never at caps negotiation, and what a server receives from them (the fake
+// server of fake_server.hpp records every message): onMetaData first, sequence headers, frames
+// interleaved by DTS with the composition time, E-RTMP FourCC headers and the connect command's
+// fourCcList for HEVC + Opus, sequence end and EOS, a DTS going backwards, a pad that never gets
+// data, caps without codec_data. The TrackInterleaver is also tested on its own.
+#include <gst/base/gstbasesink.h>
+#include <gst/gst.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/command.hpp"
+#include "core/enhanced.hpp"
+#include "elements/track_interleaver.h"
+#include "fake_server.hpp"
+
+using namespace rtmp;
+using rtmp::gst::TrackInterleaver;
+using rtmp::test::FakeRtmpServer;
+
+namespace {
+
+class SinkPads : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() { gst_init(nullptr, nullptr); }
+};
+
+// avcC of a 64x64 High profile stream (ISO 14496-15 5.2.4.1: version 1, profile 0x64, level 0x1F,
+// 4-byte NAL lengths, one SPS, one PPS).
+const Bytes kAvcC = {0x01, 0x64, 0x00, 0x1F, 0xFF, 0xE1, 0x00, 0x04, 0x67, 0x64,
+                     0x00, 0x1F, 0x01, 0x00, 0x04, 0x68, 0xEE, 0x3C, 0x80};
+// AudioSpecificConfig: AAC LC, 44.1 kHz, stereo (ISO 14496-3 1.6.2.1).
+const Bytes kAsc = {0x12, 0x10};
+// An hvcC that only needs to be carried, not parsed: configurationVersion 1 and zeros.
+const Bytes kHvcC = [] {
+  Bytes b(23, 0);
+  b[0] = 1;
+  return b;
+}();
+
+GstBuffer *bytes_buffer(const Bytes &b) {
+  return gst_buffer_new_memdup(b.data(), b.size());
+}
+
+GstCaps *caps_with_codec_data(const char *text, const Bytes &config) {
+  GstCaps *c = gst_caps_from_string(text);
+  if (!config.empty()) {
+    GstBuffer *cd = bytes_buffer(config);
+    gst_caps_set_simple(c, "codec_data", GST_TYPE_BUFFER, cd, nullptr);
+    gst_buffer_unref(cd);
+  }
+  return c;
+}
+
+// An rtmpsink in PLAYING whose request pads the test feeds directly (chain / send_event).
+struct Sink {
+  GstElement *element = nullptr;
+  GstBus *bus = nullptr;
+  std::vector<GstPad *> pads;
+
+  explicit Sink(const std::string &location, const char *enhanced = nullptr) {
+    element = gst_element_factory_make("rtmpsink", nullptr);
+    bus = gst_bus_new();
+    gst_element_set_bus(element, bus);
+    g_object_set(element, "location", location.c_str(), nullptr);
+    if (enhanced)
+      gst_util_set_object_arg(G_OBJECT(element), "enhanced", enhanced);
+  }
+  ~Sink() {
+    gst_element_set_state(element, GST_STATE_NULL);
+    for (GstPad *p : pads) {
+      gst_element_release_request_pad(element, p);
+      gst_object_unref(p);
+    }
+    gst_object_unref(element);
+    gst_object_unref(bus);
+  }
+  GstPad *request(const char *name) {
+    GstPad *p = gst_element_request_pad_simple(element, name);
+    if (p)
+      pads.push_back(p);
+    return p;
+  }
+  void play() {
+    ASSERT_EQ(gst_element_set_state(element, GST_STATE_PLAYING), GST_STATE_CHANGE_SUCCESS);
+  }
+  // stream-start, caps, a TIME segment from 0. Returns whether the caps were accepted.
+  static bool start(GstPad *pad, GstCaps *caps) {
+    gst_pad_send_event(pad, gst_event_new_stream_start(GST_PAD_NAME(pad)));
+    const bool ok = gst_pad_send_event(pad, gst_event_new_caps(caps));
+    gst_caps_unref(caps);
+    GstSegment seg;
+    gst_segment_init(&seg, GST_FORMAT_TIME);
+    gst_pad_send_event(pad, gst_event_new_segment(&seg));
+    return ok;
+  }
+  static GstFlowReturn push(GstPad *pad, const Bytes &data, GstClockTime dts, GstClockTime pts,
+                            bool key) {
+    GstBuffer *b = bytes_buffer(data);
+    GST_BUFFER_DTS(b) = dts;
+    GST_BUFFER_PTS(b) = pts;
+    if (!key)
+      GST_BUFFER_FLAG_SET(b, GST_BUFFER_FLAG_DELTA_UNIT);
+    return gst_pad_chain(pad, b);
+  }
+  // The first message of `type` within `ms`; the text of an ERROR message, "" when none.
+  GstMessage *wait(GstMessageType type, int ms) {
+    return gst_bus_timed_pop_filtered(bus, static_cast<GstClockTime>(ms) * GST_MSECOND, type);
+  }
+  std::string error_text(int ms) {
+    GstMessage *m = wait(GST_MESSAGE_ERROR, ms);
+    if (!m)
+      return "";
+    GError *err = nullptr;
+    gchar *dbg = nullptr;
+    gst_message_parse_error(m, &err, &dbg);
+    std::string t = err->message;
+    g_error_free(err);
+    g_free(dbg);
+    gst_message_unref(m);
+    return t;
+  }
+};
+
+Bytes frame_bytes(std::uint8_t fill, std::size_t n = 100) {
+  return Bytes(n, fill);
+}
+
+// onMetaData as the server got it: @setDataFrame "onMetaData" {...}.
+const amf::Value *metadata_of(const Message &m, DataMessage &holder) {
+  if (m.type != static_cast<std::uint8_t>(MessageType::data_amf0))
+    return nullptr;
+  auto d = decode_data(m);
+  if (!d)
+    return nullptr;
+  holder = std::move(*d);
+  for (const amf::Value &v : holder.values)
+    if (v.properties())
+      return &v;
+  return nullptr;
+}
+
+double number_field(const amf::Value &obj, const char *key) {
+  for (const auto &[k, v] : *obj.properties())
+    if (k == key && v.as_number())
+      return *v.as_number();
+  return -1;
+}
+
+std::vector<Message> media_only(const std::vector<Message> &all) {
+  std::vector<Message> out;
+  for (const Message &m : all)
+    if (m.type == 8 || m.type == 9)
+      out.push_back(m);
+  return out;
+}
+
+TEST_F(SinkPads, PadNamesAreTrackIds) {
+  GstElement *e = gst_element_factory_make("rtmpsink", nullptr);
+  ASSERT_NE(e, nullptr);
+  GstPad *v0 = gst_element_request_pad_simple(e, "video_%u");
+  GstPad *v1 = gst_element_request_pad_simple(e, "video_%u");
+  GstPad *a7 = gst_element_request_pad_simple(e, "audio_7");
+  ASSERT_TRUE(v0 && v1 && a7);
+  EXPECT_STREQ(GST_PAD_NAME(v0), "video_0");
+  EXPECT_STREQ(GST_PAD_NAME(v1), "video_1");
+  EXPECT_STREQ(GST_PAD_NAME(a7), "audio_7");
+  EXPECT_EQ(gst_element_request_pad_simple(e, "video_256"), nullptr) << "track ids are UI8";
+  EXPECT_EQ(gst_element_request_pad_simple(e, "video_x"), nullptr);
+  // The first audio pad asked for without a number is track 0.
+  GstPad *a0 = gst_element_request_pad_simple(e, "audio_%u");
+  ASSERT_NE(a0, nullptr);
+  EXPECT_STREQ(GST_PAD_NAME(a0), "audio_0");
+  for (GstPad *p : {v0, v1, a7, a0}) {
+    gst_element_release_request_pad(e, p);
+    gst_object_unref(p);
+  }
+  gst_object_unref(e);
+}
+
+TEST_F(SinkPads, FlvPadAndRequestPadsExcludeEachOther) {
+  GstElement *e = gst_element_factory_make("rtmpsink", nullptr);
+  GstBus *bus = gst_bus_new();
+  gst_element_set_bus(e, bus);
+  GstPad *v0 = gst_element_request_pad_simple(e, "video_%u");
+  ASSERT_NE(v0, nullptr);
+  GstPad *src = gst_pad_new("src", GST_PAD_SRC);
+  GstPad *sink = gst_element_get_static_pad(e, "sink");
+  EXPECT_EQ(gst_pad_link(src, sink), GST_PAD_LINK_REFUSED);
+  GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+  ASSERT_NE(m, nullptr);
+  GError *err = nullptr;
+  gst_message_parse_error(m, &err, nullptr);
+  EXPECT_NE(std::string(err->message).find("cannot be used together"), std::string::npos)
+      << err->message;
+  g_error_free(err);
+  gst_message_unref(m);
+  gst_element_release_request_pad(e, v0);
+  gst_object_unref(v0);
+
+  // The other way round: with the FLV pad linked, no request pad.
+  ASSERT_EQ(gst_pad_link(src, sink), GST_PAD_LINK_OK);
+  EXPECT_EQ(gst_element_request_pad_simple(e, "audio_%u"), nullptr);
+  m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+  EXPECT_NE(m, nullptr);
+  if (m)
+    gst_message_unref(m);
+  gst_pad_unlink(src, sink);
+  gst_object_unref(sink);
+  gst_object_unref(src);
+  gst_object_unref(bus);
+  gst_object_unref(e);
+}
+
+TEST_F(SinkPads, EnhancedNeverRefusesHevcAtNegotiation) {
+  Sink s("rtmp://127.0.0.1:1/live/x", "never");
+  GstPad *v = s.request("video_%u");
+  GstPad *a = s.request("audio_%u");
+  ASSERT_TRUE(v && a);
+  // Not offered by the caps query (so not by accept-caps either)...
+  GstCaps *vc = gst_pad_query_caps(v, nullptr);
+  GstCaps *h265 = gst_caps_from_string("video/x-h265, stream-format=hvc1, alignment=au");
+  GstCaps *h264 = gst_caps_from_string("video/x-h264, stream-format=avc, alignment=au");
+  EXPECT_FALSE(gst_caps_can_intersect(vc, h265));
+  EXPECT_TRUE(gst_caps_can_intersect(vc, h264));
+  GstCaps *ac = gst_pad_query_caps(a, nullptr);
+  GstCaps *opus = gst_caps_from_string("audio/x-opus");
+  EXPECT_FALSE(gst_caps_can_intersect(ac, opus));
+  for (GstCaps *c : {vc, h265, h264, ac, opus})
+    gst_caps_unref(c);
+  GstCaps *full = caps_with_codec_data(
+      "video/x-h265, stream-format=hvc1, alignment=au, width=64, height=64", kHvcC);
+  EXPECT_FALSE(gst_pad_query_accept_caps(v, full));
+  // ... and refused with a message naming the codec and the property when forced.
+  s.play();
+  EXPECT_FALSE(Sink::start(v, full));
+  const std::string text = s.error_text(1000);
+  EXPECT_NE(text.find("video/x-h265"), std::string::npos) << text;
+  EXPECT_NE(text.find("enhanced=never"), std::string::npos) << text;
+  EXPECT_EQ(Sink::push(v, frame_bytes(1), 0, 0, true), GST_FLOW_NOT_NEGOTIATED);
+}
+
+TEST_F(SinkPads, EnhancedNeverInAPipelineIsNotNegotiated) {
+  // h265parse linked without the caps check (as an application could): the caps event fails,
+  // the source gets not-negotiated and the bus names the reason.
+  GError *err = nullptr;
+  GstElement *pipe = gst_parse_launch(
+      "videotestsrc num-buffers=5 ! video/x-raw,width=64,height=64 ! x265enc ! h265parse name=p "
+      "rtmpsink name=k enhanced=never location=rtmp://127.0.0.1:1/live/x",
+      &err);
+  if (!pipe || err) {
+    g_clear_error(&err);
+    GTEST_SKIP() << "x265enc/h265parse not available";
+  }
+  GstElement *parse = gst_bin_get_by_name(GST_BIN(pipe), "p");
+  GstElement *k = gst_bin_get_by_name(GST_BIN(pipe), "k");
+  GstPad *src = gst_element_get_static_pad(parse, "src");
+  GstPad *v = gst_element_request_pad_simple(k, "video_%u");
+  // The normal link is refused: the pad does not offer H.265.
+  EXPECT_NE(gst_pad_link(src, v), GST_PAD_LINK_OK);
+  ASSERT_EQ(gst_pad_link_full(src, v, GST_PAD_LINK_CHECK_NOTHING), GST_PAD_LINK_OK);
+  GstBus *bus = gst_element_get_bus(pipe);
+  gst_element_set_state(pipe, GST_STATE_PLAYING);
+  GstMessage *m = gst_bus_timed_pop_filtered(bus, 20 * GST_SECOND, GST_MESSAGE_ERROR);
+  ASSERT_NE(m, nullptr);
+  std::string texts;
+  // The first error (ours or the source's not-negotiated) and the next ones.
+  for (; m; m = gst_bus_timed_pop_filtered(bus, 500 * GST_MSECOND, GST_MESSAGE_ERROR)) {
+    GError *e = nullptr;
+    gchar *dbg = nullptr;
+    gst_message_parse_error(m, &e, &dbg);
+    texts += std::string(e->message) + " | " + (dbg ? dbg : "") + "\n";
+    g_error_free(e);
+    g_free(dbg);
+    gst_message_unref(m);
+  }
+  EXPECT_NE(texts.find("enhanced=never"), std::string::npos) << texts;
+  EXPECT_NE(texts.find("not-negotiated"), std::string::npos) << texts;
+  gst_element_set_state(pipe, GST_STATE_NULL);
+  gst_element_release_request_pad(k, v);
+  gst_object_unref(v);
+  gst_object_unref(src);
+  gst_object_unref(parse);
+  gst_object_unref(k);
+  gst_object_unref(bus);
+  gst_object_unref(pipe);
+}
+
+TEST_F(SinkPads, CapsWithoutCodecDataAreAClearError) {
+  Sink s("rtmp://127.0.0.1:1/live/x");
+  GstPad *v = s.request("video_%u");
+  s.play();
+  EXPECT_FALSE(Sink::start(
+      v, gst_caps_from_string("video/x-h264, stream-format=avc, alignment=au, width=64")));
+  const std::string text = s.error_text(1000);
+  EXPECT_NE(text.find("codec_data"), std::string::npos) << text;
+  EXPECT_NE(text.find("video_0"), std::string::npos) << text;
+}
+
+// H.264 with B-frames + AAC: what the server receives, message by message.
+TEST_F(SinkPads, H264AndAacInterleavedByDtsWithCompositionTime) {
+  FakeRtmpServer server;
+  Sink s(server.url());
+  GstPad *v = s.request("video_%u");
+  GstPad *a = s.request("audio_%u");
+  s.play();
+  ASSERT_TRUE(Sink::start(v, caps_with_codec_data("video/x-h264, stream-format=avc, alignment=au, "
+                                                  "width=64, height=48, framerate=25/1",
+                                                  kAvcC)));
+  ASSERT_TRUE(Sink::start(a, caps_with_codec_data("audio/mpeg, mpegversion=4, stream-format=raw, "
+                                                  "rate=44100, channels=2",
+                                                  kAsc)));
+  // Video I P B B at 40 ms, DTS starting 80 ms before the PTS (as x264enc makes them, with the
+  // first DTS before the segment start); audio every 23 ms from 0.
+  const GstClockTime ms = GST_MSECOND;
+  struct V {
+    GstClockTime dts, pts;
+    bool key;
+  };
+  const V vids[] = {{0, 80 * ms, true},
+                    {40 * ms, 200 * ms, false},
+                    {80 * ms, 120 * ms, false},
+                    {120 * ms, 160 * ms, false}};
+  const GstClockTime shift = 80 * ms; // running times start at -80 ms
+  GstSegment seg;
+  gst_segment_init(&seg, GST_FORMAT_TIME);
+  seg.start = shift;
+  seg.time = shift;
+  gst_pad_send_event(v, gst_event_new_segment(&seg));
+  gst_pad_send_event(a, gst_event_new_segment(&seg));
+  for (int i = 0; i < 4; ++i)
+    ASSERT_EQ(Sink::push(v, frame_bytes(0x10 + i), vids[i].dts, vids[i].pts, vids[i].key),
+              GST_FLOW_OK);
+  for (int i = 0; i < 7; ++i)
+    ASSERT_EQ(
+        Sink::push(a, frame_bytes(0x20 + i, 50), shift + i * 23 * ms, shift + i * 23 * ms, true),
+        GST_FLOW_OK);
+  gst_pad_send_event(v, gst_event_new_eos());
+  gst_pad_send_event(a, gst_event_new_eos());
+  GstMessage *eos = s.wait(GST_MESSAGE_EOS, 5000);
+  ASSERT_NE(eos, nullptr) << "no EOS after EOS on every request pad";
+  gst_message_unref(eos);
+  ASSERT_TRUE(server.wait_until([&] { return server.saw("DeleteStream"); }, 3000))
+      << "no clean unpublish";
+
+  const auto all = server.published();
+  ASSERT_FALSE(all.empty());
+  DataMessage holder;
+  const amf::Value *meta = metadata_of(all[0], holder);
+  ASSERT_NE(meta, nullptr) << "onMetaData is not the first message";
+  EXPECT_EQ(number_field(*meta, "width"), 64);
+  EXPECT_EQ(number_field(*meta, "height"), 48);
+  EXPECT_EQ(number_field(*meta, "framerate"), 25);
+  EXPECT_EQ(number_field(*meta, "videocodecid"), 7);
+  EXPECT_EQ(number_field(*meta, "audiocodecid"), 10);
+  EXPECT_EQ(number_field(*meta, "audiosamplerate"), 44100);
+
+  const auto media = media_only(all);
+  // DTS order (ties: video first, it was queued first): sequence headers with the first frame.
+  struct Want {
+    std::uint8_t type;
+    std::uint32_t ts;
+    Bytes head; // header bytes before the frame data
+    Bytes body;
+  };
+  auto vh = [](bool key, std::uint8_t packet_type, int cts) {
+    return Bytes{static_cast<std::uint8_t>(key ? 0x17 : 0x27), packet_type,
+                 static_cast<std::uint8_t>((cts >> 16) & 0xFF),
+                 static_cast<std::uint8_t>((cts >> 8) & 0xFF),
+                 static_cast<std::uint8_t>(cts & 0xFF)};
+  };
+  const Bytes aac_head = {0xAF, 0x01};
+  std::vector<Want> want = {
+      {9, 0, vh(true, 0, 0), kAvcC},
+      {9, 0, vh(true, 1, 80), frame_bytes(0x10)},
+      {9, 40, vh(false, 1, 160), frame_bytes(0x11)},
+      {9, 80, vh(false, 1, 40), frame_bytes(0x12)}, // a tie: the track asked for first wins
+      {8, 80, {0xAF, 0x00}, kAsc},
+      {8, 80, aac_head, frame_bytes(0x20, 50)},
+      {8, 103, aac_head, frame_bytes(0x21, 50)},
+      {9, 120, vh(false, 1, 40), frame_bytes(0x13)},
+      {9, 120, {0x17, 0x02, 0x00, 0x00, 0x00}, {}}, // AVC end of sequence at EOS
+      {8, 126, aac_head, frame_bytes(0x22, 50)},
+      {8, 149, aac_head, frame_bytes(0x23, 50)},
+      {8, 172, aac_head, frame_bytes(0x24, 50)},
+      {8, 195, aac_head, frame_bytes(0x25, 50)},
+      {8, 218, aac_head, frame_bytes(0x26, 50)},
+  };
+  ASSERT_EQ(media.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    Bytes payload = want[i].head;
+    payload.insert(payload.end(), want[i].body.begin(), want[i].body.end());
+    EXPECT_EQ(media[i].type, want[i].type) << i;
+    EXPECT_EQ(media[i].timestamp, want[i].ts) << i;
+    EXPECT_EQ(media[i].payload, payload) << i;
+  }
+}
+
+TEST_F(SinkPads, HevcAndOpusUseFourCcHeadersAndAnnounceThem) {
+  FakeRtmpServer server;
+  Sink s(server.url());
+  GstPad *v = s.request("video_%u");
+  GstPad *a = s.request("audio_%u");
+  s.play();
+  ASSERT_TRUE(Sink::start(v, caps_with_codec_data("video/x-h265, stream-format=hvc1, "
+                                                  "alignment=au, width=64, height=48",
+                                                  kHvcC)));
+  ASSERT_TRUE(Sink::start(a, gst_caps_from_string("audio/x-opus, channel-mapping-family=0, "
+                                                  "rate=48000, channels=2")));
+  const GstClockTime ms = GST_MSECOND;
+  ASSERT_EQ(Sink::push(v, frame_bytes(1), 0, 0, true), GST_FLOW_OK);
+  ASSERT_EQ(Sink::push(a, frame_bytes(2, 30), 0, 0, true), GST_FLOW_OK);
+  ASSERT_EQ(Sink::push(v, frame_bytes(3), 40 * ms, 80 * ms, false), GST_FLOW_OK);
+  ASSERT_EQ(Sink::push(a, frame_bytes(4, 30), 20 * ms, 20 * ms, true), GST_FLOW_OK);
+  gst_pad_send_event(v, gst_event_new_eos());
+  gst_pad_send_event(a, gst_event_new_eos());
+  GstMessage *eos = s.wait(GST_MESSAGE_EOS, 5000);
+  ASSERT_NE(eos, nullptr);
+  gst_message_unref(eos);
+  ASSERT_TRUE(server.wait_until([&] { return server.saw("DeleteStream"); }, 3000));
+
+  const EnhancedCapabilities caps = server.connect_capabilities();
+  EXPECT_NE(std::find(caps.fourcc_list.begin(), caps.fourcc_list.end(), "hvc1"),
+            caps.fourcc_list.end());
+  EXPECT_NE(std::find(caps.fourcc_list.begin(), caps.fourcc_list.end(), "Opus"),
+            caps.fourcc_list.end());
+  EXPECT_EQ(caps.video_fourcc_info.count("hvc1"), 1u);
+  EXPECT_EQ(caps.audio_fourcc_info.count("Opus"), 1u);
+
+  const auto all = server.published();
+  DataMessage holder;
+  const amf::Value *meta = all.empty() ? nullptr : metadata_of(all[0], holder);
+  ASSERT_NE(meta, nullptr);
+  EXPECT_EQ(number_field(*meta, "videocodecid"), static_cast<double>(fourcc("hvc1")));
+  EXPECT_EQ(number_field(*meta, "audiocodecid"), static_cast<double>(fourcc("Opus")));
+
+  // Parsed back with the core: FourCC, packet types, composition time, frame bytes.
+  std::vector<VideoTagInfo> video;
+  std::vector<AudioTagInfo> audio;
+  std::vector<std::uint32_t> vts;
+  const auto media = media_only(all); // the parsed views point into it
+  for (const Message &m : media) {
+    if (m.type == 9) {
+      auto t = parse_video_tag(m.payload);
+      ASSERT_TRUE(t) << "video tag does not parse";
+      video.push_back(*t);
+      vts.push_back(m.timestamp);
+    } else {
+      auto t = parse_audio_tag(m.payload);
+      ASSERT_TRUE(t) << "audio tag does not parse";
+      audio.push_back(*t);
+    }
+  }
+  ASSERT_EQ(video.size(), 4u); // sequence start, 2 frames, sequence end
+  ASSERT_EQ(audio.size(), 4u);
+  for (const auto &t : video) {
+    EXPECT_TRUE(t.enhanced);
+    ASSERT_EQ(t.tracks.size(), 1u);
+    EXPECT_EQ(t.tracks[0].codec, VideoCodec::hevc);
+  }
+  EXPECT_EQ(video[0].tracks[0].kind, VideoPacketKind::sequence_start);
+  EXPECT_EQ(Bytes(video[0].tracks[0].payload.begin(), video[0].tracks[0].payload.end()), kHvcC);
+  EXPECT_EQ(video[1].tracks[0].kind, VideoPacketKind::coded_frames);
+  EXPECT_EQ(Bytes(video[1].tracks[0].payload.begin(), video[1].tracks[0].payload.end()),
+            frame_bytes(1));
+  EXPECT_EQ(video[2].tracks[0].composition_time_ms, 40);
+  EXPECT_EQ(vts[2], 40u);
+  EXPECT_EQ(video[3].tracks[0].kind, VideoPacketKind::sequence_end);
+  for (const auto &t : audio) {
+    EXPECT_TRUE(t.enhanced);
+    ASSERT_EQ(t.tracks.size(), 1u);
+    EXPECT_EQ(t.tracks[0].codec, AudioCodec::opus);
+  }
+  EXPECT_EQ(audio[0].tracks[0].kind, AudioPacketKind::sequence_start);
+  const ByteView head = audio[0].tracks[0].payload;
+  ASSERT_GE(head.size(), 8u);
+  EXPECT_EQ(std::memcmp(head.data(), "OpusHead", 8), 0);
+  EXPECT_EQ(audio[3].tracks[0].kind, AudioPacketKind::sequence_end);
+}
+
+TEST_F(SinkPads, DtsGoingBackwardsIsSentAtTheLastOne) {
+  FakeRtmpServer server;
+  Sink s(server.url());
+  GstPad *v = s.request("video_%u");
+  s.play();
+  ASSERT_TRUE(Sink::start(v, caps_with_codec_data("video/x-h264, stream-format=avc, "
+                                                  "alignment=au, width=64, height=48",
+                                                  kAvcC)));
+  const GstClockTime ms = GST_MSECOND;
+  for (GstClockTime t : {0 * ms, 80 * ms, 40 * ms, 120 * ms})
+    ASSERT_EQ(Sink::push(v, frame_bytes(1), t, t, t == 0), GST_FLOW_OK);
+  gst_pad_send_event(v, gst_event_new_eos());
+  GstMessage *eos = s.wait(GST_MESSAGE_EOS, 5000);
+  ASSERT_NE(eos, nullptr);
+  gst_message_unref(eos);
+  std::vector<std::uint32_t> ts;
+  for (const Message &m : media_only(server.published()))
+    if (m.payload.size() > 1 && m.payload[1] == 1) // AVC NALU packets
+      ts.push_back(m.timestamp);
+  EXPECT_EQ(ts, (std::vector<std::uint32_t>{0, 80, 80, 120}));
+}
+
+// A linked audio pad that never gets a buffer: video waits kMaxStallWaitUs once, then flows.
+TEST_F(SinkPads, PadWithoutDataHoldsTheOthersBackOnlyBriefly) {
+  FakeRtmpServer server;
+  Sink s(server.url());
+  GstPad *v = s.request("video_%u");
+  GstPad *a = s.request("audio_%u");
+  s.play();
+  ASSERT_TRUE(Sink::start(v, caps_with_codec_data("video/x-h264, stream-format=avc, "
+                                                  "alignment=au, width=64, height=48",
+                                                  kAvcC)));
+  ASSERT_TRUE(Sink::start(a, caps_with_codec_data("audio/mpeg, mpegversion=4, stream-format=raw, "
+                                                  "rate=44100, channels=2",
+                                                  kAsc)));
+  const auto t0 = std::chrono::steady_clock::now();
+  constexpr int kFrames = 100; // 4 s at 25 fps: twice what a track queues while waiting
+  for (int i = 0; i < kFrames; ++i)
+    ASSERT_EQ(Sink::push(v, frame_bytes(static_cast<std::uint8_t>(i)), i * 40 * GST_MSECOND,
+                         i * 40 * GST_MSECOND, i % 25 == 0),
+              GST_FLOW_OK);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_GE(took, 0.9) << "did not wait for the empty track at all";
+  EXPECT_LT(took, 3.0) << "waited for the empty track more than once";
+  // Everything up to the last 2 s has been sent (the rest waits in the queue, bounded).
+  ASSERT_TRUE(server.wait_until(
+      [&] { return media_only(server.published()).size() >= kFrames / 2; }, 3000));
+  // Audio EOS without data: the video is no longer held back at all; all of it arrives.
+  gst_pad_send_event(a, gst_event_new_eos());
+  gst_pad_send_event(v, gst_event_new_eos());
+  GstMessage *eos = s.wait(GST_MESSAGE_EOS, 5000);
+  ASSERT_NE(eos, nullptr);
+  gst_message_unref(eos);
+  ASSERT_TRUE(server.wait_until(
+      [&] { return media_only(server.published()).size() >= kFrames + 2; }, 3000));
+  const auto media = media_only(server.published());
+  EXPECT_EQ(media.size(), static_cast<std::size_t>(kFrames + 2)); // + sequence start and end
+  for (std::size_t i = 1; i + 1 < media.size(); ++i)
+    EXPECT_EQ(media[i].timestamp, (i - 1) * 40) << i;
+}
+
+TEST_F(SinkPads, NullWithinOneSecondWhileWaitingForAnEmptyTrack) {
+  FakeRtmpServer server;
+  Sink s(server.url());
+  GstPad *v = s.request("video_%u");
+  GstPad *a = s.request("audio_%u");
+  (void)a;
+  s.play();
+  ASSERT_TRUE(Sink::start(v, caps_with_codec_data("video/x-h264, stream-format=avc, "
+                                                  "alignment=au, width=64, height=48",
+                                                  kAvcC)));
+  GstFlowReturn last = GST_FLOW_OK;
+  GThread *pusher = g_thread_new(
+      "push",
+      [](gpointer data) -> gpointer {
+        auto *args = static_cast<std::pair<GstPad *, GstFlowReturn *> *>(data);
+        for (int i = 0; i < 1000 && *args->second == GST_FLOW_OK; ++i)
+          *args->second = Sink::push(args->first, frame_bytes(1), i * 40 * GST_MSECOND,
+                                     i * 40 * GST_MSECOND, i == 0);
+        return nullptr;
+      },
+      new std::pair<GstPad *, GstFlowReturn *>(v, &last));
+  g_usleep(300 * 1000); // the pusher is now waiting for the audio track
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(gst_element_set_state(s.element, GST_STATE_NULL), GST_STATE_CHANGE_SUCCESS);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(took, 1.0);
+  g_thread_join(pusher);
+  EXPECT_EQ(last, GST_FLOW_FLUSHING);
+}
+
+// ---- TrackInterleaver on its own -----------------------------------------------------------
+
+FlvTag tag(std::uint8_t type, std::uint8_t marker) {
+  return FlvTag{type, 0, Bytes{marker}};
+}
+
+TEST(TrackInterleaver, WaitsForEveryTrackThenSendsTheLowestDtsFirst) {
+  TrackInterleaver il;
+  const auto v = il.add_track();
+  const auto a = il.add_track();
+  il.push(v, tag(9, 1), 1'000'000'000);
+  EXPECT_FALSE(il.pop()) << "audio has nothing yet";
+  il.push(a, tag(8, 2), 1'020'000'000);
+  auto t = il.pop();
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->data[0], 1);
+  EXPECT_EQ(t->timestamp, 0u); // the first tag is time 0
+  EXPECT_FALSE(il.pop()) << "video is empty again";
+  il.push(v, tag(9, 3), 1'040'000'000);
+  t = il.pop();
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->data[0], 2);
+  EXPECT_EQ(t->timestamp, 20u);
+  il.set_eos(a);
+  t = il.pop();
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->timestamp, 40u);
+  EXPECT_FALSE(il.all_eos());
+  il.set_eos(v);
+  EXPECT_TRUE(il.all_eos());
+}
+
+TEST(TrackInterleaver, BackwardsDtsIsRaisedAndNegativeTimesWork) {
+  TrackInterleaver il;
+  const auto v = il.add_track();
+  EXPECT_EQ(il.push(v, tag(9, 1), -80'000'000), -80'000'000);
+  EXPECT_EQ(il.push(v, tag(9, 2), -120'000'000), -80'000'000);
+  EXPECT_EQ(il.push(v, tag(9, 3), 0), 0);
+  std::vector<std::uint32_t> ts;
+  while (auto t = il.pop())
+    ts.push_back(t->timestamp);
+  EXPECT_EQ(ts, (std::vector<std::uint32_t>{0, 0, 80}));
+}
+
+TEST(TrackInterleaver, FullAfterTheWaitBoundAndSkippingEmptyTracks) {
+  TrackInterleaver il;
+  const auto v = il.add_track();
+  const auto a = il.add_track();
+  std::int64_t t = 0;
+  while (!il.full(v)) {
+    il.push(v, tag(9, 0), t);
+    t += 40'000'000;
+    ASSERT_LE(t, rtmp::gst::kMaxInterleaveWaitNs + 80'000'000);
+  }
+  EXPECT_FALSE(il.full(a));
+  EXPECT_FALSE(il.pop());
+  il.skip_empty_tracks();
+  std::size_t n = 0;
+  while (il.pop())
+    ++n;
+  EXPECT_EQ(n, static_cast<std::size_t>(t / 40'000'000));
+  // A skipped track that pushes again is waited for again.
+  il.push(a, tag(8, 0), t);
+  il.push(v, tag(9, 0), t + 10);
+  il.push(a, tag(8, 0), t + 20);
+  EXPECT_TRUE(il.pop());
+  EXPECT_TRUE(il.pop());
+  EXPECT_FALSE(il.pop()) << "video is empty: wait for it";
+  // Count bound: tags that do not advance in time fill a track too.
+  TrackInterleaver same;
+  const auto x = same.add_track();
+  same.add_track();
+  for (std::size_t i = 0; i < rtmp::gst::kMaxQueuedTagsPerTrack; ++i)
+    same.push(x, tag(9, 0), 0);
+  EXPECT_TRUE(same.full(x));
+  EXPECT_EQ(same.queued(), rtmp::gst::kMaxQueuedTagsPerTrack);
+  EXPECT_TRUE(same.pop(true)) << "drain pops regardless";
+}
+
+} // namespace
