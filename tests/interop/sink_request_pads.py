@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""rtmpsink request pads (video_%u / audio_%u, issue 7) against real peers, no flvmux:
+
+1. x264enc (B-frames) + avenc_aac -> rtmpsink video_0/audio_0 -> nginx-rtmp (record all) ->
+   ffprobe and our FLV reader on the recording: every access unit and AAC frame arrived, byte
+   for byte (MD5 per frame against the encoder output captured with a tee), with the DTS and the
+   composition offset the element must compute from the buffers (running time, ms from the first
+   buffer, CTS = PTS - DTS rounded); the publisher ends with EOS (exit 0) and nginx saw the
+   stream end.
+2. x265enc + opusenc -> rtmpsink -> our rtmpserversrc (flv mode) -> filesink: the FLV tags have
+   the Enhanced RTMP v2 headers (FourCC hvc1 / Opus, sequence start first, coded frames, sequence
+   end at EOS), the frames are the encoder's, onMetaData comes first with width/height/framerate
+   and videocodecid = the hvc1 FourCC.
+3. enhanced=never with x265enc ! h265parse: gst-launch fails (the link is refused).
+
+usage: sink_request_pads.py <build dir>
+"""
+import hashlib
+import os
+import re
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import client_harness as h  # noqa: E402
+
+TIME_RE = re.compile(r"(\d+):(\d\d):(\d\d)\.(\d{9})")
+
+
+def ns(text):
+    m = TIME_RE.fullmatch(text)
+    if not m:
+        return None
+    hh, mm, ss, frac = (int(x) for x in m.groups())
+    return ((hh * 60 + mm) * 60 + ss) * 1_000_000_000 + frac
+
+
+def captured(output, name):
+    """[(size, dts_running_ns, pts_running_ns, delta)] of the buffers fakesink `name` saw (from
+    gst-launch -v: last-message notifies), in running time of its segment."""
+    start = 0
+    bufs = []
+    for line in output.splitlines():
+        if f"GstFakeSink:{name}: last-message" not in line:
+            continue
+        seg = re.search(r"type: segment.*?start=\(guint64\)(\d+)", line)
+        if seg:
+            start = int(seg.group(1))
+            continue
+        m = re.search(r"chain .*?\((\d+) bytes, dts: ([^,]+), pts: ([^,]+),.*flags: [0-9a-f]+ ([^,]*),",
+                      line)
+        if m:
+            size, dts, pts, flags = int(m.group(1)), ns(m.group(2)), ns(m.group(3)), m.group(4)
+            dts = pts if dts is None else dts
+            bufs.append((size, dts - start, pts - start, "delta-unit" in flags))
+    return bufs
+
+
+def split(path, sizes):
+    data = open(path, "rb").read()
+    assert len(data) == sum(sizes), f"{path}: {len(data)} bytes, captured {sum(sizes)}"
+    out, pos = [], 0
+    for s in sizes:
+        out.append(data[pos:pos + s])
+        pos += s
+    return out
+
+
+def flv_tags(path):
+    """[(type, timestamp, data)] of an FLV file (FLV spec 10.1 E.4.1)."""
+    d = open(path, "rb").read()
+    pos = int.from_bytes(d[5:9], "big") + 4
+    tags = []
+    while pos + 11 <= len(d):
+        size = int.from_bytes(d[pos + 1:pos + 4], "big")
+        ts = int.from_bytes(d[pos + 4:pos + 7], "big") | d[pos + 7] << 24
+        tags.append((d[pos], ts, d[pos + 11:pos + 11 + size]))
+        pos += 11 + size + 4
+    return tags
+
+
+def md5(b):
+    return hashlib.md5(b).hexdigest()
+
+
+def round_ms(delta_ns):
+    """What the sink does: PTS - DTS rounded half away from zero to ms."""
+    return int((delta_ns + (500_000 if delta_ns >= 0 else -500_000)) / 1_000_000)
+
+
+def h264_aac_through_nginx(build, wd, env):
+    ng = h.Nginx(os.path.join(wd, "nginx"), record=True).start()
+    vbin, abin = os.path.join(wd, "video.bin"), os.path.join(wd, "audio.bin")
+    try:
+        cmd = ["gst-launch-1.0", "-v", "-e",
+               "rtmpsink", "name=k", f"location={ng.url()}",
+               "videotestsrc", "num-buffers=90", "pattern=ball", "!",
+               "video/x-raw,format=I420,width=320,height=240,framerate=30/1", "!",
+               "x264enc", "bframes=2", "key-int-max=30", "b-adapt=false", "!", "h264parse", "!",
+               "video/x-h264,stream-format=avc,alignment=au", "!", "tee", "name=tv",
+               "tv.", "!", "queue", "!", "k.video_0",
+               "tv.", "!", "queue", "!", "fakesink", "name=vcap", "silent=false", "async=false",
+               "tv.", "!", "queue", "!", "filesink", f"location={vbin}", "async=false",
+               "audiotestsrc", "num-buffers=130", "!", "audio/x-raw,rate=44100,channels=2", "!",
+               "avenc_aac", "!", "aacparse", "!", "tee", "name=ta",
+               "ta.", "!", "queue", "!", "k.audio_0",
+               "ta.", "!", "queue", "!", "fakesink", "name=acap", "silent=false", "async=false",
+               "ta.", "!", "queue", "!", "filesink", f"location={abin}", "async=false"]
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        assert "Got EOS from element" in r.stdout, "no EOS on the bus"
+        deadline = time.monotonic() + 10
+        while ng.publishing() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not ng.publishing(), "nginx still sees the publisher after EOS"
+    finally:
+        ng.stop()
+    vcap, acap = captured(r.stdout, "vcap"), captured(r.stdout, "acap")
+    assert len(vcap) == 90 and len(acap) >= 129, f"captured {len(vcap)} video, {len(acap)} audio"
+    assert any(p != d for (_, d, p, _) in vcap), "no B-frames: the CTS check would be empty"
+    vframes = split(vbin, [c[0] for c in vcap])
+    aframes = split(abin, [c[0] for c in acap])
+
+    rec = os.path.join(ng.record_dir, "test.flv")
+    tags = flv_tags(rec)
+    # nginx-rtmp records what it got (FLV tags = RTMP messages), timestamps shifted so that the
+    # recording starts at 0: compare relative to the first media tag.
+    video = [(ts, d) for (t, ts, d) in tags if t == 9 and len(d) > 5 and d[1] == 1]
+    audio = [(ts, d) for (t, ts, d) in tags if t == 8 and len(d) > 2 and d[1] == 1]
+    assert len(video) == len(vcap), f"{len(video)} video frames recorded, sent {len(vcap)}"
+    assert len(audio) == len(acap), f"{len(audio)} audio frames recorded, sent {len(acap)}"
+    base = min(vcap[0][1], acap[0][1])
+    t0 = min(video[0][0], audio[0][0])
+    for i, ((ts, d), (size, dts, pts, delta)) in enumerate(zip(video, vcap)):
+        assert md5(d[5:]) == md5(vframes[i]), f"video AU {i}: bytes differ"
+        assert d[0] >> 4 == (2 if delta else 1), f"video AU {i}: frame type {d[0] >> 4}"
+        cts = int.from_bytes(d[2:5], "big", signed=True)
+        assert ts - t0 == (dts - base) // 1_000_000, f"video AU {i}: dts {ts - t0}"
+        assert cts == round_ms(pts - dts), f"video AU {i}: cts {cts} vs {round_ms(pts - dts)}"
+    for i, ((ts, d), (size, dts, pts, _)) in enumerate(zip(audio, acap)):
+        assert md5(d[2:]) == md5(aframes[i]), f"AAC frame {i}: bytes differ"
+        assert ts - t0 == (dts - base) // 1_000_000, f"AAC frame {i}: dts {ts - t0}"
+    # Interleaved by DTS: the recording's media timestamps never go back.
+    media_ts = [ts for (t, ts, d) in tags if t in (8, 9)]
+    assert media_ts == sorted(media_ts), "media not interleaved by DTS"
+
+    # ffprobe reads the recording like any player: same packets and timestamps.
+    pk = h.ffprobe_packets(rec)
+    pv = [p for p in pk if p[0] == "video"]
+    pa = [p for p in pk if p[0] == "audio"]
+    assert len(pv) == 90 and len(pa) == len(acap), f"ffprobe: {len(pv)} video {len(pa)} audio"
+    for i, (p, (ts, d)) in enumerate(zip(pv, video)):
+        cts = int.from_bytes(d[2:5], "big", signed=True)
+        assert p[1] - p[2] == cts and p[3] == len(d) - 5, f"ffprobe video packet {i}: {p}"
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries",
+                            "stream=codec_name,width,height,sample_rate,channels", "-of",
+                            "csv=p=0", rec], capture_output=True, text=True, timeout=60).stdout
+    assert "h264,320,240" in probe and "aac,44100,2" in probe, probe
+    print(f"ok: x264enc + avenc_aac -> video_0/audio_0 -> nginx: {len(video)} AUs and "
+          f"{len(audio)} AAC frames byte-identical, DTS and CTS as computed, interleaved, EOS")
+
+
+def hevc_opus_into_rtmpserversrc(build, wd, env):
+    port = h.free_port()
+    out = os.path.join(wd, "hevc.flv")
+    server = subprocess.Popen(["gst-launch-1.0", "-e", "rtmpserversrc",
+                               f"location=rtmp://127.0.0.1:{port}/live/key", "!", "filesink",
+                               f"location={out}"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        assert h.wait_listening(port), "rtmpserversrc did not listen"
+        vbin = os.path.join(wd, "hevc.bin")
+        cmd = ["gst-launch-1.0", "-v", "-e", "rtmpsink", "name=k",
+               f"location=rtmp://127.0.0.1:{port}/live/key",
+               "videotestsrc", "num-buffers=30", "!",
+               "video/x-raw,format=I420,width=320,height=240,framerate=30/1", "!", "x265enc",
+               "speed-preset=ultrafast", "!", "h265parse", "!",
+               "video/x-h265,stream-format=hvc1,alignment=au", "!", "tee", "name=tv",
+               "tv.", "!", "queue", "!", "k.",
+               "tv.", "!", "queue", "!", "fakesink", "name=vcap", "silent=false", "async=false",
+               "tv.", "!", "queue", "!", "filesink", f"location={vbin}", "async=false",
+               "audiotestsrc", "num-buffers=50", "!", "opusenc", "!", "k."]
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        vcap = captured(r.stdout, "vcap")
+        vframes = split(vbin, [c[0] for c in vcap])
+        # The server's FLV is complete once the publisher left (EOS downstream of it).
+        server.wait(timeout=20)
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.wait(10)
+    tags = flv_tags(out)
+    # onMetaData first (before the sequence headers), with the caps fields and the FourCCs.
+    first = [(t, d) for (t, ts, d) in tags if t in (8, 9, 18)][0]
+    assert first[0] == 18 and b"onMetaData" in first[1], "onMetaData is not the first tag"
+    for field in (b"width", b"height", b"framerate", b"videocodecid", b"audiocodecid",
+                  b"audiosamplerate"):
+        assert field in first[1], f"onMetaData without {field}"
+    hvc1 = struct.pack(">d", float(int.from_bytes(b"hvc1", "big")))
+    assert b"videocodecid\x00" + hvc1 in first[1], "videocodecid is not the hvc1 FourCC"
+    video = [d for (t, ts, d) in tags if t == 9]
+    audio = [d for (t, ts, d) in tags if t == 8]
+    # ExVideoTagHeader (E-RTMP v2): IsExHeader bit, FrameType, PacketType; FourCC "hvc1".
+    assert video and all(d[0] & 0x80 and d[1:5] == b"hvc1" for d in video), "not hvc1 FourCC"
+    kinds = [d[0] & 0x0F for d in video]
+    assert kinds[0] == 0 and kinds[-1] == 2, f"video packet types {kinds[:3]}...{kinds[-2:]}"
+    frames = []
+    for d in video:
+        if d[0] & 0x0F == 1:  # CodedFrames: SI24 composition time, then the frame
+            frames.append(d[8:])
+        elif d[0] & 0x0F == 3:  # CodedFramesX
+            frames.append(d[5:])
+    assert len(frames) == len(vcap) == 30, f"{len(frames)} HEVC frames, encoder made {len(vcap)}"
+    assert all(md5(a) == md5(b) for a, b in zip(frames, vframes)), "HEVC frames differ"
+    # ExAudioTagHeader: SoundFormat 9, AudioPacketType, FourCC "Opus".
+    assert audio and all(d[0] >> 4 == 9 and d[1:5] == b"Opus" for d in audio), "not Opus FourCC"
+    akinds = [d[0] & 0x0F for d in audio]
+    assert akinds[0] == 0 and audio[0][5:13] == b"OpusHead", "no Opus sequence start first"
+    assert akinds[-1] == 2, "no Opus sequence end"
+    assert sum(1 for k in akinds if k == 1) >= 50, f"{akinds.count(1)} Opus frames"
+    print(f"ok: x265enc + opusenc -> rtmpsink -> rtmpserversrc: {len(frames)} hvc1 frames "
+          f"byte-identical, {akinds.count(1)} Opus frames, FourCC headers, sequence start/end")
+
+
+def never_refuses_hevc(wd, env):
+    r = subprocess.run(["gst-launch-1.0", "videotestsrc", "num-buffers=3", "!", "x265enc", "!",
+                        "h265parse", "!", "rtmpsink", "enhanced=never",
+                        "location=rtmp://127.0.0.1:1/live/x"],
+                       env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0, "enhanced=never accepted HEVC"
+    assert "could not link" in (r.stdout + r.stderr), r.stdout + r.stderr
+    print("ok: enhanced=never: x265enc ! h265parse ! rtmpsink is refused")
+
+
+def main():
+    build = os.path.abspath(sys.argv[1])
+    wd = h.workdir("sinkpads-")
+    env = h.our_env(build, wd)
+    h.assert_our_factories(build, env, names=("rtmpsink", "rtmpserversrc"))
+    h264_aac_through_nginx(build, wd, env)
+    hevc_opus_into_rtmpserversrc(build, wd, env)
+    never_refuses_hevc(wd, env)
+
+
+if __name__ == "__main__":
+    main()
