@@ -431,8 +431,10 @@ TEST_F(ClientElements, SrcPlayRejectedIsANotFoundError) {
 
 static Bytes flv_file() {
   Bytes f = make_flv_header(FlvHeader{true, true});
-  // onMetaData script tag (FLV spec 10.1 E.5): "onMetaData" + ECMA array.
-  const Message meta = test::make_metadata({{"width", 320.0}});
+  // onMetaData script tag (FLV spec 10.1 E.5): "onMetaData" + ECMA array. With the audio fields
+  // the AAC config tells, so that the sink has nothing to complete (no second onMetaData).
+  const Message meta = test::make_metadata(
+      {{"width", 320.0}, {"audiocodecid", 10.0}, {"audiosamplerate", 44100.0}, {"stereo", true}});
   write_flv_tag(18, 0, meta.payload, f);
   write_flv_tag(8, 0, kAacConfig, f);
   write_flv_tag(9, 0, avc_frame(true, 7), f);

@@ -5,6 +5,7 @@
 // fourCcList for HEVC + Opus, sequence end and EOS, a DTS going backwards, a pad that never gets
 // data, caps without codec_data. The TrackInterleaver is also tested on its own.
 #include <gst/base/gstbasesink.h>
+#include <gst/check/gstharness.h>
 #include <gst/gst.h>
 #include <gtest/gtest.h>
 
@@ -16,6 +17,7 @@
 
 #include "core/command.hpp"
 #include "core/enhanced.hpp"
+#include "core/flv.hpp"
 #include "elements/track_interleaver.h"
 #include "fake_server.hpp"
 
@@ -572,6 +574,55 @@ TEST_F(SinkPads, NullWithinOneSecondWhileWaitingForAnEmptyTrack) {
   EXPECT_LT(took, 1.0);
   g_thread_join(pusher);
   EXPECT_EQ(last, GST_FLOW_FLUSHING);
+}
+
+// The FLV `sink` pad: an onMetaData without the audio fields, then the AAC sequence header: the
+// sink sends the onMetaData again with audiosamplerate/stereo/audiocodecid from the
+// AudioSpecificConfig, keeping the stream's own fields (width, and a videocodecid it had).
+TEST_F(SinkPads, FlvPadCompletesOnMetaDataFromTheAacConfig) {
+  FakeRtmpServer server;
+  GstHarness *pub = gst_harness_new("rtmpsink");
+  g_object_set(pub->element, "location", server.url().c_str(), nullptr);
+  gst_harness_set_src_caps_str(pub, "video/x-flv");
+  const Bytes meta = encode_data(DataMessage{"onMetaData",
+                                             {amf::make_ecma_array({
+                                                 {"width", 320.0},
+                                                 {"videocodecid", 99.0},
+                                             })}},
+                                 0, 0)
+                         .payload;
+  Bytes aac_config = {0xAF, 0x00};
+  aac_config.insert(aac_config.end(), kAsc.begin(), kAsc.end());
+  Bytes avc_config = {0x17, 0x00, 0x00, 0x00, 0x00};
+  avc_config.insert(avc_config.end(), kAvcC.begin(), kAvcC.end());
+  Bytes stream = make_flv_header(FlvHeader{true, true});
+  for (const auto &[type, payload] : std::vector<std::pair<std::uint8_t, Bytes>>{
+           {18, meta}, {9, avc_config}, {8, aac_config}, {8, {0xAF, 0x01, 0x55}}}) {
+    ASSERT_FALSE(write_flv_tag(type, 0, payload, stream));
+  }
+  gst_harness_play(pub);
+  ASSERT_EQ(gst_harness_push(pub, bytes_buffer(stream)), GST_FLOW_OK);
+  ASSERT_TRUE(server.wait_until([&] { return server.published().size() >= 5; }, 5000));
+  std::vector<Message> metas;
+  for (const Message &m : server.published())
+    if (m.type == static_cast<std::uint8_t>(MessageType::data_amf0))
+      metas.push_back(m);
+  ASSERT_EQ(metas.size(), 2u) << "the onMetaData was not completed after the AAC config";
+  DataMessage h0, h1;
+  const amf::Value *first = metadata_of(metas[0], h0);
+  const amf::Value *second = metadata_of(metas[1], h1);
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(number_field(*first, "audiosamplerate"), -1) << "filled before the config was seen";
+  EXPECT_EQ(number_field(*second, "audiosamplerate"), 44100);
+  EXPECT_EQ(number_field(*second, "audiocodecid"), 10);
+  EXPECT_EQ(number_field(*second, "width"), 320);
+  EXPECT_EQ(number_field(*second, "videocodecid"), 99) << "the stream's own field was replaced";
+  bool stereo = false;
+  for (const auto &[k, v] : *second->properties())
+    if (k == "stereo")
+      stereo = v.as_bool().value_or(false);
+  EXPECT_TRUE(stereo);
+  gst_harness_teardown(pub);
 }
 
 // ---- TrackInterleaver on its own -----------------------------------------------------------

@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include <gst/pbutils/codec-utils.h>
+
 #include "core/command.hpp"
 #include "core/flv.hpp"
 #include "elements/client_connection.h"
@@ -108,6 +110,7 @@ struct SinkPrivate {
   // Upstream tags (title, artist, encoder...) merged into every onMetaData we send; a tag event
   // while publishing sends an updated onMetaData.
   GstTagList *taglist = nullptr;
+  Bytes merged_metadata_sent; // the last onMetaData payload sent, tags merged and fields filled
   std::uint32_t last_timestamp = 0;
 
   // peak-kbps pacing: the monotonic time (us) at which what we sent so far is "paid for".
@@ -204,10 +207,43 @@ static const struct {
                      {GST_TAG_COMMENT, "comment"},
                      {GST_TAG_COPYRIGHT, "copyright"}};
 
+// onMetaData fields the stream's own headers tell when the publisher left them out: audio rate and
+// channels from the AAC AudioSpecificConfig, the codec ids from the tag headers. Only missing
+// fields are added; the stream's own values are never replaced.
+static void fill_missing_fields(SinkPrivate *p, amf::Properties &props) {
+  auto add = [&](const char *key, amf::Value v) {
+    for (const auto &kv : props)
+      if (kv.first == key)
+        return;
+    props.emplace_back(key, std::move(v));
+  };
+  if (p->last_video_config && !p->last_video_config->data.empty()) {
+    const Bytes &d = p->last_video_config->data;
+    if (!(d[0] & 0x80)) // legacy CodecID (E.4.3.1)
+      add("videocodecid", static_cast<double>(d[0] & 0x0F));
+    else if (d.size() >= 5) // E-RTMP: the FourCC as a number
+      add("videocodecid",
+          static_cast<double>(std::uint32_t{d[1]} << 24 | std::uint32_t{d[2]} << 16 |
+                              std::uint32_t{d[3]} << 8 | d[4]));
+  }
+  if (p->last_audio_config && p->last_audio_config->data.size() > 2 &&
+      (p->last_audio_config->data[0] >> 4) == 10) { // AAC: AudioSpecificConfig after 2 bytes
+    const Bytes &d = p->last_audio_config->data;
+    const auto len = static_cast<guint>(d.size() - 2);
+    add("audiocodecid", 10.0);
+    if (const guint rate = gst_codec_utils_aac_get_sample_rate(d.data() + 2, len))
+      add("audiosamplerate", static_cast<double>(rate));
+    if (const guint channels = gst_codec_utils_aac_get_channels(d.data() + 2, len))
+      add("stereo", channels >= 2);
+  }
+}
+
 // Returns the onMetaData script payload `data` (or a new one when empty) with the upstream tags
-// set in it; `data` unchanged when there are no tags or it cannot be decoded.
+// set in it and the fields the stream's headers tell filled in (fill_missing_fields); `data`
+// unchanged when there is nothing to add or it cannot be decoded.
 static Bytes merge_tags_into_metadata(SinkPrivate *p, ByteView data) {
-  if (!p->taglist || gst_tag_list_is_empty(p->taglist))
+  if ((!p->taglist || gst_tag_list_is_empty(p->taglist)) && !p->last_video_config &&
+      !p->last_audio_config)
     return Bytes(data.begin(), data.end());
   DataMessage d{std::string(handler::on_meta_data), {amf::make_ecma_array({})}};
   if (!data.empty()) {
@@ -230,14 +266,15 @@ static Bytes merge_tags_into_metadata(SinkPrivate *p, ByteView data) {
   };
   for (const auto &t : kMetadataTags) {
     gchar *value = nullptr;
-    if (gst_tag_list_get_string(p->taglist, t.gst_tag, &value)) {
+    if (p->taglist && gst_tag_list_get_string(p->taglist, t.gst_tag, &value)) {
       set(t.key, std::string(value));
       g_free(value);
     }
   }
   guint bitrate = 0;
-  if (gst_tag_list_get_uint(p->taglist, GST_TAG_BITRATE, &bitrate) && bitrate > 0)
+  if (p->taglist && gst_tag_list_get_uint(p->taglist, GST_TAG_BITRATE, &bitrate) && bitrate > 0)
     set("bitrate", static_cast<double>(bitrate) / 1000.0);
+  fill_missing_fields(p, props);
   return encode_data(d, 0, 0).payload;
 }
 
@@ -247,11 +284,14 @@ static Outcome send_tag(GstRtmpClientSink *self, FlvTag &tag) {
   ClientSession &s = p->conn->session();
   std::error_code ec;
   p->last_timestamp = tag.timestamp;
-  if (tag.type == static_cast<std::uint8_t>(FlvTagType::script) && is_on_metadata(tag.data)) {
+  const bool metadata =
+      tag.type == static_cast<std::uint8_t>(FlvTagType::script) && is_on_metadata(tag.data);
+  if (metadata) {
     // Publishers send onMetaData wrapped in @setDataFrame so that the server keeps it for
     // players that join later (what FFmpeg, OBS and rtmp2sink do).
-    const Bytes wrapped = prepend_set_data_frame(merge_tags_into_metadata(p, tag.data));
-    ec = s.send_media(p->conn->stream_id(), MessageType::data_amf0, tag.timestamp, wrapped);
+    p->merged_metadata_sent = merge_tags_into_metadata(p, tag.data);
+    ec = s.send_media(p->conn->stream_id(), MessageType::data_amf0, tag.timestamp,
+                      prepend_set_data_frame(p->merged_metadata_sent));
   } else {
     ec = s.send_media(p->conn->stream_id(), static_cast<MessageType>(tag.type), tag.timestamp,
                       tag.data);
@@ -260,6 +300,14 @@ static Outcome send_tag(GstRtmpClientSink *self, FlvTag &tag) {
     GST_WARNING_OBJECT(self, "could not send tag: %s", ec.message().c_str());
     return p->conn->fail_event(Error{ec, "could not send media", "", true},
                                "publish " + p->active.stream);
+  }
+  // A sequence header after an onMetaData that lacked what it tells (an FLV file's onMetaData
+  // without audiosamplerate...): the completed onMetaData follows it.
+  if (!metadata && p->last_metadata && (is_video_config(tag) || is_audio_config(tag)) &&
+      merge_tags_into_metadata(p, p->last_metadata->data) != p->merged_metadata_sent) {
+    FlvTag update = *p->last_metadata;
+    update.timestamp = tag.timestamp;
+    return send_tag(self, update);
   }
   return Outcome::ok;
 }
@@ -610,6 +658,16 @@ static gboolean gst_rtmp_client_sink_set_caps(GstBaseSink *sink, GstCaps *caps) 
       }
     }
   }
+  // The sequence headers flvmux puts in the streamheader are known before its onMetaData is
+  // sent, so that one is completed at once (fill_missing_fields) rather than sent twice.
+  FlvReader header_reader;
+  std::vector<FlvTag> header_tags;
+  for (const Bytes &h : headers)
+    if (header_reader.read(h, header_tags))
+      break;
+  for (const FlvTag &t : header_tags)
+    if (is_video_config(t) || is_audio_config(t))
+      remember_headers(p, t);
   // A streamheader that changes after we started is not re-sent in the middle of the stream
   // (the in-band copies flvmux pushes carry the change); it is kept for the next publish.
   p->streamheader = std::move(headers);
@@ -1141,6 +1199,7 @@ static gboolean gst_rtmp_client_sink_start(GstBaseSink *sink) {
   p->last_video_config.reset();
   p->last_audio_config.reset();
   p->last_timestamp = 0;
+  p->merged_metadata_sent.clear();
   p->paced_until_us = 0;
   if (p->taglist)
     gst_tag_list_unref(p->taglist);
