@@ -507,6 +507,24 @@ TEST_F(SinkPads, DtsGoingBackwardsIsSentAtTheLastOne) {
   EXPECT_EQ(ts, (std::vector<std::uint32_t>{0, 80, 80, 120}));
 }
 
+// A frame larger than an RTMP message can be (24-bit length): a clear error, nothing sent of it.
+TEST_F(SinkPads, FrameAboveTheMessageSizeLimitIsAnError) {
+  FakeRtmpServer server;
+  Sink s(server.url());
+  GstPad *v = s.request("video_%u");
+  s.play();
+  ASSERT_TRUE(Sink::start(v, caps_with_codec_data("video/x-h264, stream-format=avc, "
+                                                  "alignment=au, width=64, height=48",
+                                                  kAvcC)));
+  ASSERT_EQ(Sink::push(v, frame_bytes(1), 0, 0, true), GST_FLOW_OK);
+  EXPECT_EQ(Sink::push(v, Bytes(17 * 1024 * 1024, 0x42), 40 * GST_MSECOND, 40 * GST_MSECOND, false),
+            GST_FLOW_ERROR);
+  const std::string text = s.error_text(2000);
+  EXPECT_NE(text.find("could not send"), std::string::npos) << text;
+  for (const Message &m : server.published())
+    EXPECT_LT(m.payload.size(), 1u << 24);
+}
+
 // A linked audio pad that never gets a buffer: video waits kMaxStallWaitUs once, then flows.
 TEST_F(SinkPads, PadWithoutDataHoldsTheOthersBackOnlyBriefly) {
   FakeRtmpServer server;

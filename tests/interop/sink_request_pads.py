@@ -12,8 +12,12 @@
    end at EOS), the frames are the encoder's, onMetaData comes first with width/height/framerate
    and videocodecid = the hvc1 FourCC.
 3. enhanced=never with x265enc ! h265parse: gst-launch fails (the link is refused).
+4. reconnect=true with request pads: our rtmpserversrc is stopped during a live H.264 + AAC
+   publish and started again on the same port; the new publish starts with onMetaData, the AVC
+   and AAC sequence headers and a keyframe, its timestamps continue the timeline, and the sink
+   posted rtmp-reconnect without an error.
 
-usage: sink_request_pads.py <build dir>
+usage: sink_request_pads.py <build dir> <client_probe>
 """
 import hashlib
 import os
@@ -235,6 +239,60 @@ def never_refuses_hevc(wd, env):
     print("ok: enhanced=never: x265enc ! h265parse ! rtmpsink is refused")
 
 
+def serve_to_file(env, port, out):
+    p = subprocess.Popen(["gst-launch-1.0", "-e", "rtmpserversrc",
+                          f"location=rtmp://127.0.0.1:{port}/live/key", "!", "filesink",
+                          f"location={out}"], env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    assert h.wait_listening(port), "rtmpserversrc did not listen"
+    return p
+
+
+def reconnect_keeps_request_pads_working(wd, env, probe):
+    port = h.free_port()
+    before, after = os.path.join(wd, "before.flv"), os.path.join(wd, "after.flv")
+    server = serve_to_file(env, port, before)
+    pub = subprocess.Popen([probe, "7", "rtmpsink", "name=k",
+                            f"location=rtmp://127.0.0.1:{port}/live/key", "reconnect=true",
+                            "reconnect-delay=200", "max-reconnect-delay=500",
+                            "videotestsrc", "is-live=true", "!",
+                            "video/x-raw,width=320,height=240,framerate=30/1", "!", "x264enc",
+                            "tune=zerolatency", "key-int-max=30", "speed-preset=ultrafast", "!",
+                            "h264parse", "!", "queue", "!", "k.video_0",
+                            "audiotestsrc", "is-live=true", "!", "avenc_aac", "!", "aacparse",
+                            "!", "queue", "!", "k.audio_0"],
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(2.5)
+        server.send_signal(2)  # SIGINT: gst-launch -e stops the server, the TCP session drops
+        server.wait(10)
+        time.sleep(0.5)
+        server = serve_to_file(env, port, after)
+        o, e = pub.communicate(timeout=60)
+    finally:
+        if pub.poll() is None:
+            pub.kill()
+        time.sleep(0.5)
+        server.send_signal(2)
+        server.wait(10)
+    res = dict(line.split("=", 1) for line in o.splitlines() if "=" in line)
+    assert res.get("first-error") == "", f"publisher error: {res}"
+    assert int(res.get("reconnect-messages", "0")) >= 1, f"no rtmp-reconnect: {res}"
+    assert int(res["null-ms"]) < 1000, res
+    tags = [(t, ts, d) for (t, ts, d) in flv_tags(after) if t in (8, 9, 18)]
+    assert len(tags) > 60, f"{len(tags)} tags after the reconnection"
+    kinds = [t for (t, ts, d) in tags[:3]]
+    assert tags[0][0] == 18 and b"onMetaData" in tags[0][2], "no onMetaData first"
+    assert sorted(kinds[1:]) == [8, 9] and tags[1][2][1] == 0 and tags[2][2][1] == 0, \
+        "the sequence headers do not follow the onMetaData"
+    first_frame = next(d for (t, ts, d) in tags[3:] if t == 9)
+    assert first_frame[0] >> 4 == 1, "the resumed video does not start with a keyframe"
+    media = [ts for (t, ts, d) in tags if t in (8, 9)]
+    assert media[-1] >= 2000, f"timestamps restarted: last {media[-1]} ms"
+    print(f"ok: reconnect=true with request pads: {res['reconnect-messages']} rtmp-reconnect, "
+          f"{len(tags)} tags after it starting with onMetaData, sequence headers, a keyframe")
+
+
 def main():
     build = os.path.abspath(sys.argv[1])
     wd = h.workdir("sinkpads-")
@@ -243,6 +301,7 @@ def main():
     h264_aac_through_nginx(build, wd, env)
     hevc_opus_into_rtmpserversrc(build, wd, env)
     never_refuses_hevc(wd, env)
+    reconnect_keeps_request_pads_working(wd, env, sys.argv[2])
 
 
 if __name__ == "__main__":
