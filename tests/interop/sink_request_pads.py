@@ -5,7 +5,8 @@
    ffprobe and our FLV reader on the recording: every access unit and AAC frame arrived, byte
    for byte (MD5 per frame against the encoder output captured with a tee), with the DTS and the
    composition offset the element must compute from the buffers (running time, ms from the first
-   buffer, CTS = PTS - DTS rounded); the publisher ends with EOS (exit 0) and nginx saw the
+   buffer, CTS = PTS - DTS rounded; the encoder output is captured with tee ! gdppay, which keeps
+   each buffer's bytes, DTS, PTS and flags); the publisher ends with EOS (exit 0) and nginx saw the
    stream end.
 2. x265enc + opusenc -> rtmpsink -> our rtmpserversrc (flv mode) -> filesink: the FLV tags have
    the Enhanced RTMP v2 headers (FourCC hvc1 / Opus, sequence start first, coded frames, sequence
@@ -30,45 +31,28 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import client_harness as h  # noqa: E402
 
-TIME_RE = re.compile(r"(\d+):(\d\d):(\d\d)\.(\d{9})")
-
-
-def ns(text):
-    m = TIME_RE.fullmatch(text)
-    if not m:
-        return None
-    hh, mm, ss, frac = (int(x) for x in m.groups())
-    return ((hh * 60 + mm) * 60 + ss) * 1_000_000_000 + frac
-
-
-def captured(output, name):
-    """[(size, dts_running_ns, pts_running_ns, delta)] of the buffers fakesink `name` saw (from
-    gst-launch -v: last-message notifies), in running time of its segment."""
-    start = 0
-    bufs = []
-    for line in output.splitlines():
-        if f"GstFakeSink:{name}: last-message" not in line:
-            continue
-        seg = re.search(r"type: segment.*?start=\(guint64\)(\d+)", line)
-        if seg:
-            start = int(seg.group(1))
-            continue
-        m = re.search(r"chain .*?\((\d+) bytes, dts: ([^,]+), pts: ([^,]+),.*flags: [0-9a-f]+ ([^,]*),",
-                      line)
-        if m:
-            size, dts, pts, flags = int(m.group(1)), ns(m.group(2)), ns(m.group(3)), m.group(4)
-            dts = pts if dts is None else dts
-            bufs.append((size, dts - start, pts - start, "delta-unit" in flags))
-    return bufs
-
-
-def split(path, sizes):
-    data = open(path, "rb").read()
-    assert len(data) == sum(sizes), f"{path}: {len(data)} bytes, captured {sum(sizes)}"
-    out, pos = [], 0
-    for s in sizes:
-        out.append(data[pos:pos + s])
-        pos += s
+def gdp_buffers(path):
+    """[(data, dts_running_ns, pts_running_ns, delta)] of the buffers in a gdppay stream (GDP 1.0
+    header, 62 bytes: payload type at 4, payload length at 6, PTS at 10, buffer flags at 42, DTS at
+    44, all big-endian), in running time of the last segment event (`start`)."""
+    d = open(path, "rb").read()
+    pos, start, out = 0, 0, []
+    while pos + 62 <= len(d):
+        hd = d[pos:pos + 62]
+        kind = int.from_bytes(hd[4:6], "big")
+        n = int.from_bytes(hd[6:10], "big")
+        payload = d[pos + 62:pos + 62 + n]
+        pos += 62 + n
+        if kind == 1:  # GST_DP_PAYLOAD_BUFFER
+            pts = int.from_bytes(hd[10:18], "big")
+            dts = int.from_bytes(hd[44:52], "big")
+            if dts == (1 << 64) - 1:
+                dts = pts
+            delta = bool(int.from_bytes(hd[42:44], "big") & 0x2000)  # GST_BUFFER_FLAG_DELTA_UNIT
+            out.append((payload, dts - start, pts - start, delta))
+        elif b"GstEventSegment" in payload:
+            m = re.search(rb"start\\?=\\?\(guint64\\?\)(\d+)", payload)
+            start = int(m.group(1)) if m else 0
     return out
 
 
@@ -98,20 +82,20 @@ def h264_aac_through_nginx(build, wd, env):
     ng = h.Nginx(os.path.join(wd, "nginx"), record=True).start()
     vbin, abin = os.path.join(wd, "video.bin"), os.path.join(wd, "audio.bin")
     try:
-        cmd = ["gst-launch-1.0", "-v", "-e",
+        cmd = ["gst-launch-1.0", "-e",
                "rtmpsink", "name=k", f"location={ng.url()}",
                "videotestsrc", "num-buffers=90", "pattern=ball", "!",
                "video/x-raw,format=I420,width=320,height=240,framerate=30/1", "!",
                "x264enc", "bframes=2", "key-int-max=30", "b-adapt=false", "!", "h264parse", "!",
                "video/x-h264,stream-format=avc,alignment=au", "!", "tee", "name=tv",
                "tv.", "!", "queue", "!", "k.video_0",
-               "tv.", "!", "queue", "!", "fakesink", "name=vcap", "silent=false", "async=false",
-               "tv.", "!", "queue", "!", "filesink", f"location={vbin}", "async=false",
+               "tv.", "!", "queue", "!", "gdppay", "!", "filesink", f"location={vbin}",
+               "async=false",
                "audiotestsrc", "num-buffers=130", "!", "audio/x-raw,rate=44100,channels=2", "!",
                "avenc_aac", "!", "aacparse", "!", "tee", "name=ta",
                "ta.", "!", "queue", "!", "k.audio_0",
-               "ta.", "!", "queue", "!", "fakesink", "name=acap", "silent=false", "async=false",
-               "ta.", "!", "queue", "!", "filesink", f"location={abin}", "async=false"]
+               "ta.", "!", "queue", "!", "gdppay", "!", "filesink", f"location={abin}",
+               "async=false"]
         r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
         assert "Got EOS from element" in r.stdout, "no EOS on the bus"
@@ -121,11 +105,11 @@ def h264_aac_through_nginx(build, wd, env):
         assert not ng.publishing(), "nginx still sees the publisher after EOS"
     finally:
         ng.stop()
-    vcap, acap = captured(r.stdout, "vcap"), captured(r.stdout, "acap")
+    vcap, acap = gdp_buffers(vbin), gdp_buffers(abin)
     assert len(vcap) == 90 and len(acap) >= 129, f"captured {len(vcap)} video, {len(acap)} audio"
     assert any(p != d for (_, d, p, _) in vcap), "no B-frames: the CTS check would be empty"
-    vframes = split(vbin, [c[0] for c in vcap])
-    aframes = split(abin, [c[0] for c in acap])
+    vframes = [c[0] for c in vcap]
+    aframes = [c[0] for c in acap]
 
     rec = os.path.join(ng.record_dir, "test.flv")
     tags = flv_tags(rec)
@@ -137,13 +121,13 @@ def h264_aac_through_nginx(build, wd, env):
     assert len(audio) == len(acap), f"{len(audio)} audio frames recorded, sent {len(acap)}"
     base = min(vcap[0][1], acap[0][1])
     t0 = min(video[0][0], audio[0][0])
-    for i, ((ts, d), (size, dts, pts, delta)) in enumerate(zip(video, vcap)):
+    for i, ((ts, d), (_, dts, pts, delta)) in enumerate(zip(video, vcap)):
         assert md5(d[5:]) == md5(vframes[i]), f"video AU {i}: bytes differ"
         assert d[0] >> 4 == (2 if delta else 1), f"video AU {i}: frame type {d[0] >> 4}"
         cts = int.from_bytes(d[2:5], "big", signed=True)
         assert ts - t0 == (dts - base) // 1_000_000, f"video AU {i}: dts {ts - t0}"
         assert cts == round_ms(pts - dts), f"video AU {i}: cts {cts} vs {round_ms(pts - dts)}"
-    for i, ((ts, d), (size, dts, pts, _)) in enumerate(zip(audio, acap)):
+    for i, ((ts, d), (_, dts, pts, _)) in enumerate(zip(audio, acap)):
         assert md5(d[2:]) == md5(aframes[i]), f"AAC frame {i}: bytes differ"
         assert ts - t0 == (dts - base) // 1_000_000, f"AAC frame {i}: dts {ts - t0}"
     # Interleaved by DTS: the recording's media timestamps never go back.
@@ -176,20 +160,20 @@ def hevc_opus_into_rtmpserversrc(build, wd, env):
     try:
         assert h.wait_listening(port), "rtmpserversrc did not listen"
         vbin = os.path.join(wd, "hevc.bin")
-        cmd = ["gst-launch-1.0", "-v", "-e", "rtmpsink", "name=k",
+        cmd = ["gst-launch-1.0", "-e", "rtmpsink", "name=k",
                f"location=rtmp://127.0.0.1:{port}/live/key",
                "videotestsrc", "num-buffers=30", "!",
                "video/x-raw,format=I420,width=320,height=240,framerate=30/1", "!", "x265enc",
                "speed-preset=ultrafast", "!", "h265parse", "!",
                "video/x-h265,stream-format=hvc1,alignment=au", "!", "tee", "name=tv",
                "tv.", "!", "queue", "!", "k.",
-               "tv.", "!", "queue", "!", "fakesink", "name=vcap", "silent=false", "async=false",
-               "tv.", "!", "queue", "!", "filesink", f"location={vbin}", "async=false",
+               "tv.", "!", "queue", "!", "gdppay", "!", "filesink", f"location={vbin}",
+               "async=false",
                "audiotestsrc", "num-buffers=50", "!", "opusenc", "!", "k."]
         r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-        vcap = captured(r.stdout, "vcap")
-        vframes = split(vbin, [c[0] for c in vcap])
+        vcap = gdp_buffers(vbin)
+        vframes = [c[0] for c in vcap]
         # The server's FLV is complete once the publisher left (EOS downstream of it).
         server.wait(timeout=20)
     finally:

@@ -12,13 +12,9 @@
 #include "elements/gstrtmpsink.h"
 
 #include <algorithm>
-#include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <deque>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,10 +25,8 @@
 #include "core/flv.hpp"
 #include "elements/client_connection.h"
 #include "elements/client_settings.h"
-#include "elements/codec_caps.h"
 #include "elements/element_error.h"
-#include "elements/metadata_tags.h"
-#include "elements/track_interleaver.h"
+#include "elements/sink_request_pads.h"
 
 GST_DEBUG_CATEGORY_STATIC(rtmp_sink_debug);
 #define GST_CAT_DEFAULT rtmp_sink_debug
@@ -60,29 +54,6 @@ bool is_on_metadata(ByteView data) {
          std::memcmp(data.data(), kOnMetaDataPrefix, sizeof(kOnMetaDataPrefix)) == 0;
 }
 
-// How long (wall clock) a track that queued kMaxInterleaveWaitNs waits for an empty track before
-// the sink sends without it (track_interleaver.h).
-constexpr std::int64_t kMaxStallWaitUs = 1'000'000;
-
-struct RequestPad {
-  GstPad *pad = nullptr;
-  bool video = true;
-  guint track_id = 0; // the E-RTMP track id (the number in the pad name)
-  std::size_t track = 0;
-  std::optional<VideoSendFormat> vfmt;
-  std::optional<AudioSendFormat> afmt;
-  Bytes sent_config; // the configuration of the last sequence start queued
-  bool need_sequence_start = false;
-  bool never_reported = false; // the enhanced=never refusal was posted
-  GstSegment segment;
-  GstTagList *tags = nullptr; // stream-scope upstream tags (bitrate)
-  std::int64_t last_dts = 0;
-  ~RequestPad() {
-    if (tags)
-      gst_tag_list_unref(tags);
-  }
-};
-
 struct SinkPrivate {
   // Settings, stats and counters shared with other threads, under their one lock.
   ElementState state;
@@ -104,7 +75,8 @@ struct SinkPrivate {
   guint delay_ms = 0;
   std::int64_t next_attempt_us = 0;
   std::string lost_reason;
-  std::deque<FlvTag> backlog; // tags that arrived while disconnected
+  std::deque<FlvTag> backlog;  // tags that arrived while disconnected
+  bool await_keyframe = false; // reconnected without a keyframe: drop media until one
   std::size_t backlog_bytes = 0;
 
   // Upstream tags (title, artist, encoder...) merged into every onMetaData we send; a tag event
@@ -116,16 +88,10 @@ struct SinkPrivate {
   // peak-kbps pacing: the monotonic time (us) at which what we sent so far is "paid for".
   std::int64_t paced_until_us = 0;
 
-  // Request pads (video_%u / audio_%u). `send_lock` serialises their streaming threads: it guards
-  // `pads`, `interleaver`, the RequestPad states and the connection while they send.
-  std::mutex send_lock;
-  std::condition_variable queue_changed; // a track pushed, ended or the pads are flushing
-  bool flushing = false;
-  std::vector<std::unique_ptr<RequestPad>> pads;
-  TrackInterleaver interleaver;
-  bool metadata_dirty = false; // onMetaData to (re)send before the next tags
-  Bytes sent_metadata;         // the last one sent: an unchanged one is not sent again
-  bool eos_posted = false;
+  // Request pads (video_%u / audio_%u, sink_request_pads.h), created in init; `host` is what
+  // they call back into (declared first: destroyed after them).
+  std::unique_ptr<RequestPadsHost> host;
+  std::unique_ptr<SinkRequestPads> request_pads;
   EnhancedMode enhanced = EnhancedMode::automatic; // the `enhanced` property, under state.lock
 };
 
@@ -182,9 +148,19 @@ static bool is_audio_config(const FlvTag &t) {
     return (t.data[0] & 0x0F) == 0;
   return t.data.size() >= 2 && (t.data[0] >> 4) == 10 && t.data[1] == 0; // AAC, AACPacketType 0
 }
+// A coded video keyframe (FrameType 1, E.4.3.1; same bits in Enhanced RTMP), not a sequence
+// header or end, which carry FrameType 1 too.
 static bool is_keyframe(const FlvTag &t) {
-  return t.type == static_cast<std::uint8_t>(FlvTagType::video) && !t.data.empty() &&
-         ((t.data[0] >> 4) & 0x07) == 1; // FrameType 1 (E.4.3.1; same bits in Enhanced RTMP)
+  if (t.type != static_cast<std::uint8_t>(FlvTagType::video) || t.data.empty() ||
+      ((t.data[0] >> 4) & 0x07) != 1)
+    return false;
+  if (t.data[0] &
+      0x80) { // ExVideoTagHeader: PacketType 1 CodedFrames, 3 CodedFramesX, 6 Multitrack
+    const int type = t.data[0] & 0x0F;
+    return type == 1 || type == 3 || type == 6;
+  }
+  const int codec = t.data[0] & 0x0F;
+  return (codec != 7 && codec != 12) || (t.data.size() >= 2 && t.data[1] == 1); // AVC NALU
 }
 
 static void remember_headers(SinkPrivate *p, const FlvTag &tag) {
@@ -448,8 +424,9 @@ static GstFlowReturn try_reconnect(GstRtmpClientSink *self) {
   for (auto *t : {&p->last_metadata, &p->last_video_config, &p->last_audio_config})
     if (*t)
       resend.push_back(**t);
-  const bool has_video = std::any_of(p->backlog.begin(), p->backlog.end(),
-                                     [](const FlvTag &t) { return t.type == 9; });
+  const bool has_video =
+      p->last_video_config || std::any_of(p->backlog.begin(), p->backlog.end(),
+                                          [](const FlvTag &t) { return t.type == 9; });
   std::uint64_t dropped = 0;
   bool started = !has_video;
   for (FlvTag &t : p->backlog) {
@@ -463,6 +440,8 @@ static GstFlowReturn try_reconnect(GstRtmpClientSink *self) {
   p->backlog_bytes = 0;
   if (dropped)
     p->state.add_dropped(dropped);
+  // No keyframe in the backlog (a short outage): what follows waits for one too.
+  p->await_keyframe = !started;
   std::size_t sent = 0;
   if (Outcome so = send_tags(self, resend, sent); so != Outcome::ok)
     return connection_lost(self, so, {});
@@ -494,6 +473,27 @@ static net::Drive pace(GstRtmpClientSink *self, const std::vector<FlvTag> &tags)
   return d;
 }
 
+// After a reconnection whose backlog had no keyframe: audio and video up to the next video
+// keyframe are dropped (counted in stats), as for the backlog; metadata and sequence headers pass.
+static void drop_until_keyframe(SinkPrivate *p, std::vector<FlvTag> &tags) {
+  if (!p->await_keyframe)
+    return;
+  std::uint64_t dropped = 0;
+  std::erase_if(tags, [&](const FlvTag &t) {
+    if (!p->await_keyframe || t.type == static_cast<std::uint8_t>(FlvTagType::script) ||
+        is_video_config(t) || is_audio_config(t))
+      return false;
+    if (is_keyframe(t)) {
+      p->await_keyframe = false;
+      return false;
+    }
+    dropped += t.data.size();
+    return true;
+  });
+  if (dropped)
+    p->state.add_dropped(dropped);
+}
+
 // Sends `tags` (or queues them while reconnecting), then waits for the socket to take them
 // (back-pressure, peak-kbps) and handles what the server said meanwhile. Shared by the FLV pad
 // and the request pads.
@@ -505,6 +505,7 @@ static GstFlowReturn send_or_queue(GstRtmpClientSink *self, std::vector<FlvTag> 
     return try_reconnect(self);
   }
 
+  drop_until_keyframe(p, tags);
   std::size_t sent = 0;
   if (Outcome o = send_tags(self, tags, sent); o != Outcome::ok)
     return connection_lost(self, o,
@@ -674,35 +675,8 @@ static gboolean gst_rtmp_client_sink_set_caps(GstBaseSink *sink, GstCaps *caps) 
   return TRUE;
 }
 
-// ---- request pads video_%u / audio_%u (issue 7) --------------------------------------------
-//
-// Elementary streams without flvmux: each pad turns its caps into a Video/AudioSendFormat
-// (codec_caps.h), its buffers into FLV tags (header + frame), and queues them in the
-// TrackInterleaver, which hands them back in decode-time order. From there they take the same
-// path as the tags of the FLV pad (send_or_queue: publish, reconnect, backlog, pacing).
-//
-// GstBaseSink only prerolls on its own `sink` pad, so the first request pad turns its async state
-// changes off; the EOS message is posted here once every request pad got EOS. All of it runs under
-// `send_lock` (one streaming thread per pad; the connection is used by one at a time).
-
-static GType enhanced_mode_get_type() {
-  static GType type = 0;
-  static const GEnumValue values[] = {
-      {static_cast<gint>(EnhancedMode::automatic),
-       "Enhanced RTMP only for codecs and tracks that need it", "auto"},
-      {static_cast<gint>(EnhancedMode::always),
-       "Enhanced RTMP headers for every codec with a FourCC", "always"},
-      {static_cast<gint>(EnhancedMode::never),
-       "Legacy FLV headers only: refuse codecs and tracks that need Enhanced RTMP", "never"},
-      {0, nullptr, nullptr}};
-  if (g_once_init_enter(&type))
-    g_once_init_leave(&type, g_enum_register_static("GstRtmpSinkEnhanced", values));
-  return type;
-}
-
-static RequestPad *request_pad(GstPad *pad) {
-  return static_cast<RequestPad *>(gst_pad_get_element_private(pad));
-}
+// ---- request pads video_%u / audio_%u (issue 7): sink_request_pads.h does the work; this is
+// the sink's side of it (RequestPadsHost), the same connection path as the FLV pad.
 
 static EnhancedMode enhanced_mode(SinkPrivate *p) {
   g_mutex_lock(&p->state.lock);
@@ -711,472 +685,55 @@ static EnhancedMode enhanced_mode(SinkPrivate *p) {
   return m;
 }
 
-// onMetaData from the upstream tags and the caps of the first video and audio pad.
-static FlvTag request_pads_metadata(SinkPrivate *p, std::uint32_t timestamp) {
-  const RequestPad *v = nullptr, *a = nullptr;
-  for (const auto &rp : p->pads) {
-    if (rp->vfmt && (!v || rp->track_id < v->track_id))
-      v = rp.get();
-    if (rp->afmt && (!a || rp->track_id < a->track_id))
-      a = rp.get();
-  }
-  MetadataSource src;
-  src.tags = p->taglist;
-  src.video = v ? &*v->vfmt : nullptr;
-  src.video_tags = v ? v->tags : nullptr;
-  src.audio = a ? &*a->afmt : nullptr;
-  src.audio_tags = a ? a->tags : nullptr;
-  const DataMessage d{std::string(handler::on_meta_data), {metadata_to_amf(src)}};
-  return FlvTag{static_cast<std::uint8_t>(FlvTagType::script), timestamp,
-                encode_data(d, 0, 0).payload};
-}
+namespace {
 
-// What the connect command announces (E-RTMP v2 "Enhancing NetConnection connect Command"): the
-// FourCCs of the pads that negotiated an enhanced format before the connection was made (we
-// connect on the first tag the interleaver releases, when every pad had its first buffer, so
-// their caps are known), as fourCcList and as videoFourCcInfoMap/audioFourCcInfoMap "can encode".
-static EnhancedCapabilities request_pads_capabilities(SinkPrivate *p) {
-  EnhancedCapabilities caps;
-  auto add = [&](std::uint32_t fcc, std::map<std::string, int> &map) {
-    const std::string name = fourcc_to_string(fcc);
-    if (std::find(caps.fourcc_list.begin(), caps.fourcc_list.end(), name) == caps.fourcc_list.end())
-      caps.fourcc_list.push_back(name);
-    map[name] |= kFourCcCanEncode;
-  };
-  for (const auto &rp : p->pads) {
-    if (rp->vfmt && rp->vfmt->enhanced)
-      add(rp->vfmt->fourcc, caps.video_fourcc_info);
-    if (rp->afmt && rp->afmt->enhanced)
-      add(rp->afmt->fourcc, caps.audio_fourcc_info);
-    if (rp->track_id != 0)
-      caps.caps_ex |= kCapsExMultitrack;
+class SinkHost final : public RequestPadsHost {
+public:
+  explicit SinkHost(GstRtmpClientSink *self) : self_(self) {}
+  bool connected() override { return p()->publishing || p()->reconnecting; }
+  bool publishing() override { return p()->publishing; }
+  GstFlowReturn connect(const EnhancedCapabilities &caps) override {
+    p()->conn->set_enhanced_capabilities(caps);
+    return flow_from(self_, connect_and_publish(self_));
   }
-  return caps;
-}
+  GstFlowReturn send(std::vector<FlvTag> &tags) override { return send_or_queue(self_, tags); }
+  std::uint32_t last_timestamp() override { return p()->last_timestamp; }
+  void finish() override { send_stop_commands(self_); }
+  void cancel(bool cancelled) override {
+    if (!p()->conn)
+      return;
+    if (cancelled)
+      p()->conn->driver().cancel();
+    else
+      p()->conn->driver().reset_cancel();
+  }
+  EnhancedMode enhanced_mode() override { return ::enhanced_mode(p()); }
 
-// Sends what the interleaver releases (all of it with `drain`); connects first when needed and
-// puts an onMetaData before the first tags and after a caps or tag change.
-static GstFlowReturn pump_request_pads(GstRtmpClientSink *self, bool drain) {
-  SinkPrivate *p = self->priv;
-  std::vector<FlvTag> out;
-  while (auto t = p->interleaver.pop(drain))
-    out.push_back(std::move(*t));
-  const bool connected = p->publishing || p->reconnecting;
-  if (out.empty() && (!connected || !p->metadata_dirty))
-    return GST_FLOW_OK;
-  if (!connected) {
-    p->conn->set_enhanced_capabilities(request_pads_capabilities(p));
-    if (GstFlowReturn r = flow_from(self, connect_and_publish(self)); r != GST_FLOW_OK)
-      return r;
-    p->metadata_dirty = true;
-  }
-  if (p->metadata_dirty) {
-    p->metadata_dirty = false;
-    FlvTag meta = request_pads_metadata(p, out.empty() ? p->last_timestamp : out.front().timestamp);
-    if (meta.data != p->sent_metadata) {
-      p->sent_metadata = meta.data;
-      out.insert(out.begin(), std::move(meta));
-    }
-  }
-  if (out.empty())
-    return GST_FLOW_OK;
-  return send_or_queue(self, out);
-}
+private:
+  SinkPrivate *p() { return self_->priv; }
+  GstRtmpClientSink *self_;
+};
 
-// Sends what is ready; while the track of `rp` is full (kMaxInterleaveWaitNs queued) waits for the
-// empty tracks, at most kMaxStallWaitUs of wall-clock time, then stops waiting for them (so that a
-// pad that never gets data holds the others back by that much, once, and memory stays bounded).
-static GstFlowReturn interleave(GstRtmpClientSink *self, const RequestPad *rp,
-                                std::unique_lock<std::mutex> &locker) {
-  SinkPrivate *p = self->priv;
-  GstFlowReturn r = pump_request_pads(self, false);
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::microseconds(kMaxStallWaitUs);
-  while (r == GST_FLOW_OK && p->interleaver.full(rp->track)) {
-    if (p->flushing)
-      return GST_FLOW_FLUSHING;
-    if (p->queue_changed.wait_until(locker, deadline) == std::cv_status::timeout) {
-      GST_WARNING_OBJECT(self,
-                         "a request pad got no data for %d ms while another has %d ms "
-                         "queued: sending without it",
-                         static_cast<int>(kMaxStallWaitUs / 1000),
-                         static_cast<int>(kMaxInterleaveWaitNs / 1'000'000));
-      p->interleaver.skip_empty_tracks();
-    }
-    r = pump_request_pads(self, false);
-  }
-  return r;
-}
-
-// Request pads flushing (FLUSH_START, deactivation): a send blocked on the server is cancelled and
-// a wait for another track ends.
-static void set_request_pads_flushing(SinkPrivate *p, bool flushing) {
-  if (flushing && p->conn)
-    p->conn->driver().cancel();
-  {
-    std::lock_guard locker(p->send_lock);
-    p->flushing = flushing;
-    if (!flushing && p->conn)
-      p->conn->driver().reset_cancel();
-  }
-  p->queue_changed.notify_all();
-}
-
-// A running time in ns, negative before the segment start (x264enc's first DTS are), or nothing.
-static std::optional<std::int64_t> signed_running_time(const GstSegment &seg, GstClockTime t) {
-  if (!GST_CLOCK_TIME_IS_VALID(t) || seg.format != GST_FORMAT_TIME)
-    return std::nullopt;
-  guint64 rt = 0;
-  const int sign = gst_segment_to_running_time_full(&seg, GST_FORMAT_TIME, t, &rt);
-  if (sign == 0)
-    return std::nullopt;
-  return sign > 0 ? static_cast<std::int64_t>(rt) : -static_cast<std::int64_t>(rt);
-}
-
-static GstFlowReturn request_pad_chain(GstPad *pad, GstObject *parent, GstBuffer *buffer) {
-  auto *self = GST_RTMP_CLIENT_SINK(parent);
-  SinkPrivate *p = self->priv;
-  RequestPad *rp = request_pad(pad);
-  std::unique_lock locker(p->send_lock);
-  if (p->flushing) {
-    gst_buffer_unref(buffer);
-    return GST_FLOW_FLUSHING;
-  }
-  if (!rp->vfmt && !rp->afmt) {
-    gst_buffer_unref(buffer);
-    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("%s: data before caps", GST_PAD_NAME(pad)),
-                      (nullptr));
-    return GST_FLOW_NOT_NEGOTIATED;
-  }
-  const GstClockTime ts =
-      GST_BUFFER_DTS_IS_VALID(buffer) ? GST_BUFFER_DTS(buffer) : GST_BUFFER_PTS(buffer);
-  const std::int64_t dts = signed_running_time(rp->segment, ts).value_or(rp->last_dts);
-  const std::int64_t pts = signed_running_time(rp->segment, GST_BUFFER_PTS(buffer)).value_or(dts);
-  const bool keyframe = !GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DELTA_UNIT);
-  GstMapInfo map;
-  if (!gst_buffer_map(buffer, &map, GST_MAP_READ)) {
-    gst_buffer_unref(buffer);
-    GST_ELEMENT_ERROR(self, RESOURCE, READ, ("could not map the input buffer"), (nullptr));
-    return GST_FLOW_ERROR;
-  }
-  const ByteView frame(map.data, map.size);
-  FlvTag tag;
-  if (rp->vfmt) {
-    tag.type = static_cast<std::uint8_t>(FlvTagType::video);
-    if (rp->vfmt->take_config_from_frame(frame))
-      rp->need_sequence_start = true;
-    // PTS - DTS in ms, rounded: what players add to the message timestamp.
-    const auto cts =
-        static_cast<std::int32_t>((pts - dts + (pts >= dts ? 500'000 : -500'000)) / 1'000'000);
-    tag.data = rp->vfmt->frame_header(keyframe, cts);
-  } else {
-    tag.type = static_cast<std::uint8_t>(FlvTagType::audio);
-    tag.data = rp->afmt->frame_header();
-  }
-  tag.data.insert(tag.data.end(), frame.begin(), frame.end());
-  gst_buffer_unmap(buffer, &map);
-  gst_buffer_unref(buffer);
-
-  if (rp->need_sequence_start) {
-    rp->need_sequence_start = false;
-    Bytes start = rp->vfmt ? rp->vfmt->sequence_start() : rp->afmt->sequence_start();
-    if (!start.empty())
-      p->interleaver.push(rp->track, FlvTag{tag.type, 0, std::move(start)}, dts);
-  }
-  const std::int64_t used = p->interleaver.push(rp->track, std::move(tag), dts);
-  if (used != dts)
-    GST_WARNING_OBJECT(
-        pad, "decode time went back by %" G_GINT64_FORMAT " ns: sent at the last one", used - dts);
-  rp->last_dts = used;
-  p->queue_changed.notify_all();
-  return interleave(self, rp, locker);
-}
-
-// New caps: a new send format; a new sequence start when the configuration changed (and
-// a new onMetaData). Caps that cannot be sent are an element error naming why.
-static gboolean request_pad_set_caps(GstRtmpClientSink *self, RequestPad *rp, GstCaps *caps) {
-  SinkPrivate *p = self->priv;
-  std::string why;
-  const EnhancedMode mode = enhanced_mode(p);
-  const auto track = static_cast<std::uint8_t>(rp->track_id);
-  Bytes config;
-  if (rp->video) {
-    auto f = video_send_format(caps, mode, track, &why);
-    if (f) {
-      config = f->config;
-      rp->vfmt = std::move(*f);
-    } else {
-      rp->vfmt.reset();
-    }
-  } else {
-    auto f = audio_send_format(caps, mode, track, &why);
-    if (f) {
-      config = f->config;
-      rp->afmt = std::move(*f);
-    } else {
-      rp->afmt.reset();
-    }
-  }
-  if (!rp->vfmt && !rp->afmt) {
-    gchar *text = gst_caps_to_string(caps);
-    RTMP_POST_ERROR(self, (ErrorReport{GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
-                                       std::string(GST_PAD_NAME(rp->pad)) + ": " + why,
-                                       std::string("caps ") + text}));
-    g_free(text);
-    return FALSE;
-  }
-  if (config != rp->sent_config || rp->sent_config.empty()) {
-    rp->need_sequence_start = true;
-    rp->sent_config = std::move(config);
-  }
-  p->metadata_dirty = true;
-  return TRUE;
-}
-
-static void merge_tags(GstTagList *&into, const GstTagList *from) {
-  if (!into)
-    into = gst_tag_list_new_empty();
-  gst_tag_list_insert(into, from, GST_TAG_MERGE_REPLACE);
-}
-
-static gboolean request_pad_event(GstPad *pad, GstObject *parent, GstEvent *event) {
-  auto *self = GST_RTMP_CLIENT_SINK(parent);
-  SinkPrivate *p = self->priv;
-  RequestPad *rp = request_pad(pad);
-  gboolean ok = TRUE;
-  switch (GST_EVENT_TYPE(event)) {
-  case GST_EVENT_FLUSH_START:
-    set_request_pads_flushing(p, true);
-    break;
-  case GST_EVENT_FLUSH_STOP: {
-    set_request_pads_flushing(p, false);
-    std::lock_guard locker(p->send_lock);
-    gst_segment_init(&rp->segment, GST_FORMAT_TIME);
-    break;
-  }
-  case GST_EVENT_SEGMENT: {
-    std::lock_guard locker(p->send_lock);
-    gst_event_copy_segment(event, &rp->segment);
-    break;
-  }
-  case GST_EVENT_CAPS: {
-    GstCaps *caps = nullptr;
-    gst_event_parse_caps(event, &caps);
-    std::lock_guard locker(p->send_lock);
-    ok = request_pad_set_caps(self, rp, caps);
-    break;
-  }
-  case GST_EVENT_TAG: {
-    GstTagList *tl = nullptr;
-    gst_event_parse_tag(event, &tl);
-    std::lock_guard locker(p->send_lock);
-    // Stream tags (the bitrates parsers update every few frames) go into the next onMetaData;
-    // global ones (title, artist...) are sent at once.
-    const bool global = gst_tag_list_get_scope(tl) == GST_TAG_SCOPE_GLOBAL;
-    merge_tags(global ? p->taglist : rp->tags, tl);
-    p->metadata_dirty = p->metadata_dirty || global;
-    // Sent at once when publishing; failures surface with the next buffer.
-    if (p->publishing)
-      (void)pump_request_pads(self, false);
-    break;
-  }
-  case GST_EVENT_EOS: {
-    std::lock_guard locker(p->send_lock);
-    if (rp->vfmt || rp->afmt) {
-      Bytes end = rp->vfmt ? rp->vfmt->sequence_end() : rp->afmt->sequence_end();
-      if (!end.empty())
-        p->interleaver.push(
-            rp->track,
-            FlvTag{static_cast<std::uint8_t>(rp->video ? FlvTagType::video : FlvTagType::audio), 0,
-                   std::move(end)},
-            rp->last_dts);
-    }
-    p->interleaver.set_eos(rp->track);
-    p->queue_changed.notify_all();
-    const bool all = p->interleaver.all_eos();
-    (void)pump_request_pads(self, all);
-    if (all && !p->eos_posted) {
-      p->eos_posted = true;
-      send_stop_commands(self);
-      GstMessage *m = gst_message_new_eos(GST_OBJECT(self));
-      gst_message_set_seqnum(m, gst_event_get_seqnum(event));
-      gst_element_post_message(GST_ELEMENT(self), m);
-    }
-    break;
-  }
-  default:
-    break;
-  }
-  gst_event_unref(event);
-  return ok;
-}
-
-// Template caps without the codecs that need Enhanced RTMP when enhanced=never (and nothing for
-// tracks other than 0, which only E-RTMP Multitrack can carry).
-static GstCaps *request_pad_caps(SinkPrivate *p, const RequestPad *rp) {
-  GstCaps *all = rp->video ? video_sink_template_caps() : audio_sink_template_caps();
-  if (enhanced_mode(p) != EnhancedMode::never)
-    return all;
-  GstCaps *legacy = gst_caps_new_empty();
-  if (rp->track_id == 0) {
-    static const char *const kNeedEnhanced[] = {"video/x-h265", "video/x-av1",  "video/x-vp9",
-                                                "video/x-vp8",  "audio/x-opus", "audio/x-flac",
-                                                "audio/x-ac3",  "audio/x-eac3"};
-    for (guint i = 0; i < gst_caps_get_size(all); ++i) {
-      const GstStructure *s = gst_caps_get_structure(all, i);
-      const bool enhanced_only =
-          std::any_of(std::begin(kNeedEnhanced), std::end(kNeedEnhanced),
-                      [&](const char *n) { return gst_structure_has_name(s, n); });
-      if (!enhanced_only)
-        gst_caps_append_structure(legacy, gst_structure_copy(s));
-    }
-  }
-  gst_caps_unref(all);
-  return legacy;
-}
-
-// Caps refused only because of enhanced=never: the user learns why (once per pad) instead of a bare
-// not-negotiated. Upstream finds out through the caps query (a parser asking for its codec gets
-// nothing) or accept-caps (checked by GStreamer before a caps event reaches the pad), so this is
-// posted from there.
-static void refused_for_enhanced_never(GstRtmpClientSink *self, RequestPad *rp, GstCaps *caps) {
-  if (rp->never_reported || enhanced_mode(self->priv) != EnhancedMode::never)
-    return;
-  GstCaps *all = rp->video ? video_sink_template_caps() : audio_sink_template_caps();
-  GstCaps *wanted = gst_caps_intersect(caps, all);
-  gst_caps_unref(all);
-  if (!gst_caps_is_empty(wanted)) {
-    rp->never_reported = true;
-    gchar *text = gst_caps_to_string(caps);
-    RTMP_POST_ERROR(self,
-                    (ErrorReport{GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
-                                 std::string(GST_PAD_NAME(rp->pad)) + ": " +
-                                     gst_structure_get_name(gst_caps_get_structure(wanted, 0)) +
-                                     (rp->track_id != 0 ? " on a track other than 0" : "") +
-                                     " needs Enhanced RTMP, which enhanced=never forbids",
-                                 std::string("refused caps ") + text}));
-    g_free(text);
-  }
-  gst_caps_unref(wanted);
-}
-
-static gboolean request_pad_query(GstPad *pad, GstObject *parent, GstQuery *query) {
-  auto *self = GST_RTMP_CLIENT_SINK(parent);
-  if (GST_QUERY_TYPE(query) == GST_QUERY_CAPS) {
-    GstCaps *filter = nullptr;
-    gst_query_parse_caps(query, &filter);
-    GstCaps *caps = request_pad_caps(self->priv, request_pad(pad));
-    if (filter) {
-      GstCaps *both = gst_caps_intersect_full(filter, caps, GST_CAPS_INTERSECT_FIRST);
-      gst_caps_unref(caps);
-      caps = both;
-      if (gst_caps_is_empty(caps))
-        refused_for_enhanced_never(self, request_pad(pad), filter);
-    }
-    gst_query_set_caps_result(query, caps);
-    gst_caps_unref(caps);
-    return TRUE;
-  }
-  if (GST_QUERY_TYPE(query) == GST_QUERY_ACCEPT_CAPS) {
-    GstCaps *caps = nullptr;
-    gst_query_parse_accept_caps(query, &caps);
-    RequestPad *rp = request_pad(pad);
-    GstCaps *mine = request_pad_caps(self->priv, rp);
-    const bool ok = gst_caps_is_subset(caps, mine);
-    gst_caps_unref(mine);
-    gst_query_set_accept_caps_result(query, ok);
-    if (!ok)
-      refused_for_enhanced_never(self, rp, caps);
-    return TRUE;
-  }
-  return gst_pad_query_default(pad, parent, query);
-}
-
-// Deactivation (PAUSED->READY) must not wait for a send blocked on the server.
-static gboolean request_pad_activate_mode(GstPad *, GstObject *parent, GstPadMode,
-                                          gboolean active) {
-  set_request_pads_flushing(PRIV(parent), !active);
-  return TRUE;
-}
-
-// E-RTMP track ids are UI8 (the Multitrack TrackId field).
-constexpr guint kMaxTrackId = 255;
+} // namespace
 
 static GstPad *gst_rtmp_client_sink_request_new_pad(GstElement *element, GstPadTemplate *templ,
                                                     const gchar *name, const GstCaps *) {
-  auto *self = GST_RTMP_CLIENT_SINK(element);
-  SinkPrivate *p = self->priv;
-  if (gst_pad_is_linked(GST_BASE_SINK_PAD(self))) {
-    GST_ELEMENT_ERROR(self, CORE, PAD, ("the sink pad and request pads cannot be used together"),
+  if (gst_pad_is_linked(GST_BASE_SINK_PAD(element))) {
+    GST_ELEMENT_ERROR(element, CORE, PAD, ("the sink pad and request pads cannot be used together"),
                       ("the video/x-flv sink pad is linked; use flvmux or the request pads"));
     return nullptr;
   }
-  const bool video = std::string_view(GST_PAD_TEMPLATE_NAME_TEMPLATE(templ)) == "video_%u";
-  const char *prefix = video ? "video_" : "audio_";
-  std::unique_lock locker(p->send_lock);
-  auto taken = [&](guint id) {
-    return std::any_of(p->pads.begin(), p->pads.end(),
-                       [&](const auto &rp) { return rp->video == video && rp->track_id == id; });
-  };
-  guint id = 0;
-  if (name && std::string_view(name).substr(0, std::strlen(prefix)) == prefix &&
-      std::strcmp(name + std::strlen(prefix), "%u") != 0) {
-    gchar *end = nullptr;
-    const guint64 v = g_ascii_strtoull(name + std::strlen(prefix), &end, 10);
-    if (!end || *end || v > kMaxTrackId || taken(static_cast<guint>(v))) {
-      GST_WARNING_OBJECT(self, "cannot make pad %s (track ids 0..%u, each once)", name,
-                         kMaxTrackId);
-      return nullptr;
-    }
-    id = static_cast<guint>(v);
-  } else {
-    while (id <= kMaxTrackId && taken(id))
-      ++id;
-    if (id > kMaxTrackId)
-      return nullptr;
-  }
-  auto rp = std::make_unique<RequestPad>();
-  rp->video = video;
-  rp->track_id = id;
-  rp->track = p->interleaver.add_track();
-  gst_segment_init(&rp->segment, GST_FORMAT_TIME);
-  const std::string pad_name = prefix + std::to_string(id);
-  rp->pad = gst_pad_new_from_template(templ, pad_name.c_str());
-  gst_pad_set_element_private(rp->pad, rp.get());
-  gst_pad_set_chain_function(rp->pad, request_pad_chain);
-  gst_pad_set_event_function(rp->pad, request_pad_event);
-  gst_pad_set_query_function(rp->pad, request_pad_query);
-  gst_pad_set_activatemode_function(rp->pad, request_pad_activate_mode);
-  GstPad *pad = rp->pad;
-  p->pads.push_back(std::move(rp));
-  // No preroll on our own pads: state changes complete without waiting for a buffer.
-  gst_base_sink_set_async_enabled(GST_BASE_SINK(self), FALSE);
-  locker.unlock(); // gst_element_add_pad may activate the pad
-  gst_element_add_pad(element, pad);
-  return pad;
+  return PRIV(element)->request_pads->request(templ, name);
 }
 
 static void gst_rtmp_client_sink_release_pad(GstElement *element, GstPad *pad) {
-  SinkPrivate *p = PRIV(element);
-  gst_pad_set_active(pad, FALSE);
-  {
-    std::lock_guard locker(p->send_lock);
-    std::erase_if(p->pads, [&](const auto &rp) {
-      if (rp->pad != pad)
-        return false;
-      p->interleaver.remove_track(rp->track);
-      return true;
-    });
-  }
-  gst_element_remove_pad(element, pad);
+  PRIV(element)->request_pads->release(pad);
 }
 
 // The FLV pad cannot be linked once request pads exist (and request pads are refused while it is
 // linked): the two ways of feeding the sink would interleave nonsense.
 static GstPadLinkReturn sink_pad_link(GstPad *pad, GstObject *parent, GstPad *) {
-  SinkPrivate *p = PRIV(parent);
-  std::lock_guard locker(p->send_lock);
-  if (!p->pads.empty()) {
+  if (!PRIV(parent)->request_pads->empty()) {
     GST_ELEMENT_ERROR(
         parent, CORE, PAD, ("the sink pad and request pads cannot be used together"),
         ("%s: request pads exist; use them or flvmux into the sink pad", GST_PAD_NAME(pad)));
@@ -1195,6 +752,7 @@ static gboolean gst_rtmp_client_sink_start(GstBaseSink *sink) {
   p->reconnecting = false;
   p->backlog.clear();
   p->backlog_bytes = 0;
+  p->await_keyframe = false;
   p->last_metadata.reset();
   p->last_video_config.reset();
   p->last_audio_config.reset();
@@ -1204,15 +762,7 @@ static gboolean gst_rtmp_client_sink_start(GstBaseSink *sink) {
   if (p->taglist)
     gst_tag_list_unref(p->taglist);
   p->taglist = nullptr;
-  std::lock_guard locker(p->send_lock);
-  p->interleaver.reset();
-  for (auto &rp : p->pads) {
-    rp->need_sequence_start = true;
-    rp->last_dts = 0;
-  }
-  p->metadata_dirty = false;
-  p->sent_metadata.clear();
-  p->eos_posted = false;
+  p->request_pads->reset();
   return TRUE;
 }
 
@@ -1275,6 +825,9 @@ static void gst_rtmp_client_sink_finalize(GObject *object) {
 static void gst_rtmp_client_sink_init(GstRtmpClientSink *self) {
   self->priv = new SinkPrivate();
   self->priv->state.attach(G_OBJECT(self));
+  self->priv->host = std::make_unique<SinkHost>(self);
+  self->priv->request_pads =
+      std::make_unique<SinkRequestPads>(GST_ELEMENT(self), *self->priv->host);
   gst_pad_set_link_function(GST_BASE_SINK_PAD(self), sink_pad_link);
 }
 
@@ -1298,14 +851,7 @@ static void gst_rtmp_client_sink_class_init(GstRtmpClientSinkClass *klass) {
                         static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
 
   gst_element_class_add_static_pad_template(element_class, &sink_template);
-  GstCaps *video_caps = video_sink_template_caps();
-  GstCaps *audio_caps = audio_sink_template_caps();
-  gst_element_class_add_pad_template(
-      element_class, gst_pad_template_new("video_%u", GST_PAD_SINK, GST_PAD_REQUEST, video_caps));
-  gst_element_class_add_pad_template(
-      element_class, gst_pad_template_new("audio_%u", GST_PAD_SINK, GST_PAD_REQUEST, audio_caps));
-  gst_caps_unref(video_caps);
-  gst_caps_unref(audio_caps);
+  SinkRequestPads::add_pad_templates(element_class);
   element_class->request_new_pad = gst_rtmp_client_sink_request_new_pad;
   element_class->release_pad = gst_rtmp_client_sink_release_pad;
   gst_element_class_set_static_metadata(

@@ -1,0 +1,562 @@
+#include "elements/sink_request_pads.h"
+
+#include <gst/base/gstbasesink.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/command.hpp"
+#include "elements/element_error.h"
+#include "elements/metadata_tags.h"
+
+GST_DEBUG_CATEGORY_STATIC(rtmp_sink_pads_debug);
+#define GST_CAT_DEFAULT rtmp_sink_pads_debug
+
+namespace rtmp::gst {
+
+struct RequestPad {
+  SinkRequestPads *owner = nullptr;
+  GstPad *pad = nullptr;
+  bool video = true;
+  guint track_id = 0;    // the E-RTMP track id (the number in the pad name)
+  std::size_t track = 0; // its id in the interleaver
+  std::optional<VideoSendFormat> vfmt;
+  std::optional<AudioSendFormat> afmt;
+  Bytes sent_config; // the configuration of the last sequence start queued
+  bool need_sequence_start = false;
+  bool never_reported = false; // the enhanced=never refusal was posted
+  bool flushing = false;
+  GstSegment segment;
+  GstTagList *tags = nullptr; // stream-scope upstream tags (bitrate)
+  std::int64_t last_dts = 0;
+  ~RequestPad() {
+    if (tags)
+      gst_tag_list_unref(tags);
+  }
+};
+
+namespace {
+
+RequestPad &request_pad(GstPad *pad) {
+  return *static_cast<RequestPad *>(gst_pad_get_element_private(pad));
+}
+
+// A running time in ns, negative before the segment start (x264enc's first DTS are), or nothing.
+std::optional<std::int64_t> signed_running_time(const GstSegment &seg, GstClockTime t) {
+  if (!GST_CLOCK_TIME_IS_VALID(t) || seg.format != GST_FORMAT_TIME)
+    return std::nullopt;
+  guint64 rt = 0;
+  const int sign = gst_segment_to_running_time_full(&seg, GST_FORMAT_TIME, t, &rt);
+  if (sign == 0)
+    return std::nullopt;
+  return sign > 0 ? static_cast<std::int64_t>(rt) : -static_cast<std::int64_t>(rt);
+}
+
+void merge_tags(GstTagList *&into, const GstTagList *from) {
+  if (!into)
+    into = gst_tag_list_new_empty();
+  gst_tag_list_insert(into, from, GST_TAG_MERGE_REPLACE);
+}
+
+std::uint8_t tag_type(const RequestPad &rp) {
+  return static_cast<std::uint8_t>(rp.video ? FlvTagType::video : FlvTagType::audio);
+}
+
+} // namespace
+
+// The GstPad callbacks, forwarding to the owner.
+struct RequestPadFunctions {
+  static GstFlowReturn chain(GstPad *pad, GstObject *, GstBuffer *buffer) {
+    RequestPad &rp = request_pad(pad);
+    return rp.owner->chain(rp, buffer);
+  }
+  static gboolean event(GstPad *pad, GstObject *, GstEvent *event) {
+    RequestPad &rp = request_pad(pad);
+    return rp.owner->event(rp, event);
+  }
+  static gboolean query(GstPad *pad, GstObject *parent, GstQuery *query) {
+    RequestPad &rp = request_pad(pad);
+    return rp.owner->query(rp, query) || gst_pad_query_default(pad, parent, query);
+  }
+  // Deactivation must not wait for a send blocked on the server when the element goes down
+  // (PAUSED->READY); releasing one pad while playing only stops that pad.
+  static gboolean activate_mode(GstPad *pad, GstObject *parent, GstPadMode, gboolean active) {
+    RequestPad &rp = request_pad(pad);
+    const GstState next = GST_STATE_NEXT(parent);
+    const bool going_down = next != GST_STATE_VOID_PENDING && next <= GST_STATE_READY;
+    rp.owner->set_flushing(rp, !active, going_down || active);
+    return TRUE;
+  }
+};
+
+GType enhanced_mode_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {static_cast<gint>(EnhancedMode::automatic),
+       "Enhanced RTMP only for codecs and tracks that need it", "auto"},
+      {static_cast<gint>(EnhancedMode::always),
+       "Enhanced RTMP headers for every codec with a FourCC", "always"},
+      {static_cast<gint>(EnhancedMode::never),
+       "Legacy FLV headers only: refuse codecs and tracks that need Enhanced RTMP", "never"},
+      {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type))
+    g_once_init_leave(&type, g_enum_register_static("GstRtmpSinkEnhanced", values));
+  return type;
+}
+
+SinkRequestPads::SinkRequestPads(GstElement *element, RequestPadsHost &host)
+    : element_(element), host_(host) {
+  static gsize debug_init = 0;
+  if (g_once_init_enter(&debug_init)) {
+    GST_DEBUG_CATEGORY_INIT(rtmp_sink_pads_debug, "rtmpsinkpads", 0,
+                            "rtmpsink request pads (interleaving)");
+    g_once_init_leave(&debug_init, 1);
+  }
+}
+
+SinkRequestPads::~SinkRequestPads() {
+  if (global_tags_)
+    gst_tag_list_unref(global_tags_);
+}
+
+void SinkRequestPads::add_pad_templates(GstElementClass *klass) {
+  GstCaps *video = video_sink_template_caps();
+  GstCaps *audio = audio_sink_template_caps();
+  gst_element_class_add_pad_template(
+      klass, gst_pad_template_new("video_%u", GST_PAD_SINK, GST_PAD_REQUEST, video));
+  gst_element_class_add_pad_template(
+      klass, gst_pad_template_new("audio_%u", GST_PAD_SINK, GST_PAD_REQUEST, audio));
+  gst_caps_unref(video);
+  gst_caps_unref(audio);
+}
+
+bool SinkRequestPads::empty() {
+  std::lock_guard locker(lock_);
+  return pads_.empty();
+}
+
+void SinkRequestPads::reset() {
+  std::lock_guard locker(lock_);
+  interleaver_.reset();
+  for (auto &rp : pads_) {
+    rp->need_sequence_start = true;
+    rp->last_dts = 0;
+  }
+  metadata_dirty_ = false;
+  sent_metadata_.clear();
+  eos_posted_ = false;
+  if (global_tags_)
+    gst_tag_list_unref(global_tags_);
+  global_tags_ = nullptr;
+}
+
+GstPad *SinkRequestPads::request(GstPadTemplate *templ, const gchar *name) {
+  const bool video = std::string_view(GST_PAD_TEMPLATE_NAME_TEMPLATE(templ)) == "video_%u";
+  const std::string prefix = video ? "video_" : "audio_";
+  std::unique_lock locker(lock_);
+  auto taken = [&](guint id) {
+    return std::any_of(pads_.begin(), pads_.end(),
+                       [&](const auto &rp) { return rp->video == video && rp->track_id == id; });
+  };
+  guint id = 0;
+  const std::string_view asked = name ? name : "";
+  if (asked.starts_with(prefix) && asked.substr(prefix.size()) != "%u") {
+    gchar *end = nullptr;
+    const guint64 v = g_ascii_strtoull(name + prefix.size(), &end, 10);
+    if (end == name + prefix.size() || *end || v > kMaxTrackId || taken(static_cast<guint>(v))) {
+      GST_WARNING_OBJECT(element_, "cannot make pad %s (track ids 0..%u, each once)", name,
+                         kMaxTrackId);
+      return nullptr;
+    }
+    id = static_cast<guint>(v);
+  } else {
+    while (id <= kMaxTrackId && taken(id))
+      ++id;
+    if (id > kMaxTrackId)
+      return nullptr;
+  }
+  auto rp = std::make_unique<RequestPad>();
+  rp->owner = this;
+  rp->video = video;
+  rp->track_id = id;
+  rp->track = interleaver_.add_track();
+  gst_segment_init(&rp->segment, GST_FORMAT_TIME);
+  rp->pad = gst_pad_new_from_template(templ, (prefix + std::to_string(id)).c_str());
+  gst_pad_set_element_private(rp->pad, rp.get());
+  gst_pad_set_chain_function(rp->pad, RequestPadFunctions::chain);
+  gst_pad_set_event_function(rp->pad, RequestPadFunctions::event);
+  gst_pad_set_query_function(rp->pad, RequestPadFunctions::query);
+  gst_pad_set_activatemode_function(rp->pad, RequestPadFunctions::activate_mode);
+  GstPad *pad = rp->pad;
+  pads_.push_back(std::move(rp));
+  // GstBaseSink prerolls on its own pad only: without this, PAUSED would wait for ever.
+  gst_base_sink_set_async_enabled(GST_BASE_SINK(element_), FALSE);
+  locker.unlock(); // gst_element_add_pad may activate the pad
+  gst_element_add_pad(element_, pad);
+  return pad;
+}
+
+void SinkRequestPads::release(GstPad *pad) {
+  gst_pad_set_active(pad, FALSE);
+  {
+    std::lock_guard locker(lock_);
+    std::erase_if(pads_, [&](const auto &rp) {
+      if (rp->pad != pad)
+        return false;
+      interleaver_.remove_track(rp->track);
+      return true;
+    });
+  }
+  queue_changed_.notify_all(); // a pad waiting for this one need not any more
+  gst_element_remove_pad(element_, pad);
+}
+
+// onMetaData from the global tags and the caps of the lowest track id of each kind.
+FlvTag SinkRequestPads::metadata(std::uint32_t timestamp) const {
+  const RequestPad *v = nullptr, *a = nullptr;
+  for (const auto &rp : pads_) {
+    if (rp->vfmt && (!v || rp->track_id < v->track_id))
+      v = rp.get();
+    if (rp->afmt && (!a || rp->track_id < a->track_id))
+      a = rp.get();
+  }
+  MetadataSource src;
+  src.tags = global_tags_;
+  src.video = v ? &*v->vfmt : nullptr;
+  src.video_tags = v ? v->tags : nullptr;
+  src.audio = a ? &*a->afmt : nullptr;
+  src.audio_tags = a ? a->tags : nullptr;
+  const DataMessage d{std::string(handler::on_meta_data), {metadata_to_amf(src)}};
+  return FlvTag{static_cast<std::uint8_t>(FlvTagType::script), timestamp,
+                encode_data(d, 0, 0).payload};
+}
+
+// What the connect command announces (E-RTMP v2 "Enhancing NetConnection connect Command"): the
+// FourCCs of the pads that negotiated an enhanced format before the connection was made (we
+// connect on the first tag the interleaver releases, when every pad had its first buffer, so
+// their caps are known), as fourCcList and as videoFourCcInfoMap/audioFourCcInfoMap "can encode";
+// capsEx Multitrack when a track id other than 0 is used.
+EnhancedCapabilities SinkRequestPads::capabilities() const {
+  EnhancedCapabilities caps;
+  auto add = [&](std::uint32_t fcc, std::map<std::string, int> &map) {
+    const std::string name = fourcc_to_string(fcc);
+    if (std::find(caps.fourcc_list.begin(), caps.fourcc_list.end(), name) == caps.fourcc_list.end())
+      caps.fourcc_list.push_back(name);
+    map[name] |= kFourCcCanEncode;
+  };
+  for (const auto &rp : pads_) {
+    if (rp->vfmt && rp->vfmt->enhanced)
+      add(rp->vfmt->fourcc, caps.video_fourcc_info);
+    if (rp->afmt && rp->afmt->enhanced)
+      add(rp->afmt->fourcc, caps.audio_fourcc_info);
+    if (rp->track_id != 0)
+      caps.caps_ex |= kCapsExMultitrack;
+  }
+  return caps;
+}
+
+// Sends what the interleaver releases (all of it with `drain`); connects first when needed and
+// puts an onMetaData before the first tags and after a caps or global tag change.
+GstFlowReturn SinkRequestPads::pump(bool drain) {
+  std::vector<FlvTag> out;
+  while (auto t = interleaver_.pop(drain))
+    out.push_back(std::move(*t));
+  const bool connected = host_.connected();
+  if (out.empty() && (!connected || !metadata_dirty_))
+    return GST_FLOW_OK;
+  if (!connected) {
+    if (GstFlowReturn r = host_.connect(capabilities()); r != GST_FLOW_OK)
+      return r;
+    metadata_dirty_ = true;
+  }
+  if (metadata_dirty_) {
+    metadata_dirty_ = false;
+    FlvTag meta = metadata(out.empty() ? host_.last_timestamp() : out.front().timestamp);
+    if (meta.data != sent_metadata_) {
+      sent_metadata_ = meta.data;
+      out.insert(out.begin(), std::move(meta));
+    }
+  }
+  if (out.empty())
+    return GST_FLOW_OK;
+  return host_.send(out);
+}
+
+// Sends what is ready; while the track of `rp` is full (kMaxInterleaveWaitNs queued) waits for the
+// empty tracks, at most kMaxStallWaitUs of wall-clock time, then stops waiting for them (so that a
+// pad that never gets data holds the others back by that much, once, and memory stays bounded).
+GstFlowReturn SinkRequestPads::interleave(RequestPad &rp, std::unique_lock<std::mutex> &locker) {
+  GstFlowReturn r = pump(false);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::microseconds(kMaxStallWaitUs);
+  while (r == GST_FLOW_OK && interleaver_.full(rp.track)) {
+    if (rp.flushing)
+      return GST_FLOW_FLUSHING;
+    if (queue_changed_.wait_until(locker, deadline) == std::cv_status::timeout) {
+      GST_WARNING_OBJECT(element_,
+                         "a request pad got no data for %d ms while %s has %d ms queued: "
+                         "sending without it",
+                         static_cast<int>(kMaxStallWaitUs / 1000), GST_PAD_NAME(rp.pad),
+                         static_cast<int>(kMaxInterleaveWaitNs / 1'000'000));
+      interleaver_.skip_empty_tracks();
+    }
+    r = pump(false);
+  }
+  return r;
+}
+
+// Flushing (FLUSH_START, deactivation) ends a wait for another track; with `cancel`, a send
+// blocked on the server is cancelled too (and re-armed when flushing ends).
+void SinkRequestPads::set_flushing(RequestPad &rp, bool flushing, bool cancel) {
+  if (flushing && cancel)
+    host_.cancel(true);
+  {
+    std::lock_guard locker(lock_);
+    rp.flushing = flushing;
+    if (!flushing && cancel)
+      host_.cancel(false);
+  }
+  queue_changed_.notify_all();
+}
+
+GstFlowReturn SinkRequestPads::chain(RequestPad &rp, GstBuffer *buffer) {
+  std::unique_lock locker(lock_);
+  if (rp.flushing) {
+    gst_buffer_unref(buffer);
+    return GST_FLOW_FLUSHING;
+  }
+  if (!rp.vfmt && !rp.afmt) {
+    gst_buffer_unref(buffer);
+    GST_ELEMENT_ERROR(element_, CORE, NEGOTIATION, ("%s: data before caps", GST_PAD_NAME(rp.pad)),
+                      (nullptr));
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  const GstClockTime ts =
+      GST_BUFFER_DTS_IS_VALID(buffer) ? GST_BUFFER_DTS(buffer) : GST_BUFFER_PTS(buffer);
+  const std::int64_t dts = signed_running_time(rp.segment, ts).value_or(rp.last_dts);
+  const std::int64_t pts = signed_running_time(rp.segment, GST_BUFFER_PTS(buffer)).value_or(dts);
+  const bool keyframe = !GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DELTA_UNIT);
+  GstMapInfo map;
+  if (!gst_buffer_map(buffer, &map, GST_MAP_READ)) {
+    gst_buffer_unref(buffer);
+    GST_ELEMENT_ERROR(element_, RESOURCE, READ, ("could not map the input buffer"), (nullptr));
+    return GST_FLOW_ERROR;
+  }
+  const ByteView frame(map.data, map.size);
+  FlvTag tag;
+  tag.type = tag_type(rp);
+  if (rp.vfmt) {
+    if (rp.vfmt->take_config_from_frame(frame))
+      rp.need_sequence_start = true;
+    // PTS - DTS in ms, rounded: what players add to the message timestamp.
+    const auto cts =
+        static_cast<std::int32_t>((pts - dts + (pts >= dts ? 500'000 : -500'000)) / 1'000'000);
+    tag.data = rp.vfmt->frame_header(keyframe, cts);
+  } else {
+    tag.data = rp.afmt->frame_header();
+  }
+  tag.data.insert(tag.data.end(), frame.begin(), frame.end());
+  gst_buffer_unmap(buffer, &map);
+  gst_buffer_unref(buffer);
+
+  if (rp.need_sequence_start) {
+    rp.need_sequence_start = false;
+    Bytes start = rp.vfmt ? rp.vfmt->sequence_start() : rp.afmt->sequence_start();
+    if (!start.empty())
+      interleaver_.push(rp.track, FlvTag{tag.type, 0, std::move(start)}, dts);
+  }
+  const std::int64_t used = interleaver_.push(rp.track, std::move(tag), dts);
+  if (used != dts)
+    GST_WARNING_OBJECT(rp.pad,
+                       "decode time went back by %" G_GINT64_FORMAT " ns: sent at the last one",
+                       used - dts);
+  rp.last_dts = used;
+  queue_changed_.notify_all();
+  return interleave(rp, locker);
+}
+
+// New caps: a new send format; a new sequence start when the configuration changed (and a new
+// onMetaData). Caps that cannot be sent are an element error naming the pad and why.
+bool SinkRequestPads::set_caps(RequestPad &rp, GstCaps *caps) {
+  std::string why;
+  const EnhancedMode mode = host_.enhanced_mode();
+  const auto track = static_cast<std::uint8_t>(rp.track_id);
+  Bytes config;
+  rp.vfmt.reset();
+  rp.afmt.reset();
+  if (rp.video) {
+    if (auto f = video_send_format(caps, mode, track, &why)) {
+      config = f->config;
+      rp.vfmt = std::move(*f);
+    }
+  } else if (auto f = audio_send_format(caps, mode, track, &why)) {
+    config = f->config;
+    rp.afmt = std::move(*f);
+  }
+  if (!rp.vfmt && !rp.afmt) {
+    gchar *text = gst_caps_to_string(caps);
+    RTMP_POST_ERROR(element_, (ErrorReport{GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
+                                           std::string(GST_PAD_NAME(rp.pad)) + ": " + why,
+                                           std::string("caps ") + text}));
+    g_free(text);
+    return false;
+  }
+  if (config != rp.sent_config || rp.sent_config.empty()) {
+    rp.need_sequence_start = true;
+    rp.sent_config = std::move(config);
+  }
+  metadata_dirty_ = true;
+  return true;
+}
+
+bool SinkRequestPads::event(RequestPad &rp, GstEvent *event) {
+  bool ok = true;
+  switch (GST_EVENT_TYPE(event)) {
+  case GST_EVENT_FLUSH_START:
+    set_flushing(rp, true, true);
+    break;
+  case GST_EVENT_FLUSH_STOP: {
+    set_flushing(rp, false, true);
+    std::lock_guard locker(lock_);
+    gst_segment_init(&rp.segment, GST_FORMAT_TIME);
+    break;
+  }
+  case GST_EVENT_SEGMENT: {
+    std::lock_guard locker(lock_);
+    gst_event_copy_segment(event, &rp.segment);
+    break;
+  }
+  case GST_EVENT_CAPS: {
+    GstCaps *caps = nullptr;
+    gst_event_parse_caps(event, &caps);
+    std::lock_guard locker(lock_);
+    ok = set_caps(rp, caps);
+    break;
+  }
+  case GST_EVENT_TAG: {
+    GstTagList *tl = nullptr;
+    gst_event_parse_tag(event, &tl);
+    std::lock_guard locker(lock_);
+    // Stream tags (the bitrates parsers update every few frames) go into the next onMetaData;
+    // global ones (title, artist...) are sent at once (failures surface with the next buffer).
+    const bool global = gst_tag_list_get_scope(tl) == GST_TAG_SCOPE_GLOBAL;
+    merge_tags(global ? global_tags_ : rp.tags, tl);
+    metadata_dirty_ = metadata_dirty_ || global;
+    if (host_.publishing())
+      (void)pump(false);
+    break;
+  }
+  case GST_EVENT_EOS: {
+    std::lock_guard locker(lock_);
+    if (rp.vfmt || rp.afmt) {
+      Bytes end = rp.vfmt ? rp.vfmt->sequence_end() : rp.afmt->sequence_end();
+      if (!end.empty())
+        interleaver_.push(rp.track, FlvTag{tag_type(rp), 0, std::move(end)}, rp.last_dts);
+    }
+    interleaver_.set_eos(rp.track);
+    queue_changed_.notify_all();
+    const bool all = interleaver_.all_eos();
+    (void)pump(all);
+    if (all && !eos_posted_) {
+      // Like GstBaseSink on its own pad: EOS on the bus once everything went out.
+      eos_posted_ = true;
+      host_.finish();
+      GstMessage *m = gst_message_new_eos(GST_OBJECT(element_));
+      gst_message_set_seqnum(m, gst_event_get_seqnum(event));
+      gst_element_post_message(element_, m);
+    }
+    break;
+  }
+  default:
+    break;
+  }
+  gst_event_unref(event);
+  return ok;
+}
+
+// Template caps without the codecs that need Enhanced RTMP when enhanced=never (and nothing for
+// tracks other than 0, which only E-RTMP Multitrack can carry).
+GstCaps *SinkRequestPads::allowed_caps(const RequestPad &rp) {
+  GstCaps *all = rp.video ? video_sink_template_caps() : audio_sink_template_caps();
+  if (host_.enhanced_mode() != EnhancedMode::never)
+    return all;
+  GstCaps *legacy = gst_caps_new_empty();
+  if (rp.track_id == 0) {
+    static const char *const kNeedEnhanced[] = {"video/x-h265", "video/x-av1",  "video/x-vp9",
+                                                "video/x-vp8",  "audio/x-opus", "audio/x-flac",
+                                                "audio/x-ac3",  "audio/x-eac3"};
+    for (guint i = 0; i < gst_caps_get_size(all); ++i) {
+      const GstStructure *s = gst_caps_get_structure(all, i);
+      const bool enhanced_only =
+          std::any_of(std::begin(kNeedEnhanced), std::end(kNeedEnhanced),
+                      [&](const char *n) { return gst_structure_has_name(s, n); });
+      if (!enhanced_only)
+        gst_caps_append_structure(legacy, gst_structure_copy(s));
+    }
+  }
+  gst_caps_unref(all);
+  return legacy;
+}
+
+// Caps refused only because of enhanced=never: the user learns why (once per pad) instead of a
+// bare not-negotiated. Upstream finds out through the caps query (a parser asking for its codec
+// gets nothing) or accept-caps (checked by GStreamer before a caps event reaches the pad), so this
+// is posted from there.
+void SinkRequestPads::refused_for_enhanced_never(RequestPad &rp, GstCaps *caps) {
+  if (rp.never_reported || host_.enhanced_mode() != EnhancedMode::never)
+    return;
+  GstCaps *all = rp.video ? video_sink_template_caps() : audio_sink_template_caps();
+  GstCaps *wanted = gst_caps_intersect(caps, all);
+  gst_caps_unref(all);
+  if (!gst_caps_is_empty(wanted)) {
+    rp.never_reported = true;
+    gchar *text = gst_caps_to_string(caps);
+    RTMP_POST_ERROR(element_,
+                    (ErrorReport{GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
+                                 std::string(GST_PAD_NAME(rp.pad)) + ": " +
+                                     gst_structure_get_name(gst_caps_get_structure(wanted, 0)) +
+                                     (rp.track_id != 0 ? " on a track other than 0" : "") +
+                                     " needs Enhanced RTMP, which enhanced=never forbids",
+                                 std::string("refused caps ") + text}));
+    g_free(text);
+  }
+  gst_caps_unref(wanted);
+}
+
+// CAPS and ACCEPT_CAPS; false for the queries the default handler answers.
+bool SinkRequestPads::query(RequestPad &rp, GstQuery *query) {
+  if (GST_QUERY_TYPE(query) == GST_QUERY_CAPS) {
+    GstCaps *filter = nullptr;
+    gst_query_parse_caps(query, &filter);
+    GstCaps *caps = allowed_caps(rp);
+    if (filter) {
+      GstCaps *both = gst_caps_intersect_full(filter, caps, GST_CAPS_INTERSECT_FIRST);
+      gst_caps_unref(caps);
+      caps = both;
+      if (gst_caps_is_empty(caps))
+        refused_for_enhanced_never(rp, filter);
+    }
+    gst_query_set_caps_result(query, caps);
+    gst_caps_unref(caps);
+    return true;
+  }
+  if (GST_QUERY_TYPE(query) == GST_QUERY_ACCEPT_CAPS) {
+    GstCaps *caps = nullptr;
+    gst_query_parse_accept_caps(query, &caps);
+    GstCaps *mine = allowed_caps(rp);
+    const bool ok = gst_caps_is_subset(caps, mine);
+    gst_caps_unref(mine);
+    gst_query_set_accept_caps_result(query, ok);
+    if (!ok)
+      refused_for_enhanced_never(rp, caps);
+    return true;
+  }
+  return false;
+}
+
+} // namespace rtmp::gst
