@@ -525,6 +525,163 @@ TEST_F(SinkPads, FrameAboveTheMessageSizeLimitIsAnError) {
     EXPECT_LT(m.payload.size(), 1u << 24);
 }
 
+// Two video tracks: track 1 goes as an E-RTMP Multitrack message (OneTrack, trackId 1), H.264 on
+// track 0 keeps the legacy header; connect announces capsEx Multitrack and avc1.
+TEST_F(SinkPads, SecondVideoTrackIsMultitrack) {
+  FakeRtmpServer server;
+  Sink s(server.url());
+  GstPad *v0 = s.request("video_%u");
+  GstPad *v1 = s.request("video_%u");
+  s.play();
+  const char *h264 = "video/x-h264, stream-format=avc, alignment=au, width=64, height=48";
+  ASSERT_TRUE(Sink::start(v0, caps_with_codec_data(h264, kAvcC)));
+  ASSERT_TRUE(Sink::start(v1, caps_with_codec_data(h264, kAvcC)));
+  ASSERT_EQ(Sink::push(v0, frame_bytes(1), 0, 0, true), GST_FLOW_OK);
+  ASSERT_EQ(Sink::push(v1, frame_bytes(2), 0, 0, true), GST_FLOW_OK);
+  gst_pad_send_event(v0, gst_event_new_eos());
+  gst_pad_send_event(v1, gst_event_new_eos());
+  GstMessage *eos = s.wait(GST_MESSAGE_EOS, 5000);
+  ASSERT_NE(eos, nullptr);
+  gst_message_unref(eos);
+  const EnhancedCapabilities caps = server.connect_capabilities();
+  EXPECT_TRUE(caps.caps_ex & kCapsExMultitrack);
+  EXPECT_EQ(caps.video_fourcc_info.count("avc1"), 1u);
+  const auto media = media_only(server.published());
+  std::vector<std::pair<int, VideoPacketKind>> seen; // (track id, kind) of each video message
+  for (const Message &m : media) {
+    auto t = parse_video_tag(m.payload);
+    ASSERT_TRUE(t);
+    ASSERT_EQ(t->tracks.size(), 1u);
+    EXPECT_EQ(t->enhanced, t->tracks[0].track_id != 0);
+    if (t->tracks[0].kind == VideoPacketKind::coded_frames) {
+      EXPECT_EQ(Bytes(t->tracks[0].payload.begin(), t->tracks[0].payload.end()),
+                frame_bytes(t->tracks[0].track_id == 0 ? 1 : 2));
+    }
+    seen.emplace_back(t->tracks[0].track_id, t->tracks[0].kind);
+  }
+  // All at DTS 0: ties go to the pad asked for first, so track 0 (ended first) comes first.
+  const std::vector<std::pair<int, VideoPacketKind>> want = {
+      {0, VideoPacketKind::sequence_start}, {0, VideoPacketKind::coded_frames},
+      {0, VideoPacketKind::sequence_end},   {1, VideoPacketKind::sequence_start},
+      {1, VideoPacketKind::coded_frames},   {1, VideoPacketKind::sequence_end}};
+  EXPECT_EQ(seen, want);
+}
+
+// enhanced=always: H.264 and AAC get FourCC headers (avc1, mp4a).
+TEST_F(SinkPads, EnhancedAlwaysUsesFourCcForH264AndAac) {
+  FakeRtmpServer server;
+  Sink s(server.url(), "always");
+  GstPad *v = s.request("video_%u");
+  GstPad *a = s.request("audio_%u");
+  s.play();
+  ASSERT_TRUE(Sink::start(v, caps_with_codec_data("video/x-h264, stream-format=avc, "
+                                                  "alignment=au, width=64, height=48",
+                                                  kAvcC)));
+  ASSERT_TRUE(Sink::start(a, caps_with_codec_data("audio/mpeg, mpegversion=4, stream-format=raw, "
+                                                  "rate=44100, channels=2",
+                                                  kAsc)));
+  ASSERT_EQ(Sink::push(v, frame_bytes(1), 0, 0, true), GST_FLOW_OK);
+  ASSERT_EQ(Sink::push(a, frame_bytes(2, 20), 0, 0, true), GST_FLOW_OK);
+  gst_pad_send_event(v, gst_event_new_eos());
+  gst_pad_send_event(a, gst_event_new_eos());
+  GstMessage *eos = s.wait(GST_MESSAGE_EOS, 5000);
+  ASSERT_NE(eos, nullptr);
+  gst_message_unref(eos);
+  const auto media = media_only(server.published());
+  ASSERT_FALSE(media.empty());
+  for (const Message &m : media) {
+    ASSERT_GE(m.payload.size(), 5u);
+    const Bytes fcc(m.payload.begin() + 1, m.payload.begin() + 5);
+    if (m.type == 9) {
+      EXPECT_TRUE(m.payload[0] & 0x80);
+      EXPECT_EQ(fcc, (Bytes{'a', 'v', 'c', '1'}));
+    } else {
+      EXPECT_EQ(m.payload[0] >> 4, 9);
+      EXPECT_EQ(fcc, (Bytes{'m', 'p', '4', 'a'}));
+    }
+  }
+  const auto caps = server.connect_capabilities();
+  EXPECT_NE(std::find(caps.fourcc_list.begin(), caps.fourcc_list.end(), "mp4a"),
+            caps.fourcc_list.end());
+}
+
+// New caps with a new codec_data mid-stream (a resolution change): a new sequence start before the
+// next frame and an updated onMetaData; the same caps again send nothing new.
+TEST_F(SinkPads, CapsChangeSendsANewSequenceStartAndMetadata) {
+  FakeRtmpServer server;
+  Sink s(server.url());
+  GstPad *v = s.request("video_%u");
+  s.play();
+  ASSERT_TRUE(Sink::start(v, caps_with_codec_data("video/x-h264, stream-format=avc, "
+                                                  "alignment=au, width=64, height=48",
+                                                  kAvcC)));
+  ASSERT_EQ(Sink::push(v, frame_bytes(1), 0, 0, true), GST_FLOW_OK);
+  Bytes other = kAvcC;
+  other[3] = 0x28; // another level: another configuration record
+  GstCaps *bigger = caps_with_codec_data("video/x-h264, stream-format=avc, alignment=au, "
+                                         "width=128, height=96",
+                                         other);
+  ASSERT_TRUE(gst_pad_send_event(v, gst_event_new_caps(bigger)));
+  ASSERT_EQ(Sink::push(v, frame_bytes(2), 40 * GST_MSECOND, 40 * GST_MSECOND, true), GST_FLOW_OK);
+  ASSERT_TRUE(gst_pad_send_event(v, gst_event_new_caps(bigger)));
+  gst_caps_unref(bigger);
+  ASSERT_EQ(Sink::push(v, frame_bytes(3), 80 * GST_MSECOND, 80 * GST_MSECOND, false), GST_FLOW_OK);
+  gst_pad_send_event(v, gst_event_new_eos());
+  GstMessage *eos = s.wait(GST_MESSAGE_EOS, 5000);
+  ASSERT_NE(eos, nullptr);
+  gst_message_unref(eos);
+  std::vector<std::string> order;
+  double last_width = 0;
+  for (const Message &m : server.published()) {
+    DataMessage holder;
+    if (const amf::Value *meta = metadata_of(m, holder)) {
+      order.push_back("meta");
+      last_width = number_field(*meta, "width");
+    } else if (m.type == 9 && m.payload.size() > 5) {
+      order.push_back(m.payload[1] == 0 ? "config" : m.payload[1] == 1 ? "frame" : "end");
+      if (m.payload[1] == 0) {
+        EXPECT_EQ(Bytes(m.payload.begin() + 5, m.payload.end()), order.size() < 4 ? kAvcC : other);
+      }
+    } else if (m.type == 9) {
+      order.push_back("end");
+    }
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"meta", "config", "frame", "meta", "config", "frame",
+                                             "frame", "end"}));
+  EXPECT_EQ(last_width, 128);
+}
+
+// Releasing one pad while the other streams: the other goes on (per-pad flushing).
+TEST_F(SinkPads, ReleasingAPadLeavesTheOthersStreaming) {
+  FakeRtmpServer server;
+  Sink s(server.url());
+  GstPad *v = s.request("video_%u");
+  GstPad *a = s.request("audio_%u");
+  s.play();
+  ASSERT_TRUE(Sink::start(v, caps_with_codec_data("video/x-h264, stream-format=avc, "
+                                                  "alignment=au, width=64, height=48",
+                                                  kAvcC)));
+  ASSERT_TRUE(Sink::start(a, caps_with_codec_data("audio/mpeg, mpegversion=4, stream-format=raw, "
+                                                  "rate=44100, channels=2",
+                                                  kAsc)));
+  ASSERT_EQ(Sink::push(v, frame_bytes(1), 0, 0, true), GST_FLOW_OK);
+  ASSERT_EQ(Sink::push(a, frame_bytes(2, 20), 0, 0, true), GST_FLOW_OK);
+  gst_element_release_request_pad(s.element, a);
+  s.pads.erase(std::find(s.pads.begin(), s.pads.end(), a));
+  gst_object_unref(a);
+  for (int i = 1; i < 5; ++i)
+    ASSERT_EQ(Sink::push(v, frame_bytes(1), i * 40 * GST_MSECOND, i * 40 * GST_MSECOND, false),
+              GST_FLOW_OK);
+  gst_pad_send_event(v, gst_event_new_eos());
+  GstMessage *eos = s.wait(GST_MESSAGE_EOS, 5000);
+  ASSERT_NE(eos, nullptr) << "EOS must not wait for a released pad";
+  gst_message_unref(eos);
+  std::size_t frames = 0;
+  for (const Message &m : media_only(server.published()))
+    frames += m.type == 9 && m.payload.size() > 5 && m.payload[1] == 1;
+  EXPECT_EQ(frames, 5u);
+}
+
 // A linked audio pad that never gets a buffer: video waits kMaxStallWaitUs once, then flows.
 TEST_F(SinkPads, PadWithoutDataHoldsTheOthersBackOnlyBriefly) {
   FakeRtmpServer server;

@@ -12,8 +12,11 @@
    the Enhanced RTMP v2 headers (FourCC hvc1 / Opus, sequence start first, coded frames, sequence
    end at EOS), the frames are the encoder's, onMetaData comes first with width/height/framerate
    and videocodecid = the hvc1 FourCC.
-3. enhanced=never with x265enc ! h265parse: gst-launch fails (the link is refused).
-4. reconnect=true with request pads: our rtmpserversrc is stopped during a live H.264 + AAC
+3. av1enc ! av1parse (caps without codec_data) on video_0, vp9enc on video_1 (E-RTMP
+   Multitrack), opusenc: av01 / vp09 FourCCs, sequence starts (av1C built from the first temporal
+   unit, vpcC), every frame byte-identical.
+4. enhanced=never with x265enc ! h265parse: gst-launch fails (the link is refused).
+5. reconnect=true with request pads: our rtmpserversrc is stopped during a live H.264 + AAC
    publish and started again on the same port; the new publish starts with onMetaData, the AVC
    and AAC sequence headers and a keyframe, its timestamps continue the timeline, and the sink
    posted rtmp-reconnect without an error.
@@ -213,6 +216,63 @@ def hevc_opus_into_rtmpserversrc(build, wd, env):
           f"byte-identical, {akinds.count(1)} Opus frames, FourCC headers, sequence start/end")
 
 
+def av1_and_vp9_tracks_into_rtmpserversrc(wd, env):
+    """av1enc ! av1parse (no codec_data: the av1C comes from the first sequence header OBU) on
+    video_0, vp9enc on video_1 (E-RTMP Multitrack), opusenc on audio_0."""
+    port = h.free_port()
+    out = os.path.join(wd, "av1.flv")
+    server = serve_to_file(env, port, out)
+    cap0, cap1 = os.path.join(wd, "av1.gdp"), os.path.join(wd, "vp9.gdp")
+    raw = "video/x-raw,format=I420,width=160,height=120,framerate=30/1"
+    try:
+        r = subprocess.run(
+            ["gst-launch-1.0", "-e", "rtmpsink", "name=k", f"location=rtmp://127.0.0.1:{port}/live/key",
+             "videotestsrc", "num-buffers=20", "!", raw, "!", "av1enc", "cpu-used=8",
+             "usage-profile=realtime", "!", "av1parse", "!", "tee", "name=t0",
+             "t0.", "!", "queue", "!", "k.video_0",
+             "t0.", "!", "queue", "!", "gdppay", "!", "filesink", f"location={cap0}",
+             "async=false",
+             "videotestsrc", "num-buffers=20", "pattern=ball", "!", raw, "!", "vp9enc",
+             "deadline=1", "!", "tee", "name=t1",
+             "t1.", "!", "queue", "!", "k.video_1",
+             "t1.", "!", "queue", "!", "gdppay", "!", "filesink", f"location={cap1}",
+             "async=false",
+             "audiotestsrc", "num-buffers=30", "!", "opusenc", "!", "queue", "!", "k.audio_0"],
+            env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        server.wait(timeout=20)
+    finally:
+        if server.poll() is None:
+            server.send_signal(2)
+            server.wait(10)
+    av1 = [c[0] for c in gdp_buffers(cap0)]
+    vp9 = [c[0] for c in gdp_buffers(cap1)]
+    assert av1 and vp9, "the encoders produced nothing"
+    track0, track1 = [], []
+    for (t, ts, d) in flv_tags(out):
+        if t != 9:
+            continue
+        assert d[0] & 0x80, "a video tag without the ExVideoTagHeader"
+        ptype = d[0] & 0x0F
+        if ptype == 6:  # Multitrack: AvMultitrackType << 4 | PacketType, FourCC, trackId, body
+            assert d[1] >> 4 == 0, "not OneTrack"
+            track1.append((d[1] & 0x0F, d[2:6], d[6], d[7:]))
+        else:
+            track0.append((ptype, d[1:5], 0, d[5:]))
+    assert all(fcc == b"av01" for (_, fcc, _, _) in track0), "track 0 is not av01"
+    assert all(fcc == b"vp09" and tid == 1 for (_, fcc, tid, _) in track1), "track 1 is not vp09/1"
+    assert track0[0][0] == 0 and track0[0][3][0] == 0x81, "no av1C sequence start first"
+    assert track1[0][0] == 0 and track1[0][3][0] == 1, "no vpcC (version 1) sequence start first"
+    frames0 = [b for (k, _, _, b) in track0 if k == 1 or k == 3]
+    frames1 = [b for (k, _, _, b) in track1 if k == 1 or k == 3]
+    assert len(frames0) == len(av1) and all(md5(a) == md5(b) for a, b in zip(frames0, av1)), \
+        f"AV1: {len(frames0)} frames sent, encoder made {len(av1)}, or bytes differ"
+    assert len(frames1) == len(vp9) and all(md5(a) == md5(b) for a, b in zip(frames1, vp9)), \
+        f"VP9: {len(frames1)} frames sent, encoder made {len(vp9)}, or bytes differ"
+    print(f"ok: av1enc (no codec_data) on video_0 + vp9enc on video_1 (Multitrack) + opus -> "
+          f"rtmpserversrc: {len(frames0)} av01 and {len(frames1)} vp09 frames byte-identical")
+
+
 def never_refuses_hevc(wd, env):
     r = subprocess.run(["gst-launch-1.0", "videotestsrc", "num-buffers=3", "!", "x265enc", "!",
                         "h265parse", "!", "rtmpsink", "enhanced=never",
@@ -284,6 +344,7 @@ def main():
     h.assert_our_factories(build, env, names=("rtmpsink", "rtmpserversrc"))
     h264_aac_through_nginx(build, wd, env)
     hevc_opus_into_rtmpserversrc(build, wd, env)
+    av1_and_vp9_tracks_into_rtmpserversrc(wd, env)
     never_refuses_hevc(wd, env)
     reconnect_keeps_request_pads_working(wd, env, sys.argv[2])
 
