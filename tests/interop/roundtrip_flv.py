@@ -37,13 +37,15 @@ def case_nms(e):
     what = "rtmpsink (flvmux) -> node-media-server -> rtmpsrc ! flvdemux"
     reason = nh.nms_missing_reason()
     assert reason is None, reason
-    sent, got = rh.via_nms(e, TRACKS, "flv", "flv", what, tags=rh.taginject_tags())
+    sent, got = rh.via_nms(e, TRACKS, "flv", what,
+                           rh.our_sender(e, TRACKS, "flv", what, rh.taginject_tags()))
     check(sent, got, what)
 
 
 def case_server(e):
     what = "rtmpsink (flvmux) -> rtmpserversrc ! flvdemux"
-    sent, got = rh.via_server(e, TRACKS, "flv", "flv", what, tags=rh.taginject_tags())
+    sent, got = rh.via_server(e, TRACKS, "flv", what,
+                              rh.our_sender(e, TRACKS, "flv", what, rh.taginject_tags()))
     check(sent, got, what)
 
 
