@@ -101,7 +101,8 @@ def tokens(desc):
 def sender_pipeline(tracks, url, mode, tags=None, sink_props=""):
     """mode 'flv': flvmux streamable=true ! rtmpsink, the tracks on mux.video / mux.audio;
     mode 'pads': rtmpsink request pads video_<id> / audio_<id>. `tags`: a taginject tags=...
-    string put before each encoder."""
+    string put after each parser, right before the sink (before an encoder, the encoder's own
+    `encoder` tag would replace ours, and voaacenc drops it)."""
     parts = []
     if mode == "flv":
         parts.append(f"flvmux name=mux streamable=true ! rtmpsink name=k location={url} "
@@ -111,7 +112,7 @@ def sender_pipeline(tracks, url, mode, tags=None, sink_props=""):
     for t in tracks:
         target = f"mux.{t.kind}" if mode == "flv" else f"k.{t.kind}_{t.id}"
         inject = f"taginject tags={tags} ! " if tags else ""
-        parts.append(f"{t.raw()} ! {inject}{CODECS[t.codec]['enc']} ! tee name=t_{t.label} ! "
+        parts.append(f"{t.raw()} ! {CODECS[t.codec]['enc']} ! {inject}tee name=t_{t.label} ! "
                      f"queue ! {target} t_{t.label}. ! queue ! "
                      f"fakesink name=out_sent_{t.label} sync=false")
     return tokens(" ".join(parts))
