@@ -70,6 +70,7 @@ struct SinkPrivate {
   // Reconnection (reconnect=true). What a new publish must resend before media: the last
   // onMetaData and sequence headers seen (FLV spec 10.1 E.4.2.1 / E.4.3.1 packet type 0).
   std::optional<FlvTag> last_metadata, last_video_config, last_audio_config;
+  std::vector<FlvTag> track_configs; // E-RTMP Multitrack sequence starts, one per kind and track
   bool reconnecting = false;
   guint attempt = 0;
   guint delay_ms = 0;
@@ -154,22 +155,47 @@ static bool is_keyframe(const FlvTag &t) {
   if (t.type != static_cast<std::uint8_t>(FlvTagType::video) || t.data.empty() ||
       ((t.data[0] >> 4) & 0x07) != 1)
     return false;
-  if (t.data[0] &
-      0x80) { // ExVideoTagHeader: PacketType 1 CodedFrames, 3 CodedFramesX, 6 Multitrack
-    const int type = t.data[0] & 0x0F;
-    return type == 1 || type == 3 || type == 6;
+  if (t.data[0] & 0x80) { // ExVideoTagHeader: PacketType 1 CodedFrames, 3 CodedFramesX
+    int type = t.data[0] & 0x0F;
+    if (type == 6 && t.data.size() >= 2) // Multitrack: the tracks' PacketType in the next byte
+      type = t.data[1] & 0x0F;
+    return type == 1 || type == 3;
   }
   const int codec = t.data[0] & 0x0F;
   return (codec != 7 && codec != 12) || (t.data.size() >= 2 && t.data[1] == 1); // AVC NALU
 }
 
+// The track id of an E-RTMP Multitrack OneTrack sequence start (ExVideoTagHeader PacketType 6 /
+// ExAudioTagHeader AudioPacketType 5, then AvMultitrackType 0 << 4 | PacketType 0, FourCC,
+// trackId), or nothing.
+static std::optional<std::uint8_t> multitrack_config_track(const FlvTag &t) {
+  if (t.data.size() < 7 || (t.data[1] >> 4) != 0 || (t.data[1] & 0x0F) != 0)
+    return std::nullopt;
+  const bool video = t.type == static_cast<std::uint8_t>(FlvTagType::video) && (t.data[0] & 0x80) &&
+                     (t.data[0] & 0x0F) == 6;
+  const bool audio = t.type == static_cast<std::uint8_t>(FlvTagType::audio) &&
+                     (t.data[0] >> 4) == 9 && (t.data[0] & 0x0F) == 5;
+  if (!video && !audio)
+    return std::nullopt;
+  return t.data[6];
+}
+
 static void remember_headers(SinkPrivate *p, const FlvTag &tag) {
-  if (tag.type == static_cast<std::uint8_t>(FlvTagType::script) && is_on_metadata(tag.data))
+  if (tag.type == static_cast<std::uint8_t>(FlvTagType::script) && is_on_metadata(tag.data)) {
     p->last_metadata = tag;
-  else if (is_video_config(tag))
+  } else if (is_video_config(tag)) {
     p->last_video_config = tag;
-  else if (is_audio_config(tag))
+  } else if (is_audio_config(tag)) {
     p->last_audio_config = tag;
+  } else if (const auto track = multitrack_config_track(tag)) {
+    for (FlvTag &old : p->track_configs)
+      if (old.type == tag.type && multitrack_config_track(old) == track) {
+        old = tag;
+        return;
+      }
+    if (p->track_configs.size() < 2 * (kMaxTrackId + 1)) // one per track id and kind
+      p->track_configs.push_back(tag);
+  }
 }
 
 // onMetaData fields that upstream tags provide (FLV spec 10.1 E.5 lists the standard keys;
@@ -424,6 +450,7 @@ static GstFlowReturn try_reconnect(GstRtmpClientSink *self) {
   for (auto *t : {&p->last_metadata, &p->last_video_config, &p->last_audio_config})
     if (*t)
       resend.push_back(**t);
+  resend.insert(resend.end(), p->track_configs.begin(), p->track_configs.end());
   const bool has_video =
       p->last_video_config || std::any_of(p->backlog.begin(), p->backlog.end(),
                                           [](const FlvTag &t) { return t.type == 9; });
@@ -756,6 +783,7 @@ static gboolean gst_rtmp_client_sink_start(GstBaseSink *sink) {
   p->last_metadata.reset();
   p->last_video_config.reset();
   p->last_audio_config.reset();
+  p->track_configs.clear();
   p->last_timestamp = 0;
   p->merged_metadata_sent.clear();
   p->paced_until_us = 0;
