@@ -64,6 +64,7 @@ struct Sink {
   GstElement *element = nullptr;
   GstBus *bus = nullptr;
   std::vector<GstPad *> pads;
+  std::vector<GstPad *> peers;
 
   explicit Sink(const std::string &location, const char *enhanced = nullptr) {
     element = gst_element_factory_make("rtmpsink", nullptr);
@@ -79,13 +80,21 @@ struct Sink {
       gst_element_release_request_pad(element, p);
       gst_object_unref(p);
     }
+    for (GstPad *p : peers)
+      gst_object_unref(p);
     gst_object_unref(element);
     gst_object_unref(bus);
   }
+  // A request pad, linked to a src pad of the test (an unlinked pad is not waited for at EOS);
+  // the test still feeds the sink pad directly (gst_pad_send_event / gst_pad_chain).
   GstPad *request(const char *name) {
     GstPad *p = gst_element_request_pad_simple(element, name);
-    if (p)
+    if (p) {
       pads.push_back(p);
+      GstPad *src = gst_pad_new(nullptr, GST_PAD_SRC);
+      EXPECT_EQ(gst_pad_link_full(src, p, GST_PAD_LINK_CHECK_NOTHING), GST_PAD_LINK_OK);
+      peers.push_back(src);
+    }
     return p;
   }
   void play() {
@@ -651,6 +660,30 @@ TEST_F(SinkPads, CapsChangeSendsANewSequenceStartAndMetadata) {
   EXPECT_EQ(last_width, 128);
 }
 
+// A pad requested but never linked (a gst-launch line that asked for one too many): EOS of the
+// linked pads ends the stream.
+TEST_F(SinkPads, UnlinkedPadDoesNotHoldBackEos) {
+  FakeRtmpServer server;
+  Sink s(server.url());
+  GstPad *v = s.request("video_%u");
+  GstPad *unlinked = gst_element_request_pad_simple(s.element, "audio_%u");
+  ASSERT_NE(unlinked, nullptr);
+  s.play();
+  ASSERT_TRUE(Sink::start(v, caps_with_codec_data("video/x-h264, stream-format=avc, "
+                                                  "alignment=au, width=64, height=48",
+                                                  kAvcC)));
+  ASSERT_EQ(Sink::push(v, frame_bytes(1), 0, 0, true), GST_FLOW_OK);
+  gst_pad_send_event(v, gst_event_new_eos());
+  GstMessage *eos = s.wait(GST_MESSAGE_EOS, 3000);
+  EXPECT_NE(eos, nullptr) << "EOS waits for a pad nothing is linked to";
+  if (eos)
+    gst_message_unref(eos);
+  EXPECT_EQ(media_only(server.published()).size(), 3u); // config, frame, end of sequence
+  gst_element_set_state(s.element, GST_STATE_NULL);
+  gst_element_release_request_pad(s.element, unlinked);
+  gst_object_unref(unlinked);
+}
+
 // Releasing one pad while the other streams: the other goes on (per-pad flushing).
 TEST_F(SinkPads, ReleasingAPadLeavesTheOthersStreaming) {
   FakeRtmpServer server;
@@ -669,6 +702,7 @@ TEST_F(SinkPads, ReleasingAPadLeavesTheOthersStreaming) {
   gst_element_release_request_pad(s.element, a);
   s.pads.erase(std::find(s.pads.begin(), s.pads.end(), a));
   gst_object_unref(a);
+  // Still linked pads: EOS waits for them; released ones: not.
   for (int i = 1; i < 5; ++i)
     ASSERT_EQ(Sink::push(v, frame_bytes(1), i * 40 * GST_MSECOND, i * 40 * GST_MSECOND, false),
               GST_FLOW_OK);

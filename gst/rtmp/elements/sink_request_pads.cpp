@@ -42,8 +42,9 @@ struct RequestPad {
 
 namespace {
 
-RequestPad &request_pad(GstPad *pad) {
-  return *static_cast<RequestPad *>(gst_pad_get_element_private(pad));
+// nullptr once the pad was released (a late query from a thread that still holds the pad).
+RequestPad *request_pad(GstPad *pad) {
+  return static_cast<RequestPad *>(gst_pad_get_element_private(pad));
 }
 
 // A running time in ns, negative before the segment start (x264enc's first DTS are), or nothing.
@@ -72,24 +73,36 @@ std::uint8_t tag_type(const RequestPad &rp) {
 // The GstPad callbacks, forwarding to the owner.
 struct RequestPadFunctions {
   static GstFlowReturn chain(GstPad *pad, GstObject *, GstBuffer *buffer) {
-    RequestPad &rp = request_pad(pad);
-    return rp.owner->chain(rp, buffer);
+    RequestPad *rp = request_pad(pad);
+    if (!rp) {
+      gst_buffer_unref(buffer);
+      return GST_FLOW_FLUSHING;
+    }
+    return rp->owner->chain(*rp, buffer);
   }
   static gboolean event(GstPad *pad, GstObject *, GstEvent *event) {
-    RequestPad &rp = request_pad(pad);
-    return rp.owner->event(rp, event);
+    RequestPad *rp = request_pad(pad);
+    if (!rp) {
+      gst_event_unref(event);
+      return FALSE;
+    }
+    return rp->owner->event(*rp, event);
   }
   static gboolean query(GstPad *pad, GstObject *parent, GstQuery *query) {
-    RequestPad &rp = request_pad(pad);
-    return rp.owner->query(rp, query) || gst_pad_query_default(pad, parent, query);
+    RequestPad *rp = request_pad(pad);
+    if (!rp)
+      return FALSE;
+    return rp->owner->query(*rp, query) || gst_pad_query_default(pad, parent, query);
   }
   // Deactivation must not wait for a send blocked on the server when the element goes down
   // (PAUSED->READY); releasing one pad while playing only stops that pad.
   static gboolean activate_mode(GstPad *pad, GstObject *parent, GstPadMode, gboolean active) {
-    RequestPad &rp = request_pad(pad);
-    const GstState next = GST_STATE_NEXT(parent);
+    RequestPad *rp = request_pad(pad);
+    if (!rp)
+      return TRUE;
+    const GstState next = parent ? GST_STATE_NEXT(parent) : GST_STATE_VOID_PENDING;
     const bool going_down = next != GST_STATE_VOID_PENDING && next <= GST_STATE_READY;
-    rp.owner->set_flushing(rp, !active, going_down || active);
+    rp->owner->set_flushing(*rp, !active, going_down || active);
     return TRUE;
   }
 };
@@ -203,14 +216,17 @@ GstPad *SinkRequestPads::request(GstPadTemplate *templ, const gchar *name) {
 
 void SinkRequestPads::release(GstPad *pad) {
   gst_pad_set_active(pad, FALSE);
+  std::unique_ptr<RequestPad> gone;
   {
     std::lock_guard locker(lock_);
-    std::erase_if(pads_, [&](const auto &rp) {
-      if (rp->pad != pad)
-        return false;
-      interleaver_.remove_track(rp->track);
-      return true;
-    });
+    for (auto it = pads_.begin(); it != pads_.end(); ++it)
+      if ((*it)->pad == pad) {
+        interleaver_.remove_track((*it)->track);
+        gone = std::move(*it);
+        pads_.erase(it);
+        break;
+      }
+    gst_pad_set_element_private(pad, nullptr);
   }
   queue_changed_.notify_all(); // a pad waiting for this one need not any more
   gst_element_remove_pad(element_, pad);
@@ -459,6 +475,10 @@ bool SinkRequestPads::event(RequestPad &rp, GstEvent *event) {
         interleaver_.push(rp.track, FlvTag{tag_type(rp), 0, std::move(end)}, rp.last_dts);
     }
     interleaver_.set_eos(rp.track);
+    // A pad that was requested but never linked gets no EOS: it is not waited for either.
+    for (const auto &other : pads_)
+      if (!gst_pad_is_linked(other->pad))
+        interleaver_.set_eos(other->track);
     queue_changed_.notify_all();
     const bool all = interleaver_.all_eos();
     (void)pump(all);
