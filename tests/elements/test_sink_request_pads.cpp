@@ -59,6 +59,18 @@ GstCaps *caps_with_codec_data(const char *text, const Bytes &config) {
   return c;
 }
 
+// What h264parse / aacparse would put on the pads (64x48 H.264 with kAvcC, 44.1 kHz stereo AAC).
+GstCaps *h264_caps() {
+  return caps_with_codec_data("video/x-h264, stream-format=avc, alignment=au, width=64, "
+                              "height=48, framerate=25/1",
+                              kAvcC);
+}
+GstCaps *aac_caps() {
+  return caps_with_codec_data("audio/mpeg, mpegversion=4, stream-format=raw, rate=44100, "
+                              "channels=2",
+                              kAsc);
+}
+
 // An rtmpsink in PLAYING whose request pads the test feeds directly (chain / send_event).
 struct Sink {
   GstElement *element = nullptr;
@@ -119,6 +131,15 @@ struct Sink {
       GST_BUFFER_FLAG_SET(b, GST_BUFFER_FLAG_DELTA_UNIT);
     return gst_pad_chain(pad, b);
   }
+  // EOS on each pad, then the EOS message of the sink (true when it came within `ms`).
+  bool end(std::initializer_list<GstPad *> eos_pads, int ms = 5000) {
+    for (GstPad *p : eos_pads)
+      gst_pad_send_event(p, gst_event_new_eos());
+    GstMessage *m = wait(GST_MESSAGE_EOS, ms);
+    if (m)
+      gst_message_unref(m);
+    return m != nullptr;
+  }
   // The first message of `type` within `ms`; the text of an ERROR message, "" when none.
   GstMessage *wait(GstMessageType type, int ms) {
     return gst_bus_timed_pop_filtered(bus, static_cast<GstClockTime>(ms) * GST_MSECOND, type);
@@ -141,6 +162,20 @@ struct Sink {
 Bytes frame_bytes(std::uint8_t fill, std::size_t n = 100) {
   return Bytes(n, fill);
 }
+
+// A sink publishing to a fresh fake server, with video_0 (H.264) and audio_0 (AAC) negotiated.
+struct AvPublish {
+  FakeRtmpServer server;
+  Sink s;
+  GstPad *v = nullptr, *a = nullptr;
+  explicit AvPublish(const char *enhanced = nullptr) : s(server.url(), enhanced) {
+    v = s.request("video_%u");
+    a = s.request("audio_%u");
+    s.play();
+    EXPECT_TRUE(Sink::start(v, h264_caps()));
+    EXPECT_TRUE(Sink::start(a, aac_caps()));
+  }
+};
 
 // onMetaData as the server got it: @setDataFrame "onMetaData" {...}.
 const amf::Value *metadata_of(const Message &m, DataMessage &holder) {
@@ -315,17 +350,10 @@ TEST_F(SinkPads, CapsWithoutCodecDataAreAClearError) {
 
 // H.264 with B-frames + AAC: what the server receives, message by message.
 TEST_F(SinkPads, H264AndAacInterleavedByDtsWithCompositionTime) {
-  FakeRtmpServer server;
-  Sink s(server.url());
-  GstPad *v = s.request("video_%u");
-  GstPad *a = s.request("audio_%u");
-  s.play();
-  ASSERT_TRUE(Sink::start(v, caps_with_codec_data("video/x-h264, stream-format=avc, alignment=au, "
-                                                  "width=64, height=48, framerate=25/1",
-                                                  kAvcC)));
-  ASSERT_TRUE(Sink::start(a, caps_with_codec_data("audio/mpeg, mpegversion=4, stream-format=raw, "
-                                                  "rate=44100, channels=2",
-                                                  kAsc)));
+  AvPublish av;
+  FakeRtmpServer &server = av.server;
+  Sink &s = av.s;
+  GstPad *v = av.v, *a = av.a;
   // Video I P B B at 40 ms, DTS starting 80 ms before the PTS (as x264enc makes them, with the
   // first DTS before the segment start); audio every 23 ms from 0.
   const GstClockTime ms = GST_MSECOND;
@@ -351,11 +379,7 @@ TEST_F(SinkPads, H264AndAacInterleavedByDtsWithCompositionTime) {
     ASSERT_EQ(
         Sink::push(a, frame_bytes(0x20 + i, 50), shift + i * 23 * ms, shift + i * 23 * ms, true),
         GST_FLOW_OK);
-  gst_pad_send_event(v, gst_event_new_eos());
-  gst_pad_send_event(a, gst_event_new_eos());
-  GstMessage *eos = s.wait(GST_MESSAGE_EOS, 5000);
-  ASSERT_NE(eos, nullptr) << "no EOS after EOS on every request pad";
-  gst_message_unref(eos);
+  ASSERT_TRUE(s.end({v, a})) << "no EOS after EOS on every request pad";
   ASSERT_TRUE(server.wait_until([&] { return server.saw("DeleteStream"); }, 3000))
       << "no clean unpublish";
 
@@ -428,11 +452,7 @@ TEST_F(SinkPads, HevcAndOpusUseFourCcHeadersAndAnnounceThem) {
   ASSERT_EQ(Sink::push(a, frame_bytes(2, 30), 0, 0, true), GST_FLOW_OK);
   ASSERT_EQ(Sink::push(v, frame_bytes(3), 40 * ms, 80 * ms, false), GST_FLOW_OK);
   ASSERT_EQ(Sink::push(a, frame_bytes(4, 30), 20 * ms, 20 * ms, true), GST_FLOW_OK);
-  gst_pad_send_event(v, gst_event_new_eos());
-  gst_pad_send_event(a, gst_event_new_eos());
-  GstMessage *eos = s.wait(GST_MESSAGE_EOS, 5000);
-  ASSERT_NE(eos, nullptr);
-  gst_message_unref(eos);
+  ASSERT_TRUE(s.end({v, a}));
   ASSERT_TRUE(server.wait_until([&] { return server.saw("DeleteStream"); }, 3000));
 
   const EnhancedCapabilities caps = server.connect_capabilities();
@@ -499,16 +519,11 @@ TEST_F(SinkPads, DtsGoingBackwardsIsSentAtTheLastOne) {
   Sink s(server.url());
   GstPad *v = s.request("video_%u");
   s.play();
-  ASSERT_TRUE(Sink::start(v, caps_with_codec_data("video/x-h264, stream-format=avc, "
-                                                  "alignment=au, width=64, height=48",
-                                                  kAvcC)));
+  ASSERT_TRUE(Sink::start(v, h264_caps()));
   const GstClockTime ms = GST_MSECOND;
   for (GstClockTime t : {0 * ms, 80 * ms, 40 * ms, 120 * ms})
     ASSERT_EQ(Sink::push(v, frame_bytes(1), t, t, t == 0), GST_FLOW_OK);
-  gst_pad_send_event(v, gst_event_new_eos());
-  GstMessage *eos = s.wait(GST_MESSAGE_EOS, 5000);
-  ASSERT_NE(eos, nullptr);
-  gst_message_unref(eos);
+  ASSERT_TRUE(s.end({v}));
   std::vector<std::uint32_t> ts;
   for (const Message &m : media_only(server.published()))
     if (m.payload.size() > 1 && m.payload[1] == 1) // AVC NALU packets
@@ -522,9 +537,7 @@ TEST_F(SinkPads, FrameAboveTheMessageSizeLimitIsAnError) {
   Sink s(server.url());
   GstPad *v = s.request("video_%u");
   s.play();
-  ASSERT_TRUE(Sink::start(v, caps_with_codec_data("video/x-h264, stream-format=avc, "
-                                                  "alignment=au, width=64, height=48",
-                                                  kAvcC)));
+  ASSERT_TRUE(Sink::start(v, h264_caps()));
   ASSERT_EQ(Sink::push(v, frame_bytes(1), 0, 0, true), GST_FLOW_OK);
   EXPECT_EQ(Sink::push(v, Bytes(17 * 1024 * 1024, 0x42), 40 * GST_MSECOND, 40 * GST_MSECOND, false),
             GST_FLOW_ERROR);
@@ -547,11 +560,7 @@ TEST_F(SinkPads, SecondVideoTrackIsMultitrack) {
   ASSERT_TRUE(Sink::start(v1, caps_with_codec_data(h264, kAvcC)));
   ASSERT_EQ(Sink::push(v0, frame_bytes(1), 0, 0, true), GST_FLOW_OK);
   ASSERT_EQ(Sink::push(v1, frame_bytes(2), 0, 0, true), GST_FLOW_OK);
-  gst_pad_send_event(v0, gst_event_new_eos());
-  gst_pad_send_event(v1, gst_event_new_eos());
-  GstMessage *eos = s.wait(GST_MESSAGE_EOS, 5000);
-  ASSERT_NE(eos, nullptr);
-  gst_message_unref(eos);
+  ASSERT_TRUE(s.end({v0, v1}));
   const EnhancedCapabilities caps = server.connect_capabilities();
   EXPECT_TRUE(caps.caps_ex & kCapsExMultitrack);
   EXPECT_EQ(caps.video_fourcc_info.count("avc1"), 1u);
@@ -578,24 +587,13 @@ TEST_F(SinkPads, SecondVideoTrackIsMultitrack) {
 
 // enhanced=always: H.264 and AAC get FourCC headers (avc1, mp4a).
 TEST_F(SinkPads, EnhancedAlwaysUsesFourCcForH264AndAac) {
-  FakeRtmpServer server;
-  Sink s(server.url(), "always");
-  GstPad *v = s.request("video_%u");
-  GstPad *a = s.request("audio_%u");
-  s.play();
-  ASSERT_TRUE(Sink::start(v, caps_with_codec_data("video/x-h264, stream-format=avc, "
-                                                  "alignment=au, width=64, height=48",
-                                                  kAvcC)));
-  ASSERT_TRUE(Sink::start(a, caps_with_codec_data("audio/mpeg, mpegversion=4, stream-format=raw, "
-                                                  "rate=44100, channels=2",
-                                                  kAsc)));
+  AvPublish av("always");
+  FakeRtmpServer &server = av.server;
+  Sink &s = av.s;
+  GstPad *v = av.v, *a = av.a;
   ASSERT_EQ(Sink::push(v, frame_bytes(1), 0, 0, true), GST_FLOW_OK);
   ASSERT_EQ(Sink::push(a, frame_bytes(2, 20), 0, 0, true), GST_FLOW_OK);
-  gst_pad_send_event(v, gst_event_new_eos());
-  gst_pad_send_event(a, gst_event_new_eos());
-  GstMessage *eos = s.wait(GST_MESSAGE_EOS, 5000);
-  ASSERT_NE(eos, nullptr);
-  gst_message_unref(eos);
+  ASSERT_TRUE(s.end({v, a}));
   const auto media = media_only(server.published());
   ASSERT_FALSE(media.empty());
   for (const Message &m : media) {
@@ -621,9 +619,7 @@ TEST_F(SinkPads, CapsChangeSendsANewSequenceStartAndMetadata) {
   Sink s(server.url());
   GstPad *v = s.request("video_%u");
   s.play();
-  ASSERT_TRUE(Sink::start(v, caps_with_codec_data("video/x-h264, stream-format=avc, "
-                                                  "alignment=au, width=64, height=48",
-                                                  kAvcC)));
+  ASSERT_TRUE(Sink::start(v, h264_caps()));
   ASSERT_EQ(Sink::push(v, frame_bytes(1), 0, 0, true), GST_FLOW_OK);
   Bytes other = kAvcC;
   other[3] = 0x28; // another level: another configuration record
@@ -635,10 +631,7 @@ TEST_F(SinkPads, CapsChangeSendsANewSequenceStartAndMetadata) {
   ASSERT_TRUE(gst_pad_send_event(v, gst_event_new_caps(bigger)));
   gst_caps_unref(bigger);
   ASSERT_EQ(Sink::push(v, frame_bytes(3), 80 * GST_MSECOND, 80 * GST_MSECOND, false), GST_FLOW_OK);
-  gst_pad_send_event(v, gst_event_new_eos());
-  GstMessage *eos = s.wait(GST_MESSAGE_EOS, 5000);
-  ASSERT_NE(eos, nullptr);
-  gst_message_unref(eos);
+  ASSERT_TRUE(s.end({v}));
   std::vector<std::string> order;
   double last_width = 0;
   for (const Message &m : server.published()) {
@@ -669,9 +662,7 @@ TEST_F(SinkPads, UnlinkedPadDoesNotHoldBackEos) {
   GstPad *unlinked = gst_element_request_pad_simple(s.element, "audio_%u");
   ASSERT_NE(unlinked, nullptr);
   s.play();
-  ASSERT_TRUE(Sink::start(v, caps_with_codec_data("video/x-h264, stream-format=avc, "
-                                                  "alignment=au, width=64, height=48",
-                                                  kAvcC)));
+  ASSERT_TRUE(Sink::start(v, h264_caps()));
   ASSERT_EQ(Sink::push(v, frame_bytes(1), 0, 0, true), GST_FLOW_OK);
   gst_pad_send_event(v, gst_event_new_eos());
   GstMessage *eos = s.wait(GST_MESSAGE_EOS, 3000);
@@ -686,17 +677,10 @@ TEST_F(SinkPads, UnlinkedPadDoesNotHoldBackEos) {
 
 // Releasing one pad while the other streams: the other goes on (per-pad flushing).
 TEST_F(SinkPads, ReleasingAPadLeavesTheOthersStreaming) {
-  FakeRtmpServer server;
-  Sink s(server.url());
-  GstPad *v = s.request("video_%u");
-  GstPad *a = s.request("audio_%u");
-  s.play();
-  ASSERT_TRUE(Sink::start(v, caps_with_codec_data("video/x-h264, stream-format=avc, "
-                                                  "alignment=au, width=64, height=48",
-                                                  kAvcC)));
-  ASSERT_TRUE(Sink::start(a, caps_with_codec_data("audio/mpeg, mpegversion=4, stream-format=raw, "
-                                                  "rate=44100, channels=2",
-                                                  kAsc)));
+  AvPublish av;
+  FakeRtmpServer &server = av.server;
+  Sink &s = av.s;
+  GstPad *v = av.v, *a = av.a;
   ASSERT_EQ(Sink::push(v, frame_bytes(1), 0, 0, true), GST_FLOW_OK);
   ASSERT_EQ(Sink::push(a, frame_bytes(2, 20), 0, 0, true), GST_FLOW_OK);
   gst_element_release_request_pad(s.element, a);
@@ -706,10 +690,7 @@ TEST_F(SinkPads, ReleasingAPadLeavesTheOthersStreaming) {
   for (int i = 1; i < 5; ++i)
     ASSERT_EQ(Sink::push(v, frame_bytes(1), i * 40 * GST_MSECOND, i * 40 * GST_MSECOND, false),
               GST_FLOW_OK);
-  gst_pad_send_event(v, gst_event_new_eos());
-  GstMessage *eos = s.wait(GST_MESSAGE_EOS, 5000);
-  ASSERT_NE(eos, nullptr) << "EOS must not wait for a released pad";
-  gst_message_unref(eos);
+  ASSERT_TRUE(s.end({v})) << "EOS must not wait for a released pad";
   std::size_t frames = 0;
   for (const Message &m : media_only(server.published()))
     frames += m.type == 9 && m.payload.size() > 5 && m.payload[1] == 1;
@@ -801,17 +782,10 @@ TEST_F(SinkPads, ReconnectResendsTheSequenceHeadersOfEveryTrack) {
 
 // A linked audio pad that never gets a buffer: video waits kMaxStallWaitUs once, then flows.
 TEST_F(SinkPads, PadWithoutDataHoldsTheOthersBackOnlyBriefly) {
-  FakeRtmpServer server;
-  Sink s(server.url());
-  GstPad *v = s.request("video_%u");
-  GstPad *a = s.request("audio_%u");
-  s.play();
-  ASSERT_TRUE(Sink::start(v, caps_with_codec_data("video/x-h264, stream-format=avc, "
-                                                  "alignment=au, width=64, height=48",
-                                                  kAvcC)));
-  ASSERT_TRUE(Sink::start(a, caps_with_codec_data("audio/mpeg, mpegversion=4, stream-format=raw, "
-                                                  "rate=44100, channels=2",
-                                                  kAsc)));
+  AvPublish av;
+  FakeRtmpServer &server = av.server;
+  Sink &s = av.s;
+  GstPad *v = av.v, *a = av.a;
   const auto t0 = std::chrono::steady_clock::now();
   constexpr int kFrames = 100; // 4 s at 25 fps: twice what a track queues while waiting
   for (int i = 0; i < kFrames; ++i)
@@ -825,11 +799,7 @@ TEST_F(SinkPads, PadWithoutDataHoldsTheOthersBackOnlyBriefly) {
   ASSERT_TRUE(server.wait_until(
       [&] { return media_only(server.published()).size() >= kFrames / 2; }, 3000));
   // Audio EOS without data: the video is no longer held back at all; all of it arrives.
-  gst_pad_send_event(a, gst_event_new_eos());
-  gst_pad_send_event(v, gst_event_new_eos());
-  GstMessage *eos = s.wait(GST_MESSAGE_EOS, 5000);
-  ASSERT_NE(eos, nullptr);
-  gst_message_unref(eos);
+  ASSERT_TRUE(s.end({a, v}));
   ASSERT_TRUE(server.wait_until(
       [&] { return media_only(server.published()).size() >= kFrames + 2; }, 3000));
   const auto media = media_only(server.published());
@@ -845,9 +815,7 @@ TEST_F(SinkPads, NullWithinOneSecondWhileWaitingForAnEmptyTrack) {
   GstPad *a = s.request("audio_%u");
   (void)a;
   s.play();
-  ASSERT_TRUE(Sink::start(v, caps_with_codec_data("video/x-h264, stream-format=avc, "
-                                                  "alignment=au, width=64, height=48",
-                                                  kAvcC)));
+  ASSERT_TRUE(Sink::start(v, h264_caps()));
   GstFlowReturn last = GST_FLOW_OK;
   GThread *pusher = g_thread_new(
       "push",

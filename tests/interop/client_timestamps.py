@@ -31,18 +31,7 @@ def play_to_file(env, ng, out, publish):
     return h.ffprobe_packets(out)
 
 
-def flv_tags(path):
-    """[(type, timestamp, data)] of an FLV file (FLV spec 10.1 E.4.1: UI24 timestamp + UI8
-    extension = 32 bits)."""
-    d = open(path, "rb").read()
-    pos = int.from_bytes(d[5:9], "big") + 4
-    tags = []
-    while pos + 11 <= len(d):
-        size = int.from_bytes(d[pos + 1:pos + 4], "big")
-        ts = int.from_bytes(d[pos + 4:pos + 7], "big") | d[pos + 7] << 24
-        tags.append((d[pos], ts, d[pos + 11:pos + 11 + size]))
-        pos += 11 + size + 4
-    return tags
+flv_tags = h.flv_tags
 
 
 def flv_shift(src, dst, offset):
