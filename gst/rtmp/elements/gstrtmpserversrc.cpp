@@ -17,6 +17,7 @@
 #include "core/command.hpp"
 #include "core/url.hpp"
 #include "elements/element_error.h"
+#include "elements/elementary_output.h"
 #include "elements/flv_output.h"
 #include "net/server_driver.hpp"
 #include "net/transport.hpp"
@@ -69,6 +70,7 @@ enum : guint {
   PROP_USERNAME,
   PROP_PASSWORD,
   PROP_STATS,
+  PROP_OUTPUT,
 };
 
 enum { SIGNAL_ON_CONNECT, SIGNAL_ON_PUBLISH, SIGNAL_GET_PASSWORD, SIGNAL_LAST };
@@ -92,6 +94,7 @@ struct ServerSettings {
   guint reconnect_timeout = kDefaultReconnectTimeout;
   ServerAuthMethod auth = ServerAuthMethod::none;
   std::string username, password;
+  OutputMode output = OutputMode::flv;
 
   std::string location() const {
     const std::string h = host.empty() ? "0.0.0.0" : host;
@@ -172,6 +175,10 @@ struct ServerSrcPrivate {
 
   // Streaming thread only.
   FlvOutput out;
+  // output=elementary: the per-track pads (shares out's timeline); `mode` is taken from the
+  // settings in start().
+  std::unique_ptr<ElementaryOutput> elementary;
+  OutputMode mode = OutputMode::flv;
   bool header_pushed = false;
   GstBuffer *after_header = nullptr; // the first message, pushed after the FLV header
   bool had_publisher = false;
@@ -479,6 +486,7 @@ static gboolean gst_rtmp_server_src_start(GstBaseSrc *src) {
   listener->add_endpoint(ep);
 
   p->out.reset();
+  p->mode = s.output;
   p->header_pushed = p->had_publisher = false;
   p->wait_deadline_us = -1;
   p->rate_mark_us = net::monotonic_us();
@@ -508,6 +516,7 @@ static gboolean gst_rtmp_server_src_stop(GstBaseSrc *src) {
   p->counters.publisher.clear();
   g_mutex_unlock(&p->lock);
   p->out.reset();
+  p->elementary->reset();
   if (p->after_header)
     gst_buffer_unref(p->after_header);
   p->after_header = nullptr;
@@ -564,8 +573,20 @@ static void post_data_message(GstRtmpServerSrc *self, GstStructure *data) {
   post_element_message(self, data);
 }
 
+static GstFlowReturn create_buffer(GstRtmpServerSrc *self, GstBuffer **outbuf);
+
+// In output=elementary mode create() pushes on the track pads itself and returns only to stop
+// the streaming thread (flushing, EOS, error): the always `src` pad gets no buffer.
 static GstFlowReturn gst_rtmp_server_src_create(GstPushSrc *psrc, GstBuffer **outbuf) {
   auto *self = GST_RTMP_SERVER_SRC(psrc);
+  ServerSrcPrivate *p = self->priv;
+  const GstFlowReturn r = create_buffer(self, outbuf);
+  if (p->mode == OutputMode::elementary && r != GST_FLOW_OK && r != GST_FLOW_FLUSHING)
+    p->elementary->push_eos();
+  return r;
+}
+
+static GstFlowReturn create_buffer(GstRtmpServerSrc *self, GstBuffer **outbuf) {
   ServerSrcPrivate *p = self->priv;
 
   if (p->after_header) { // the first message, held back while the FLV header went out
@@ -630,6 +651,8 @@ static GstFlowReturn gst_rtmp_server_src_create(GstPushSrc *psrc, GstBuffer **ou
         const std::int64_t gap_ms = (net::monotonic_us() - p->stopped_at_us) / 1000;
         p->out.timeline().restart_at(p->last_position_ms + gap_ms);
       }
+      if (p->had_publisher)
+        p->elementary->new_publisher();
       p->had_publisher = true;
       p->wait_deadline_us = -1;
       continue;
@@ -651,6 +674,15 @@ static GstFlowReturn gst_rtmp_server_src_create(GstPushSrc *psrc, GstBuffer **ou
       continue;
     case Item::Kind::media:
       break;
+    }
+    if (p->mode == OutputMode::elementary) {
+      GstSegment segment;
+      GST_OBJECT_LOCK(self);
+      gst_segment_copy_into(&GST_BASE_SRC(self)->segment, &segment);
+      GST_OBJECT_UNLOCK(self);
+      if (GstFlowReturn r = p->elementary->push_message(item.msg, segment); r != GST_FLOW_OK)
+        return r;
+      continue;
     }
     GstBuffer *buf = p->out.message_to_buffer(GST_OBJECT(self), item.msg);
     if (GstStructure *data = p->out.take_data_structure())
@@ -798,6 +830,9 @@ static void gst_rtmp_server_src_set_property(GObject *object, guint prop_id, con
   case PROP_MAX_MESSAGE_SIZE:
     s.max_message_size = g_value_get_uint(value);
     break;
+  case PROP_OUTPUT:
+    s.output = static_cast<OutputMode>(g_value_get_enum(value));
+    break;
   case PROP_ON_DISCONNECT:
     s.on_disconnect = static_cast<OnDisconnect>(g_value_get_enum(value));
     p->on_disconnect = s.on_disconnect;
@@ -890,6 +925,9 @@ static void gst_rtmp_server_src_get_property(GObject *object, guint prop_id, GVa
   case PROP_STATS:
     g_value_take_boxed(value, make_stats(p));
     break;
+  case PROP_OUTPUT:
+    g_value_set_enum(value, static_cast<gint>(s.output));
+    break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
     break;
@@ -904,6 +942,8 @@ static void gst_rtmp_server_src_finalize(GObject *object) {
 
 static void gst_rtmp_server_src_init(GstRtmpServerSrc *self) {
   self->priv = new ServerSrcPrivate();
+  self->priv->elementary =
+      std::make_unique<ElementaryOutput>(GST_ELEMENT(self), self->priv->out.timeline());
   gst_base_src_set_format(GST_BASE_SRC(self), GST_FORMAT_TIME);
   gst_base_src_set_live(GST_BASE_SRC(self), TRUE);
 }
@@ -1033,6 +1073,13 @@ static void gst_rtmp_server_src_class_init(GstRtmpServerSrcClass *klass) {
                                   g_param_spec_boxed("stats", "Stats",
                                                      "Connection and stream statistics",
                                                      GST_TYPE_STRUCTURE, ro));
+  g_object_class_install_property(
+      gobject_class, PROP_OUTPUT,
+      g_param_spec_enum("output", "Output",
+                        "flv: the FLV byte stream on the always pad 'src'; elementary: one "
+                        "sometimes pad per track (video_%u, audio_%u) with elementary-stream caps "
+                        "('src' then stays unused)",
+                        output_mode_get_type(), static_cast<gint>(OutputMode::flv), rw));
 
   // gboolean on-connect(address, application, tcUrl, flashVer): FALSE rejects the connection
   // with NetConnection.Connect.Rejected. Emitted from the listener thread.
@@ -1051,6 +1098,8 @@ static void gst_rtmp_server_src_class_init(GstRtmpServerSrcClass *klass) {
                                               nullptr, nullptr, G_TYPE_STRING, 1, G_TYPE_STRING);
 
   gst_element_class_add_static_pad_template(element_class, &src_template);
+  gst_element_class_add_pad_template(element_class, video_src_pad_template());
+  gst_element_class_add_pad_template(element_class, audio_src_pad_template());
   gst_element_class_set_static_metadata(
       element_class, "RTMP server source", "Source/Network",
       "Accepts RTMP publishers (rtmp:// and rtmps://) and outputs their stream as FLV", "gst-rtmp");

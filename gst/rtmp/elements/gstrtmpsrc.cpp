@@ -25,6 +25,7 @@
 #include "elements/client_connection.h"
 #include "elements/client_settings.h"
 #include "elements/element_error.h"
+#include "elements/elementary_output.h"
 #include "elements/flv_output.h"
 
 GST_DEBUG_CATEGORY_STATIC(rtmp_src_debug);
@@ -47,6 +48,11 @@ struct SrcPrivate {
   bool eos = false;
   // The FLV byte stream, its streamheader and the onMetaData tags (shared with rtmpserversrc).
   FlvOutput out;
+  // output=elementary: the per-track pads (shares out's timeline). `mode` is taken from
+  // `output` (under state.lock) in start().
+  std::unique_ptr<ElementaryOutput> elementary;
+  OutputMode mode = OutputMode::flv;
+  OutputMode output = OutputMode::flv; // the property, under state.lock
   bool sent_receive_audio = true, sent_receive_video = true;
 
   // VOD (a recorded stream). duration_ms and seekable are read by queries from any thread.
@@ -172,13 +178,42 @@ static GstFlowReturn end_of_stream(GstRtmpClientSrc *self, const char *why, bool
   return GST_FLOW_EOS;
 }
 
+// output=elementary: one message to the track pads. onMetaData's duration is the duration of a
+// recorded stream, as in flv mode.
+static GstFlowReturn push_elementary(GstRtmpClientSrc *self, const Message &msg) {
+  SrcPrivate *p = self->priv;
+  GstSegment segment;
+  GST_OBJECT_LOCK(self);
+  gst_segment_copy_into(&GST_BASE_SRC(self)->segment, &segment);
+  GST_OBJECT_UNLOCK(self);
+  const GstFlowReturn r = p->elementary->push_message(msg, segment);
+  if (const std::int64_t d = p->elementary->duration_ms(); d > 0 && d != p->duration_ms) {
+    p->duration_ms = d;
+    gst_element_post_message(GST_ELEMENT(self), gst_message_new_duration_changed(GST_OBJECT(self)));
+  }
+  return r;
+}
+
+static GstFlowReturn create_buffer(GstRtmpClientSrc *self, GstBuffer **outbuf);
+
+// In output=elementary mode create() pushes on the track pads itself and returns only to stop
+// the streaming thread (flushing, EOS, error): the always `src` pad gets no buffer.
 static GstFlowReturn gst_rtmp_client_src_create(GstPushSrc *psrc, GstBuffer **outbuf) {
   auto *self = GST_RTMP_CLIENT_SRC(psrc);
   SrcPrivate *p = self->priv;
+  const GstFlowReturn r = create_buffer(self, outbuf);
+  if (p->mode == OutputMode::elementary && r != GST_FLOW_OK && r != GST_FLOW_FLUSHING)
+    p->elementary->push_eos();
+  return r;
+}
+
+static GstFlowReturn create_buffer(GstRtmpClientSrc *self, GstBuffer **outbuf) {
+  SrcPrivate *p = self->priv;
   if (p->eos)
     return GST_FLOW_EOS;
+  const bool elementary = p->mode == OutputMode::elementary;
 
-  if (!p->header_pushed) {
+  if (!p->header_pushed && !elementary) {
     // The FLV header goes out before we even connect: typefind sees FLV at once, and basesrc
     // pushes the segment, so that tag events can follow.
     p->header_pushed = true;
@@ -221,7 +256,7 @@ static GstFlowReturn gst_rtmp_client_src_create(GstPushSrc *psrc, GstBuffer **ou
   // idle-timeout counts from the start of this wait for media; the wait itself wakes at least
   // every kCommandPollUs so that receive-audio/receive-video changed while the server sends
   // nothing still reach it promptly.
-  const std::int64_t idle_deadline =
+  std::int64_t idle_deadline =
       p->active.idle_timeout
           ? net::monotonic_us() + static_cast<std::int64_t>(p->active.idle_timeout) * G_USEC_PER_SEC
           : -1;
@@ -249,6 +284,15 @@ static GstFlowReturn gst_rtmp_client_src_create(GstPushSrc *psrc, GstBuffer **ou
       if ((m->msg.stream_id != sid && m->msg.stream_id != 0) || seeking(p))
         continue;
       GST_LOG_OBJECT(self, "message type %u timestamp %u", m->msg.type, m->msg.timestamp);
+      if (elementary) {
+        if (GstFlowReturn r = push_elementary(self, m->msg); r != GST_FLOW_OK)
+          return r;
+        p->state.refresh_stats(p->conn.get());
+        if (idle_deadline >= 0)
+          idle_deadline = net::monotonic_us() +
+                          static_cast<std::int64_t>(p->active.idle_timeout) * G_USEC_PER_SEC;
+        continue;
+      }
       GstBuffer *buf = p->out.message_to_buffer(GST_OBJECT(self), m->msg);
       if (!buf)
         continue;
@@ -310,6 +354,9 @@ static gboolean gst_rtmp_client_src_start(GstBaseSrc *src) {
   p->seek_wait_until_us = 0;
   p->last_seek_ms = -1;
   p->paused_sent = false;
+  g_mutex_lock(&p->state.lock);
+  p->mode = p->output;
+  g_mutex_unlock(&p->state.lock);
   gst_base_src_set_live(src, p->state.snapshot().live);
   return TRUE;
 }
@@ -322,6 +369,7 @@ static gboolean gst_rtmp_client_src_stop(GstBaseSrc *src) {
   p->conn.reset();
   p->playing = false;
   p->out.reset();
+  p->elementary->reset();
   return TRUE;
 }
 
@@ -351,8 +399,11 @@ static GstCaps *gst_rtmp_client_src_get_caps(GstBaseSrc *src, GstCaps *filter) {
 
 // A recorded stream (Stream Is Recorded, or a duration in onMetaData) can seek; a live one
 // cannot.
+// Not in output=elementary mode: a flushing seek would flush only the unused `src` pad.
 static gboolean gst_rtmp_client_src_is_seekable(GstBaseSrc *src) {
   SrcPrivate *p = PRIV(src);
+  if (p->mode == OutputMode::elementary)
+    return FALSE;
   return p->recorded || p->duration_ms > 0;
 }
 
@@ -427,13 +478,30 @@ static GstStateChangeReturn gst_rtmp_client_src_change_state(GstElement *element
   return ret;
 }
 
+// `output` is this element's own property, numbered after the shared client ones.
+static constexpr guint PROP_OUTPUT = PROP_LAST + 100;
+
 static void gst_rtmp_client_src_set_property(GObject *object, guint prop_id, const GValue *value,
                                              GParamSpec *pspec) {
+  if (prop_id == PROP_OUTPUT) {
+    SrcPrivate *p = PRIV(object);
+    g_mutex_lock(&p->state.lock);
+    p->output = static_cast<OutputMode>(g_value_get_enum(value));
+    g_mutex_unlock(&p->state.lock);
+    return;
+  }
   PRIV(object)->state.set_property(object, prop_id, value, pspec);
 }
 
 static void gst_rtmp_client_src_get_property(GObject *object, guint prop_id, GValue *value,
                                              GParamSpec *pspec) {
+  if (prop_id == PROP_OUTPUT) {
+    SrcPrivate *p = PRIV(object);
+    g_mutex_lock(&p->state.lock);
+    g_value_set_enum(value, static_cast<gint>(p->output));
+    g_mutex_unlock(&p->state.lock);
+    return;
+  }
   PRIV(object)->state.get_property(object, prop_id, value, pspec);
 }
 
@@ -445,6 +513,8 @@ static void gst_rtmp_client_src_finalize(GObject *object) {
 static void gst_rtmp_client_src_init(GstRtmpClientSrc *self) {
   self->priv = new SrcPrivate();
   self->priv->state.attach(G_OBJECT(self));
+  self->priv->elementary =
+      std::make_unique<ElementaryOutput>(GST_ELEMENT(self), self->priv->out.timeline());
   gst_base_src_set_format(GST_BASE_SRC(self), GST_FORMAT_TIME);
   gst_base_src_set_live(GST_BASE_SRC(self), TRUE);
 }
@@ -459,8 +529,19 @@ static void gst_rtmp_client_src_class_init(GstRtmpClientSrcClass *klass) {
   gobject_class->get_property = gst_rtmp_client_src_get_property;
   gobject_class->finalize = gst_rtmp_client_src_finalize;
   install_client_properties(gobject_class, Role::source);
+  g_object_class_install_property(
+      gobject_class, PROP_OUTPUT,
+      g_param_spec_enum("output", "Output",
+                        "flv: the FLV byte stream on the always pad 'src'; elementary: one "
+                        "sometimes pad per track (video_%u, audio_%u) with elementary-stream caps "
+                        "('src' then stays unused)",
+                        output_mode_get_type(), static_cast<gint>(OutputMode::flv),
+                        static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                                 GST_PARAM_MUTABLE_READY)));
 
   gst_element_class_add_static_pad_template(element_class, &src_template);
+  gst_element_class_add_pad_template(element_class, video_src_pad_template());
+  gst_element_class_add_pad_template(element_class, audio_src_pad_template());
   gst_element_class_set_static_metadata(element_class, "RTMP source", "Source/Network",
                                         "Plays an RTMP stream (rtmp:// and rtmps://) as FLV",
                                         "gst-rtmp");
@@ -474,6 +555,7 @@ static void gst_rtmp_client_src_class_init(GstRtmpClientSrcClass *klass) {
   base_class->do_seek = gst_rtmp_client_src_do_seek;
   base_class->query = gst_rtmp_client_src_query;
   element_class->change_state = gst_rtmp_client_src_change_state;
+  gst_type_mark_as_plugin_api(output_mode_get_type(), static_cast<GstPluginAPIFlags>(0));
   push_class->create = gst_rtmp_client_src_create;
 
   GST_DEBUG_CATEGORY_INIT(rtmp_src_debug, "rtmpsrc", 0, "RTMP playing source");

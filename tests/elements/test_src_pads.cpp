@@ -1,0 +1,576 @@
+// rtmpserversrc output=elementary (issue 7, shared with rtmpsrc through elementary_output.h):
+// a publisher (our rtmpsink in flv mode, fed hand-made FLV tags) sends H.264+AAC, HEVC+Opus
+// (Enhanced RTMP), two video tracks (E-RTMP multitrack), a sequence header change, hostile tags;
+// collector pads linked on pad-added record what each video_%u / audio_%u pad gets (events in
+// order, caps, buffers with PTS/DTS/flags, tags, EOS) and the bus messages.
+#include <gst/check/gstharness.h>
+#include <gst/gst.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "core/command.hpp"
+#include "core/enhanced.hpp"
+#include "core/flv.hpp"
+
+using namespace rtmp;
+
+namespace {
+
+class SrcPads : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() { gst_init(nullptr, nullptr); }
+};
+
+Bytes hex(const char *s) {
+  Bytes out;
+  int hi = -1;
+  for (; *s; ++s) {
+    if (!g_ascii_isxdigit(*s))
+      continue;
+    const int v = g_ascii_xdigit_value(*s);
+    if (hi < 0) {
+      hi = v;
+    } else {
+      out.push_back(static_cast<std::uint8_t>(hi << 4 | v));
+      hi = -1;
+    }
+  }
+  return out;
+}
+
+Bytes concat(Bytes a, const Bytes &b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+// Real configuration records (x264 avcC, x265 hvcC head, AAC-LC ASC, OpusHead: see
+// test_codec_caps.cpp).
+const Bytes kAvcC = hex("01f4000bffe1001a67f4000b919b28508fc4e022000003000200000300641e28532c01"
+                        "000668ebe3c44844");
+// The same with a different SPS level byte (a "resolution change" as far as caps go).
+const Bytes kAvcC2 = hex("01f4001fffe1001a67f4001f919b28508fc4e022000003000200000300641e28532c01"
+                         "000668ebe3c44844");
+const Bytes kHvcC =
+    hex("0101600000009000000000005df000fcfdf8f800000f03a00001000c40010c01ffff01600000"
+        "0300900000a1000100034201aa2000010004440101c1");
+const Bytes kAsc = hex("1210");
+const Bytes kOpusHead = hex("4f707573486561640102380180bb0000000000");
+
+struct PadLog {
+  std::vector<std::string> order; // "stream-start", "caps", "segment", "tag", "buffer", "eos"
+  std::vector<std::string> caps;
+  std::vector<std::string> tags;
+  std::vector<GstBuffer *> buffers;
+  guint group_id = 0;
+  bool eos = false;
+};
+
+struct Collector {
+  GMutex lock;
+  std::map<std::string, PadLog> pads;
+  std::vector<GstPad *> sinks;
+  bool no_more_pads = false;
+  std::size_t pads_at_no_more_pads = 0;
+  Collector() { g_mutex_init(&lock); }
+  ~Collector() {
+    for (auto &[n, l] : pads)
+      for (GstBuffer *b : l.buffers)
+        gst_buffer_unref(b);
+    for (GstPad *p : sinks)
+      gst_object_unref(p);
+    g_mutex_clear(&lock);
+  }
+};
+
+Collector *collector_of(GstPad *pad) {
+  return static_cast<Collector *>(g_object_get_data(G_OBJECT(pad), "collector"));
+}
+
+GstFlowReturn collect_chain(GstPad *pad, GstObject *, GstBuffer *buf) {
+  Collector *c = collector_of(pad);
+  g_mutex_lock(&c->lock);
+  PadLog &l = c->pads[GST_PAD_NAME(pad)];
+  l.order.push_back("buffer");
+  l.buffers.push_back(buf);
+  g_mutex_unlock(&c->lock);
+  return GST_FLOW_OK;
+}
+
+gboolean collect_event(GstPad *pad, GstObject *, GstEvent *e) {
+  Collector *c = collector_of(pad);
+  g_mutex_lock(&c->lock);
+  PadLog &l = c->pads[GST_PAD_NAME(pad)];
+  switch (GST_EVENT_TYPE(e)) {
+  case GST_EVENT_STREAM_START:
+    l.order.push_back("stream-start");
+    gst_event_parse_group_id(e, &l.group_id);
+    break;
+  case GST_EVENT_CAPS: {
+    GstCaps *caps = nullptr;
+    gst_event_parse_caps(e, &caps);
+    gchar *s = gst_caps_to_string(caps);
+    l.caps.push_back(s);
+    g_free(s);
+    l.order.push_back("caps");
+    break;
+  }
+  case GST_EVENT_SEGMENT:
+    l.order.push_back("segment");
+    break;
+  case GST_EVENT_TAG: {
+    GstTagList *t = nullptr;
+    gst_event_parse_tag(e, &t);
+    gchar *s = gst_tag_list_to_string(t);
+    l.tags.push_back(s);
+    g_free(s);
+    l.order.push_back("tag");
+    break;
+  }
+  case GST_EVENT_EOS:
+    l.eos = true;
+    l.order.push_back("eos");
+    break;
+  default:
+    break;
+  }
+  g_mutex_unlock(&c->lock);
+  gst_event_unref(e);
+  return TRUE;
+}
+
+// Accepts any caps (the default would hold a template-less pad to its current caps, refusing a
+// renegotiation).
+gboolean collect_query(GstPad *pad, GstObject *parent, GstQuery *q) {
+  if (GST_QUERY_TYPE(q) == GST_QUERY_ACCEPT_CAPS) {
+    gst_query_set_accept_caps_result(q, TRUE);
+    return TRUE;
+  }
+  if (GST_QUERY_TYPE(q) == GST_QUERY_CAPS) {
+    gst_query_set_caps_result(q, GST_CAPS_ANY);
+    return TRUE;
+  }
+  return gst_pad_query_default(pad, parent, q);
+}
+
+void on_pad_added(GstElement *, GstPad *pad, gpointer data) {
+  auto *c = static_cast<Collector *>(data);
+  GstPad *sink = gst_pad_new(GST_PAD_NAME(pad), GST_PAD_SINK);
+  g_object_set_data(G_OBJECT(sink), "collector", c);
+  gst_pad_set_chain_function(sink, collect_chain);
+  gst_pad_set_event_function(sink, collect_event);
+  gst_pad_set_query_function(sink, collect_query);
+  gst_pad_set_active(sink, TRUE);
+  EXPECT_EQ(gst_pad_link(pad, sink), GST_PAD_LINK_OK);
+  g_mutex_lock(&c->lock);
+  c->sinks.push_back(sink);
+  c->pads[GST_PAD_NAME(pad)];
+  g_mutex_unlock(&c->lock);
+}
+
+void on_no_more_pads(GstElement *, gpointer data) {
+  auto *c = static_cast<Collector *>(data);
+  g_mutex_lock(&c->lock);
+  c->no_more_pads = true;
+  c->pads_at_no_more_pads = c->pads.size();
+  g_mutex_unlock(&c->lock);
+}
+
+// A pipeline with rtmpserversrc output=elementary on a free port, PLAYING.
+struct Server {
+  GstElement *pipeline = nullptr, *src = nullptr;
+  Collector collector;
+  guint port = 0;
+  Server() {
+    pipeline = gst_pipeline_new(nullptr);
+    src = gst_element_factory_make("rtmpserversrc", nullptr);
+    g_object_set(src, "location", "rtmp://127.0.0.1:0/live/key", nullptr);
+    gst_util_set_object_arg(G_OBJECT(src), "output", "elementary");
+    g_signal_connect(src, "pad-added", G_CALLBACK(on_pad_added), &collector);
+    g_signal_connect(src, "no-more-pads", G_CALLBACK(on_no_more_pads), &collector);
+    gst_bin_add(GST_BIN(pipeline), src);
+    gst_element_set_state(pipeline, GST_STATE_PLAYING);
+    g_object_get(src, "bound-port", &port, nullptr);
+  }
+  ~Server() {
+    stop();
+    gst_object_unref(pipeline);
+  }
+  // Time to NULL in ms.
+  double stop() {
+    const auto t0 = std::chrono::steady_clock::now();
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  }
+  // Waits until every pad in `names` got EOS (within 10 s).
+  bool wait_eos(const std::vector<std::string> &names) {
+    const gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (g_get_monotonic_time() < end) {
+      g_mutex_lock(&collector.lock);
+      bool all = true;
+      for (const auto &n : names) {
+        auto it = collector.pads.find(n);
+        all = all && it != collector.pads.end() && it->second.eos;
+      }
+      g_mutex_unlock(&collector.lock);
+      if (all)
+        return true;
+      g_usleep(5000);
+    }
+    return false;
+  }
+  std::vector<std::string> pad_names() {
+    std::vector<std::string> out;
+    GstIterator *it = gst_element_iterate_src_pads(src);
+    GValue v = G_VALUE_INIT;
+    while (gst_iterator_next(it, &v) == GST_ITERATOR_OK) {
+      out.push_back(GST_PAD_NAME(g_value_get_object(&v)));
+      g_value_reset(&v);
+    }
+    g_value_unset(&v);
+    gst_iterator_free(it);
+    return out;
+  }
+  // Element messages named `name` posted so far.
+  std::vector<GstStructure *> messages(const char *name) {
+    std::vector<GstStructure *> out;
+    GstBus *bus = gst_element_get_bus(pipeline);
+    while (GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_ELEMENT)) {
+      const GstStructure *s = gst_message_get_structure(m);
+      if (s && gst_structure_has_name(s, name))
+        out.push_back(gst_structure_copy(s));
+      gst_message_unref(m);
+    }
+    gst_object_unref(bus);
+    return out;
+  }
+};
+
+using Tag = std::tuple<std::uint8_t, std::uint32_t, Bytes>; // type, timestamp, payload
+
+// Publishes `tags` as one FLV stream from our rtmpsink, then leaves (EOS).
+void publish(guint port, const std::vector<Tag> &tags) {
+  GstHarness *pub = gst_harness_new("rtmpsink");
+  const std::string url = "rtmp://127.0.0.1:" + std::to_string(port) + "/live/key";
+  g_object_set(pub->element, "location", url.c_str(), nullptr);
+  gst_harness_set_src_caps_str(pub, "video/x-flv");
+  gst_harness_play(pub);
+  Bytes stream = make_flv_header(FlvHeader{true, true});
+  for (const auto &[type, ts, payload] : tags) {
+    Bytes t;
+    EXPECT_FALSE(write_flv_tag(type, ts, payload, t));
+    stream.insert(stream.end(), t.begin(), t.end());
+  }
+  EXPECT_EQ(gst_harness_push(pub, gst_buffer_new_memdup(stream.data(), stream.size())),
+            GST_FLOW_OK);
+  gst_harness_push_event(pub, gst_event_new_eos());
+  gst_harness_teardown(pub);
+}
+
+Bytes metadata(amf::Properties props) {
+  return encode_data(make_set_data_frame(amf::make_ecma_array(std::move(props))), 1, 0).payload;
+}
+
+Bytes buffer_bytes(GstBuffer *b) {
+  Bytes out(gst_buffer_get_size(b));
+  gst_buffer_extract(b, 0, out.data(), out.size());
+  return out;
+}
+
+constexpr GstClockTime ms(std::uint64_t v) {
+  return v * GST_MSECOND;
+}
+
+} // namespace
+
+TEST_F(SrcPads, TemplatesAndOutputProperty) {
+  GstElementFactory *f = gst_element_factory_find("rtmpserversrc");
+  ASSERT_NE(f, nullptr);
+  bool video = false, audio = false;
+  for (const GList *l = gst_element_factory_get_static_pad_templates(f); l; l = l->next) {
+    auto *t = static_cast<GstStaticPadTemplate *>(l->data);
+    if (g_str_equal(t->name_template, "video_%u") && t->presence == GST_PAD_SOMETIMES)
+      video = true;
+    if (g_str_equal(t->name_template, "audio_%u") && t->presence == GST_PAD_SOMETIMES)
+      audio = true;
+  }
+  EXPECT_TRUE(video && audio);
+  gst_object_unref(f);
+  for (const char *name : {"rtmpsrc", "rtmpserversrc"}) {
+    GstElement *e = gst_element_factory_make(name, nullptr);
+    ASSERT_NE(e, nullptr);
+    gint mode = -1;
+    g_object_get(e, "output", &mode, nullptr);
+    EXPECT_EQ(mode, 0) << name << ": flv by default";
+    gst_util_set_object_arg(G_OBJECT(e), "output", "elementary");
+    g_object_get(e, "output", &mode, nullptr);
+    EXPECT_EQ(mode, 1) << name;
+    EXPECT_NE(gst_element_get_pad_template(e, "video_%u"), nullptr) << name;
+    EXPECT_NE(gst_element_get_pad_template(e, "audio_%u"), nullptr) << name;
+    gst_object_unref(e);
+  }
+}
+
+// Legacy H.264 + AAC with onMetaData: pad names, caps (flvdemux's plus alignment=au),
+// event order, PTS = DTS + CompositionTime, DELTA_UNIT, payloads, tags, rtmp-metadata on the
+// bus, no-more-pads once both announced tracks have pads, EOS on both when the publisher leaves.
+TEST_F(SrcPads, H264AndAacPadsCapsTimestampsTags) {
+  Server srv;
+  ASSERT_NE(srv.port, 0u);
+  const Bytes frame1 = hex("0000000565888000"), frame2 = hex("00000003419a00");
+  const Bytes aac1 = hex("21100400"), aac2 = hex("2110");
+  publish(srv.port, {
+                        {18, 0,
+                         metadata({{"title", amf::Value("hello")},
+                                   {"hasVideo", amf::Value(true)},
+                                   {"hasAudio", amf::Value(true)},
+                                   {"videocodecid", amf::Value(7.0)},
+                                   {"audiocodecid", amf::Value(10.0)},
+                                   {"myfield", amf::Value("custom")}})},
+                        {9, 0, concat(hex("17 00 000000"), kAvcC)},
+                        {8, 0, concat(hex("af 00"), kAsc)},
+                        {9, 0, concat(hex("17 01 000042"), frame1)}, // CompositionTime 66 ms
+                        {8, 10, concat(hex("af 01"), aac1)},
+                        {9, 40, concat(hex("27 01 000000"), frame2)},
+                        {8, 33, concat(hex("af 01"), aac2)},
+                    });
+  ASSERT_TRUE(srv.wait_eos({"video_0", "audio_0"}));
+  auto names = srv.pad_names();
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"audio_0", "src", "video_0"}));
+
+  g_mutex_lock(&srv.collector.lock);
+  PadLog &v = srv.collector.pads["video_0"];
+  PadLog &a = srv.collector.pads["audio_0"];
+  ASSERT_EQ(v.caps.size(), 1u);
+  GstCaps *vc = gst_caps_from_string(v.caps[0].c_str());
+  GstCaps *expect_v = gst_caps_from_string(
+      "video/x-h264, stream-format=avc, alignment=au, "
+      "codec_data=(buffer)01f4000bffe1001a67f4000b919b28508fc4e022000003000200000300641e28532c01"
+      "000668ebe3c44844");
+  EXPECT_TRUE(gst_caps_is_subset(vc, expect_v)) << v.caps[0];
+  gst_caps_unref(vc);
+  gst_caps_unref(expect_v);
+  ASSERT_EQ(a.caps.size(), 1u);
+  GstCaps *ac = gst_caps_from_string(a.caps[0].c_str());
+  GstCaps *expect_a =
+      gst_caps_from_string("audio/mpeg, mpegversion=4, stream-format=raw, codec_data=(buffer)1210");
+  EXPECT_TRUE(gst_caps_is_subset(ac, expect_a)) << a.caps[0];
+  gst_caps_unref(ac);
+  gst_caps_unref(expect_a);
+
+  // stream-start, caps, segment before any buffer; tags after the caps; one group id.
+  ASSERT_GE(v.order.size(), 4u);
+  EXPECT_EQ(v.order[0], "stream-start");
+  EXPECT_EQ(v.order[1], "caps");
+  EXPECT_EQ(v.order[2], "segment");
+  EXPECT_EQ(v.order.back(), "eos");
+  EXPECT_NE(v.group_id, 0u);
+  EXPECT_EQ(v.group_id, a.group_id);
+  bool title = false;
+  for (const auto &t : v.tags)
+    title = title || t.find("title=(string)hello") != std::string::npos;
+  EXPECT_TRUE(title) << "no title tag on video_0";
+  title = false;
+  for (const auto &t : a.tags)
+    title = title || t.find("title=(string)hello") != std::string::npos;
+  EXPECT_TRUE(title) << "no title tag on audio_0";
+
+  ASSERT_EQ(v.buffers.size(), 2u);
+  EXPECT_EQ(buffer_bytes(v.buffers[0]), frame1);
+  EXPECT_EQ(buffer_bytes(v.buffers[1]), frame2);
+  const GstClockTime base = GST_BUFFER_DTS(v.buffers[0]);
+  EXPECT_EQ(GST_BUFFER_PTS(v.buffers[0]) - base, ms(66));
+  EXPECT_EQ(GST_BUFFER_DTS(v.buffers[1]) - base, ms(40));
+  EXPECT_EQ(GST_BUFFER_PTS(v.buffers[1]) - base, ms(40));
+  EXPECT_FALSE(GST_BUFFER_FLAG_IS_SET(v.buffers[0], GST_BUFFER_FLAG_DELTA_UNIT));
+  EXPECT_TRUE(GST_BUFFER_FLAG_IS_SET(v.buffers[1], GST_BUFFER_FLAG_DELTA_UNIT));
+  ASSERT_EQ(a.buffers.size(), 2u);
+  EXPECT_EQ(buffer_bytes(a.buffers[0]), aac1);
+  EXPECT_EQ(buffer_bytes(a.buffers[1]), aac2);
+  EXPECT_EQ(GST_BUFFER_PTS(a.buffers[0]) - base, ms(10));
+  EXPECT_EQ(GST_BUFFER_PTS(a.buffers[1]) - base, ms(33));
+  EXPECT_TRUE(srv.collector.no_more_pads);
+  EXPECT_EQ(srv.collector.pads_at_no_more_pads, 2u);
+  g_mutex_unlock(&srv.collector.lock);
+
+  auto meta = srv.messages("rtmp-metadata");
+  ASSERT_EQ(meta.size(), 1u);
+  EXPECT_STREQ(gst_structure_get_string(meta[0], "myfield"), "custom");
+  for (GstStructure *s : meta)
+    gst_structure_free(s);
+}
+
+// Enhanced RTMP: HEVC (hvc1) with CodedFrames composition time and Opus; a second video track
+// through a multitrack message -> video_0 and video_1.
+TEST_F(SrcPads, HevcOpusAndTwoVideoTracks) {
+  Server srv;
+  const std::uint32_t hvc1 = fourcc("hvc1"), opus = fourcc("Opus");
+  const Bytes nal = hex("00000002 2601"), nal2 = hex("00000002 0201");
+  VideoTagInfo second_seq;
+  second_seq.enhanced = true;
+  second_seq.multitrack = true;
+  second_seq.multitrack_type = MultitrackType::one_track;
+  second_seq.tracks.push_back(
+      VideoTrackPacket{1, VideoCodec::hevc, hvc1, VideoPacketKind::sequence_start, 0, 0, 0, kHvcC});
+  auto seq1 = write_video_tag(second_seq);
+  ASSERT_TRUE(seq1);
+  VideoTagInfo second_frame = second_seq;
+  second_frame.tracks[0].kind = VideoPacketKind::coded_frames;
+  second_frame.tracks[0].packet_type = 1;
+  second_frame.tracks[0].payload = nal2;
+  auto frame1 = write_video_tag(second_frame);
+  ASSERT_TRUE(frame1);
+  publish(
+      srv.port,
+      {
+          {9, 0,
+           concat(make_enhanced_video_header(FrameType::keyframe, VideoPacketKind::sequence_start,
+                                             hvc1),
+                  kHvcC)},
+          {8, 0,
+           concat(make_enhanced_audio_header(AudioPacketKind::sequence_start, opus), kOpusHead)},
+          {9, 0, *seq1},
+          {9, 0,
+           concat(make_enhanced_video_header(FrameType::keyframe, VideoPacketKind::coded_frames,
+                                             hvc1, 33),
+                  nal)},
+          {8, 20,
+           concat(make_enhanced_audio_header(AudioPacketKind::coded_frames, opus), hex("fcff"))},
+          {9, 40, *frame1},
+      });
+  ASSERT_TRUE(srv.wait_eos({"video_0", "video_1", "audio_0"}));
+  g_mutex_lock(&srv.collector.lock);
+  PadLog &v0 = srv.collector.pads["video_0"];
+  PadLog &v1 = srv.collector.pads["video_1"];
+  PadLog &a0 = srv.collector.pads["audio_0"];
+  ASSERT_EQ(v0.caps.size(), 1u);
+  EXPECT_EQ(v0.caps[0].rfind("video/x-h265", 0), 0u) << v0.caps[0];
+  EXPECT_NE(v0.caps[0].find("stream-format=(string)hvc1"), std::string::npos) << v0.caps[0];
+  EXPECT_NE(v0.caps[0].find("codec_data"), std::string::npos) << v0.caps[0];
+  ASSERT_EQ(v1.caps.size(), 1u);
+  EXPECT_EQ(v1.caps[0], v0.caps[0]);
+  ASSERT_EQ(a0.caps.size(), 1u);
+  EXPECT_EQ(a0.caps[0].rfind("audio/x-opus", 0), 0u) << a0.caps[0];
+  ASSERT_EQ(v0.buffers.size(), 1u);
+  EXPECT_EQ(buffer_bytes(v0.buffers[0]), nal);
+  EXPECT_EQ(GST_BUFFER_PTS(v0.buffers[0]) - GST_BUFFER_DTS(v0.buffers[0]), ms(33));
+  ASSERT_EQ(v1.buffers.size(), 1u);
+  EXPECT_EQ(buffer_bytes(v1.buffers[0]), nal2);
+  EXPECT_EQ(GST_BUFFER_DTS(v1.buffers[0]) - GST_BUFFER_DTS(v0.buffers[0]), ms(40));
+  ASSERT_EQ(a0.buffers.size(), 1u);
+  EXPECT_EQ(buffer_bytes(a0.buffers[0]), hex("fcff"));
+  g_mutex_unlock(&srv.collector.lock);
+}
+
+// A new sequence header mid-stream: a new caps event before the next buffer, same pad.
+TEST_F(SrcPads, NewSequenceHeaderRenegotiates) {
+  Server srv;
+  publish(srv.port, {
+                        {9, 0, concat(hex("17 00 000000"), kAvcC)},
+                        {9, 0, concat(hex("17 01 000000"), hex("00000001 65"))},
+                        {9, 40, concat(hex("27 01 000000"), hex("00000001 41"))},
+                        {9, 80, concat(hex("17 00 000000"), kAvcC2)},
+                        {9, 80, concat(hex("17 01 000000"), hex("00000001 65"))},
+                    });
+  ASSERT_TRUE(srv.wait_eos({"video_0"}));
+  g_mutex_lock(&srv.collector.lock);
+  PadLog &v = srv.collector.pads["video_0"];
+  std::string order;
+  for (const auto &o : v.order)
+    order += o + " ";
+  EXPECT_EQ(v.caps.size(), 2u) << order;
+  EXPECT_NE(v.caps[0], v.caps[1]);
+  EXPECT_NE(v.caps[1].find("01f4001fffe1"), std::string::npos) << v.caps[1];
+  std::vector<std::string> media;
+  for (const auto &o : v.order)
+    if (o == "caps" || o == "buffer")
+      media.push_back(o);
+  EXPECT_EQ(media, (std::vector<std::string>{"caps", "buffer", "buffer", "caps", "buffer"}));
+  EXPECT_EQ(srv.pad_names().size(), 2u); // src + video_0
+  g_mutex_unlock(&srv.collector.lock);
+}
+
+// Hostile publisher: garbage tag headers, a codec configuration above kMaxCodecConfigSize, a
+// flood of audio track ids. No crash, a bounded number of pads, the valid tracks still work,
+// and the element reaches NULL within 1 s with the publisher still connected.
+TEST_F(SrcPads, HostileTagsBoundedPadsAndQuickNull) {
+  Server srv;
+  // Multitrack audio, ManyTracks, AAC... rather: one message per track id, PCM-free E-RTMP Opus.
+  std::vector<Tag> tags;
+  tags.push_back({9, 0, hex("ff")});              // ExHeader with nothing after it
+  tags.push_back({9, 0, hex("9f 00 01 02")});     // unknown packet type, cut FourCC
+  tags.push_back({8, 0, hex("9f")});              // ExAudio cut
+  tags.push_back({9, 0, hex("17 00 00")});        // AVC header cut
+  tags.push_back({9, 0, Bytes(70 * 1024, 0x17)}); // "AVC sequence header" of 70 KiB garbage
+  Bytes huge = concat(hex("17 00 000000"), Bytes(70 * 1024, 0x01));
+  tags.push_back({9, 0, huge}); // avcC above kMaxCodecConfigSize: no caps, no pad
+  tags.push_back({9, 0, concat(hex("17 01 000000"), hex("00000001 65"))});
+  const std::uint32_t opus = fourcc("Opus");
+  for (std::uint8_t id = 0; id < 40; ++id) {
+    AudioTagInfo info;
+    info.enhanced = true;
+    info.multitrack = true;
+    info.multitrack_type = MultitrackType::one_track;
+    AudioTrackPacket seq{};
+    seq.track_id = id;
+    seq.codec = AudioCodec::opus;
+    seq.fourcc = opus;
+    seq.kind = AudioPacketKind::sequence_start;
+    seq.payload = kOpusHead;
+    info.tracks.push_back(seq);
+    auto s = write_audio_tag(info);
+    ASSERT_TRUE(s);
+    tags.push_back({8, 10, *s});
+    info.tracks[0].kind = AudioPacketKind::coded_frames;
+    info.tracks[0].payload = ByteView(kOpusHead.data(), 2);
+    auto f = write_audio_tag(info);
+    ASSERT_TRUE(f);
+    tags.push_back({8, 10, *f});
+  }
+  // After all that, a valid H.264 stream still gets its pad.
+  tags.push_back({9, 20, concat(hex("17 00 000000"), kAvcC)});
+  tags.push_back({9, 20, concat(hex("17 01 000000"), hex("00000001 65"))});
+  publish(srv.port, tags);
+  ASSERT_TRUE(srv.wait_eos({"video_0", "audio_0"}));
+  const auto names = srv.pad_names();
+  std::size_t audio_pads = 0;
+  for (const auto &n : names)
+    audio_pads += n.rfind("audio_", 0) == 0;
+  EXPECT_EQ(audio_pads, 8u) << "kMaxTracksPerKind";
+  g_mutex_lock(&srv.collector.lock);
+  EXPECT_EQ(srv.collector.pads["video_0"].buffers.size(), 1u);
+  EXPECT_EQ(srv.collector.pads["video_0"].caps.size(), 1u);
+  g_mutex_unlock(&srv.collector.lock);
+  EXPECT_LT(srv.stop(), 1000.0);
+  EXPECT_EQ(srv.pad_names(), (std::vector<std::string>{"src"})) << "pads removed at NULL";
+}
+
+// NULL within 1 s while a publisher is connected and streaming (pads exist, one unlinked).
+TEST_F(SrcPads, NullWithinOneSecondWhilePublishing) {
+  Server srv;
+  GstHarness *pub = gst_harness_new("rtmpsink");
+  const std::string url = "rtmp://127.0.0.1:" + std::to_string(srv.port) + "/live/key";
+  g_object_set(pub->element, "location", url.c_str(), nullptr);
+  gst_harness_set_src_caps_str(pub, "video/x-flv");
+  gst_harness_play(pub);
+  Bytes stream = make_flv_header(FlvHeader{true, true});
+  for (const Tag &tag : std::vector<Tag>{{9, 0, concat(hex("17 00 000000"), kAvcC)},
+                                         {9, 0, concat(hex("17 01 000000"), hex("00000001 65"))}}) {
+    Bytes t;
+    ASSERT_FALSE(write_flv_tag(std::get<0>(tag), std::get<1>(tag), std::get<2>(tag), t));
+    stream.insert(stream.end(), t.begin(), t.end());
+  }
+  ASSERT_EQ(gst_harness_push(pub, gst_buffer_new_memdup(stream.data(), stream.size())),
+            GST_FLOW_OK);
+  const gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+  while (srv.pad_names().size() < 2 && g_get_monotonic_time() < end)
+    g_usleep(5000);
+  ASSERT_EQ(srv.pad_names().size(), 2u);
+  EXPECT_LT(srv.stop(), 1000.0);
+  gst_harness_teardown(pub);
+}
