@@ -885,6 +885,45 @@ TEST_F(SinkPads, FlvPadCompletesOnMetaDataFromTheAacConfig) {
   gst_harness_teardown(pub);
 }
 
+// In a pipeline (a clock, sync=true): a frame 10 s ahead waits on the clock; NULL still returns
+// within a second and the wait ends with FLUSHING.
+TEST_F(SinkPads, NullWithinOneSecondWhileWaitingForTheClock) {
+  FakeRtmpServer server;
+  Sink s(server.url());
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  gst_bin_add(GST_BIN(pipeline), GST_ELEMENT(gst_object_ref(s.element)));
+  GstPad *v = s.request("video_%u");
+  ASSERT_EQ(gst_element_set_state(pipeline, GST_STATE_PLAYING), GST_STATE_CHANGE_SUCCESS);
+  ASSERT_TRUE(Sink::start(v, h264_caps()));
+  struct Args {
+    GstPad *pad;
+    GstFlowReturn last = GST_FLOW_OK;
+    gint64 returned_us = 0;
+  } args{v};
+  GThread *pusher = g_thread_new(
+      "push",
+      [](gpointer data) -> gpointer {
+        auto *a = static_cast<Args *>(data);
+        a->last = Sink::push(a->pad, frame_bytes(1), 0, 0, true);
+        if (a->last == GST_FLOW_OK)
+          a->last = Sink::push(a->pad, frame_bytes(2), 10 * GST_SECOND, 10 * GST_SECOND, true);
+        a->returned_us = g_get_monotonic_time();
+        return nullptr;
+      },
+      &args);
+  ASSERT_TRUE(server.wait_until([&] { return media_only(server.published()).size() >= 2; }, 3000))
+      << "the first frame was not sent at once";
+  g_usleep(200 * 1000); // the pusher now waits for the clock to reach 10 s
+  EXPECT_EQ(args.returned_us, 0) << "the second frame did not wait for the clock";
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(gst_element_set_state(pipeline, GST_STATE_NULL), GST_STATE_CHANGE_SUCCESS);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 1.0);
+  g_thread_join(pusher);
+  EXPECT_EQ(args.last, GST_FLOW_FLUSHING);
+  EXPECT_EQ(media_only(server.published()).size(), 2u); // config + first frame only
+  gst_object_unref(pipeline);
+}
+
 // ---- TrackInterleaver on its own -----------------------------------------------------------
 
 FlvTag tag(std::uint8_t type, std::uint8_t marker) {

@@ -5,7 +5,7 @@
    ffprobe and our FLV reader on the recording: every access unit and AAC frame arrived, byte
    for byte (MD5 per frame against the encoder output captured with a tee), with the DTS and the
    composition offset the element must compute from the buffers (running time, ms from the first
-   buffer, CTS = PTS - DTS rounded; the encoder output is captured with tee ! gdppay, which keeps
+   buffer, CTS = PTS - DTS rounded; published at the pace of the clock; the encoder output is captured with tee ! gdppay, which keeps
    each buffer's bytes, DTS, PTS and flags); the publisher ends with EOS (exit 0) and nginx saw the
    stream end.
 2. x265enc + opusenc -> rtmpsink -> our rtmpserversrc (flv mode) -> filesink: the FLV tags have
@@ -89,9 +89,13 @@ def h264_aac_through_nginx(build, wd, env):
                "ta.", "!", "queue", "!", "k.audio_0",
                "ta.", "!", "queue", "!", "gdppay", "!", "filesink", f"location={abin}",
                "async=false"]
+        t0 = time.monotonic()
         r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        took = time.monotonic() - t0
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
         assert "Got EOS from element" in r.stdout, "no EOS on the bus"
+        # sync=true (default): 3 s of media are published in about 3 s, not in a burst.
+        assert took >= 2.5, f"published 3 s of media in {took:.2f} s: no clock sync"
         deadline = time.monotonic() + 10
         while ng.publishing() and time.monotonic() < deadline:
             time.sleep(0.1)

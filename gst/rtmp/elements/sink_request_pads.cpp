@@ -300,7 +300,52 @@ GstFlowReturn SinkRequestPads::pump(bool drain) {
   }
   if (out.empty())
     return GST_FLOW_OK;
+  if (!wait_for_clock(out.front().timestamp))
+    return GST_FLOW_FLUSHING;
   return host_.send(out);
+}
+
+// GstBaseSink `sync` (default true) for the request pads: in PLAYING, a tag is sent when the
+// pipeline clock reaches its running time (a file is published at its own pace, as through flvmux
+// and the `sink` pad); a live source's data, already late, goes at once. No clock, not PLAYING or
+// sync=false: no wait. False when a flush or a state change ended the wait.
+bool SinkRequestPads::wait_for_clock(std::uint32_t timestamp_ms) {
+  const std::optional<std::int64_t> base = interleaver_.base_ns();
+  if (!base || !gst_base_sink_get_sync(GST_BASE_SINK(element_)) ||
+      GST_STATE(element_) != GST_STATE_PLAYING)
+    return true;
+  const std::int64_t running =
+      *base + std::int64_t{timestamp_ms} * static_cast<std::int64_t>(GST_MSECOND);
+  GstClock *clock = gst_element_get_clock(element_);
+  if (!clock || running < 0) {
+    if (clock)
+      gst_object_unref(clock);
+    return true;
+  }
+  GstClockID id = nullptr;
+  {
+    std::lock_guard l(clock_lock_);
+    if (!clock_flushing_)
+      id = clock_id_ = gst_clock_new_single_shot_id(clock, gst_element_get_base_time(element_) +
+                                                               static_cast<GstClockTime>(running));
+  }
+  gst_object_unref(clock);
+  if (!id)
+    return false;
+  const GstClockReturn r = gst_clock_id_wait(id, nullptr);
+  {
+    std::lock_guard l(clock_lock_);
+    clock_id_ = nullptr;
+  }
+  gst_clock_id_unref(id);
+  return r != GST_CLOCK_UNSCHEDULED;
+}
+
+void SinkRequestPads::set_clock_flushing(bool flushing) {
+  std::lock_guard l(clock_lock_);
+  clock_flushing_ = flushing;
+  if (flushing && clock_id_)
+    gst_clock_id_unschedule(clock_id_);
 }
 
 // Sends what is ready; while the track of `rp` is full (kMaxInterleaveWaitNs queued) waits for the
@@ -327,8 +372,10 @@ GstFlowReturn SinkRequestPads::interleave(RequestPad &rp, std::unique_lock<std::
 }
 
 // Flushing (FLUSH_START, deactivation) ends a wait for another track; with `cancel`, a send
-// blocked on the server is cancelled too (and re-armed when flushing ends).
+// blocked on the server and a clock wait are cancelled too (and re-armed when flushing ends).
 void SinkRequestPads::set_flushing(RequestPad &rp, bool flushing, bool cancel) {
+  if (cancel)
+    set_clock_flushing(flushing);
   if (flushing && cancel)
     host_.cancel(true);
   {

@@ -88,6 +88,8 @@ private:
   GstCaps *allowed_caps(const RequestPad &rp);
   void refused_for_enhanced_never(RequestPad &rp, GstCaps *caps);
   FlvTag metadata(std::uint32_t timestamp) const;
+  bool wait_for_clock(std::uint32_t timestamp_ms);
+  void set_clock_flushing(bool flushing);
   EnhancedCapabilities capabilities() const;
 
   GstElement *element_;
@@ -100,6 +102,11 @@ private:
   bool metadata_dirty_ = false;       // onMetaData to (re)send before the next tags
   Bytes sent_metadata_;               // the last one sent: an unchanged one is not sent again
   bool eos_posted_ = false;
+  // The clock wait of `sync` (under clock_lock_, so that a flush can unschedule it while lock_ is
+  // held by the waiting thread).
+  std::mutex clock_lock_;
+  GstClockID clock_id_ = nullptr;
+  bool clock_flushing_ = false;
 };
 
 } // namespace rtmp::gst

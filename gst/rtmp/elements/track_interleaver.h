@@ -56,6 +56,8 @@ public:
   void skip_empty_tracks();
   // Queued tags of all tracks.
   std::size_t queued() const;
+  // The decode time of the first tag popped (RTMP timestamp 0), once there is one.
+  std::optional<std::int64_t> base_ns() const { return base_ns_; }
   // Forgets everything (tracks stay, their queues, EOS marks and the time base are reset).
   void reset();
 
