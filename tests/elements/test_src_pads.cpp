@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <tuple>
@@ -16,6 +17,7 @@
 #include "core/command.hpp"
 #include "core/enhanced.hpp"
 #include "core/flv.hpp"
+#include "fake_server.hpp"
 
 using namespace rtmp;
 
@@ -573,4 +575,110 @@ TEST_F(SrcPads, NullWithinOneSecondWhilePublishing) {
   ASSERT_EQ(srv.pad_names().size(), 2u);
   EXPECT_LT(srv.stop(), 1000.0);
   gst_harness_teardown(pub);
+}
+
+namespace {
+
+// rtmpsrc output=elementary playing from the fake server: pads of its own, linked to the same
+// collector.
+struct Client {
+  GstElement *pipeline = nullptr, *src = nullptr;
+  Collector collector;
+  explicit Client(const std::string &url) {
+    pipeline = gst_pipeline_new(nullptr);
+    src = gst_element_factory_make("rtmpsrc", nullptr);
+    g_object_set(src, "location", url.c_str(), nullptr);
+    gst_util_set_object_arg(G_OBJECT(src), "output", "elementary");
+    g_signal_connect(src, "pad-added", G_CALLBACK(on_pad_added), &collector);
+    g_signal_connect(src, "no-more-pads", G_CALLBACK(on_no_more_pads), &collector);
+    gst_bin_add(GST_BIN(pipeline), src);
+    gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  }
+  ~Client() {
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    gst_object_unref(pipeline);
+  }
+  bool wait(const std::function<bool(Collector &)> &pred, int ms) {
+    const gint64 end = g_get_monotonic_time() + static_cast<gint64>(ms) * 1000;
+    while (g_get_monotonic_time() < end) {
+      g_mutex_lock(&collector.lock);
+      const bool ok = pred(collector);
+      g_mutex_unlock(&collector.lock);
+      if (ok)
+        return true;
+      g_usleep(5000);
+    }
+    return false;
+  }
+};
+
+std::vector<Message> h264_aac_media() {
+  return {
+      test::make_media(
+          MessageType::data_amf0, 0,
+          encode_data(DataMessage{"onMetaData",
+                                  {amf::make_ecma_array({{"title", amf::Value("fromrtmpsrc")},
+                                                         {"hasVideo", amf::Value(true)},
+                                                         {"hasAudio", amf::Value(true)}})}},
+                      1, 0)
+              .payload),
+      test::make_media(MessageType::video, 1000, concat(hex("17 00 000000"), kAvcC)),
+      test::make_media(MessageType::audio, 1000, concat(hex("af 00"), kAsc)),
+      test::make_media(MessageType::video, 1000, concat(hex("17 01 000021"), hex("00000001 65"))),
+      test::make_media(MessageType::audio, 1005, concat(hex("af 01"), hex("2110"))),
+      test::make_media(MessageType::video, 1040, concat(hex("27 01 000000"), hex("00000001 41"))),
+  };
+}
+
+} // namespace
+
+// rtmpsrc: the same pads, caps, timestamps (rebased to the first message) and tags, EOS on both
+// pads when the server ends the stream.
+TEST_F(SrcPads, RtmpsrcPlaysIntoTrackPads) {
+  test::FakeServerOptions opts;
+  opts.play_media = h264_aac_media();
+  test::FakeRtmpServer server(std::move(opts));
+  Client c(server.url());
+  ASSERT_TRUE(c.wait(
+      [](Collector &col) {
+        return col.pads.count("video_0") && col.pads["video_0"].eos && col.pads.count("audio_0") &&
+               col.pads["audio_0"].eos;
+      },
+      10000));
+  g_mutex_lock(&c.collector.lock);
+  PadLog &v = c.collector.pads["video_0"];
+  PadLog &a = c.collector.pads["audio_0"];
+  EXPECT_EQ(v.caps.size(), 1u);
+  EXPECT_EQ(a.caps.size(), 1u);
+  if (v.buffers.size() == 2 && a.buffers.size() == 1) {
+    EXPECT_EQ(GST_BUFFER_DTS(v.buffers[0]), 0u);
+    EXPECT_EQ(GST_BUFFER_PTS(v.buffers[0]), ms(33));
+    EXPECT_EQ(GST_BUFFER_DTS(v.buffers[1]), ms(40));
+    EXPECT_EQ(GST_BUFFER_PTS(a.buffers[0]), ms(5));
+    EXPECT_EQ(buffer_bytes(a.buffers[0]), hex("2110"));
+  } else {
+    ADD_FAILURE() << v.buffers.size() << " video and " << a.buffers.size() << " audio buffers";
+  }
+  bool title = false;
+  for (const auto &t : v.tags)
+    title = title || t.find("fromrtmpsrc") != std::string::npos;
+  EXPECT_TRUE(title);
+  EXPECT_TRUE(c.collector.no_more_pads);
+  g_mutex_unlock(&c.collector.lock);
+}
+
+// rtmpsrc: NULL within 1 s while the server keeps the stream open, pads removed.
+TEST_F(SrcPads, RtmpsrcNullWithinOneSecond) {
+  test::FakeServerOptions opts;
+  opts.play_media = h264_aac_media();
+  opts.end_after_media = false;
+  test::FakeRtmpServer server(std::move(opts));
+  Client c(server.url());
+  ASSERT_TRUE(c.wait([](Collector &col) { return col.pads.size() == 2; }, 10000));
+  const auto t0 = std::chrono::steady_clock::now();
+  gst_element_set_state(c.pipeline, GST_STATE_NULL);
+  const double took =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(took, 1000.0);
+  EXPECT_EQ(c.src->numsrcpads, 1u) << "track pads removed";
 }
