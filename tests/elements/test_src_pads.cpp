@@ -7,6 +7,7 @@
 #include <gst/gst.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -187,10 +188,15 @@ struct Server {
   GstElement *pipeline = nullptr, *src = nullptr;
   Collector collector;
   guint port = 0;
-  Server() {
+  // `wait_s` > 0: on-disconnect=wait with that reconnect-timeout.
+  explicit Server(guint wait_s = 0) {
     pipeline = gst_pipeline_new(nullptr);
     src = gst_element_factory_make("rtmpserversrc", nullptr);
     g_object_set(src, "location", "rtmp://127.0.0.1:0/live/key", nullptr);
+    if (wait_s) {
+      gst_util_set_object_arg(G_OBJECT(src), "on-disconnect", "wait");
+      g_object_set(src, "reconnect-timeout", wait_s, nullptr);
+    }
     gst_util_set_object_arg(G_OBJECT(src), "output", "elementary");
     g_signal_connect(src, "pad-added", G_CALLBACK(on_pad_added), &collector);
     g_signal_connect(src, "no-more-pads", G_CALLBACK(on_no_more_pads), &collector);
@@ -495,6 +501,39 @@ TEST_F(SrcPads, NewSequenceHeaderRenegotiates) {
   EXPECT_EQ(media, (std::vector<std::string>{"caps", "buffer", "buffer", "caps", "buffer"}));
   EXPECT_EQ(srv.pad_names().size(), 2u); // src + video_0
   g_mutex_unlock(&srv.collector.lock);
+}
+
+// on-disconnect=wait: a second publisher with a different H.264 configuration and an audio
+// track the first one did not have keeps video_0 (new caps before its first frame, timeline
+// continued), adds audio_0, and every pad gets one EOS after reconnect-timeout.
+TEST_F(SrcPads, NewPublisherKeepsPadsAndRenegotiates) {
+  Server srv(1);
+  publish(srv.port, {
+                        {9, 0, concat(hex("17 00 000000"), kAvcC)},
+                        {9, 0, concat(hex("17 01 000000"), hex("00000001 65"))},
+                        {9, 40, concat(hex("27 01 000000"), hex("00000001 41"))},
+                    });
+  publish(srv.port, {
+                        {9, 0, concat(hex("17 00 000000"), kAvcC2)},
+                        {8, 0, concat(hex("af 00"), kAsc)},
+                        {9, 0, concat(hex("17 01 000000"), hex("00000001 65"))},
+                        {8, 10, concat(hex("af 01"), hex("2110"))},
+                    });
+  ASSERT_TRUE(srv.wait_eos({"video_0", "audio_0"}));
+  g_mutex_lock(&srv.collector.lock);
+  PadLog &v = srv.collector.pads["video_0"];
+  EXPECT_EQ(v.caps.size(), 2u);
+  EXPECT_EQ(std::count(v.order.begin(), v.order.end(), "stream-start"), 1);
+  EXPECT_EQ(std::count(v.order.begin(), v.order.end(), "eos"), 1);
+  ASSERT_EQ(v.buffers.size(), 3u);
+  EXPECT_GT(GST_BUFFER_DTS(v.buffers[2]), GST_BUFFER_DTS(v.buffers[1]));
+  PadLog &a = srv.collector.pads["audio_0"];
+  EXPECT_EQ(a.caps.size(), 1u);
+  EXPECT_EQ(a.buffers.size(), 1u);
+  EXPECT_EQ(std::count(a.order.begin(), a.order.end(), "eos"), 1);
+  g_mutex_unlock(&srv.collector.lock);
+  auto names = srv.pad_names();
+  EXPECT_EQ(names.size(), 3u);
 }
 
 // Hostile publisher: garbage tag headers, a codec configuration above kMaxCodecConfigSize, a

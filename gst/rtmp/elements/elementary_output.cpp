@@ -143,9 +143,10 @@ bool ElementaryOutput::send_caps(Track &t, bool video, std::uint8_t id, GstCaps 
     return false;
   if (!t.pad) {
     const std::string name = (video ? "video_" : "audio_") + std::to_string(id);
-    GstPadTemplate *templ = video ? video_src_pad_template() : audio_src_pad_template();
-    t.pad = gst_pad_new_from_template(templ, name.c_str());
-    gst_object_unref(templ);
+    GstPadTemplate *templ = gst_element_class_get_pad_template(GST_ELEMENT_GET_CLASS(element_),
+                                                               video ? "video_%u" : "audio_%u");
+    t.pad = templ ? gst_pad_new_from_template(templ, name.c_str())
+                  : gst_pad_new(name.c_str(), GST_PAD_SRC);
     gst_pad_use_fixed_caps(t.pad);
     gst_pad_set_query_function(t.pad, track_pad_query);
     gst_pad_set_active(t.pad, TRUE);
