@@ -91,9 +91,16 @@ EnhancedCapabilities FakeRtmpServer::connect_capabilities() const {
   return connect_capabilities_;
 }
 
+std::vector<Command> FakeRtmpServer::calls() const {
+  std::lock_guard<std::mutex> l(mutex_);
+  return calls_;
+}
+
 void FakeRtmpServer::record_event(const Event &e) {
   std::lock_guard<std::mutex> l(mutex_);
   events_.emplace_back(event_name(e));
+  if (const auto *c = std::get_if<IncomingCall>(&e))
+    calls_.push_back(c->command);
   if (const auto *m = std::get_if<Media>(&e))
     published_.push_back(m->msg);
   if (const auto *c = std::get_if<ConnectRequest>(&e))
@@ -143,10 +150,13 @@ void FakeRtmpServer::serve(GSocket *sock) {
       s.peer_closed();
     } else {
       (void)s.receive(ByteView(buf.data(), static_cast<std::size_t>(n)), now_ms());
+      chunk_size_in_ = s.stats().chunk_size_in;
     }
     while (auto e = s.poll_event()) {
       record_event(*e);
       if (std::holds_alternative<ConnectRequest>(*e)) {
+        for (int waited = 0; waited < opts_.connect_delay_ms && !stop_; waited += 10)
+          g_usleep(10000);
         if (opts_.reject_connect)
           s.reject_connect(opts_.reject_connect->first, opts_.reject_connect->second);
         else

@@ -31,6 +31,8 @@ struct FakeServerOptions {
   bool end_after_media = true;
   // Close the TCP connection right after the media (no Stream EOF, no Play.Stop).
   bool close_after_media = false;
+  // Answer connect only after this long (a slow server: async-connect tests).
+  int connect_delay_ms = 0;
   // Seek requests (VOD): called with the position; may return media to send after the seek.
   std::function<std::vector<Message>(double ms)> on_seek;
 };
@@ -48,6 +50,9 @@ public:
   // Thread-safe views of what happened.
   std::vector<Message> published() const;
   std::vector<std::string> events() const; // event_name() of every session event, in order
+  std::vector<Command> calls() const;      // the IncomingCall commands (e.g. secureTokenResponse)
+  // The chunk size the client sends with, as of the last bytes received.
+  std::uint32_t chunk_size_in() const { return chunk_size_in_.load(); }
   int connections() const { return connections_.load(); }
   bool saw(const std::string &event_name) const;
   // The E-RTMP capabilities of the last connect command (fourCcList, ...).
@@ -66,12 +71,14 @@ private:
   std::uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<int> connections_{0};
+  std::atomic<std::uint32_t> chunk_size_in_{128};
   std::thread thread_;
   mutable std::mutex mutex_;
   mutable std::condition_variable cond_;
   std::vector<Message> published_;
   std::vector<std::string> events_;
   EnhancedCapabilities connect_capabilities_;
+  std::vector<Command> calls_;
 };
 
 // FLV-style payload helpers for scripted media.

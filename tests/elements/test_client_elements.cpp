@@ -13,9 +13,11 @@
 
 #include "core/command.hpp"
 #include "core/flv.hpp"
+#include "client_harness.hpp"
 #include "fake_server.hpp"
 
 using namespace rtmp;
+using rtmp::test::client_harness;
 using rtmp::test::FakeRtmpServer;
 using rtmp::test::FakeServerOptions;
 
@@ -296,7 +298,7 @@ TEST_F(ClientElements, SrcOutputsFlvWithStreamheaderTagsAndEos) {
   o.play_media.push_back(test::make_media(MessageType::video, 33, avc_frame(false, 3)));
   FakeRtmpServer server(o);
 
-  GstHarness *h = gst_harness_new("rtmpsrc");
+  GstHarness *h = client_harness("rtmpsrc");
   g_object_set(h->element, "location", server.url().c_str(), nullptr);
   gst_harness_play(h);
 
@@ -380,7 +382,7 @@ TEST_F(ClientElements, SrcTimestampsCrossExtendedAndWrap) {
   for (std::uint32_t t : ts)
     o.play_media.push_back(test::make_media(MessageType::audio, t, aac_frame(1)));
   FakeRtmpServer server(o);
-  GstHarness *h = gst_harness_new("rtmpsrc");
+  GstHarness *h = client_harness("rtmpsrc");
   g_object_set(h->element, "location", server.url().c_str(), nullptr);
   gst_harness_play(h);
   gst_buffer_unref(gst_harness_pull(h)); // FLV header
@@ -413,7 +415,7 @@ TEST_F(ClientElements, SrcPlayRejectedIsANotFoundError) {
   FakeServerOptions o;
   o.reject_play = {{std::string(status::play_stream_not_found), "No such stream"}};
   FakeRtmpServer server(o);
-  GstHarness *h = gst_harness_new("rtmpsrc");
+  GstHarness *h = client_harness("rtmpsrc");
   ErrorWatch watch(h->element);
   g_object_set(h->element, "location", server.url().c_str(), nullptr);
   gst_harness_play(h);
@@ -445,7 +447,7 @@ static Bytes flv_file() {
 
 TEST_F(ClientElements, SinkPublishesUnalignedFlv) {
   FakeRtmpServer server;
-  GstHarness *h = gst_harness_new("rtmpsink");
+  GstHarness *h = client_harness("rtmpsink");
   g_object_set(h->element, "location", server.url().c_str(), nullptr);
   gst_harness_set_src_caps_str(h, "video/x-flv");
   const Bytes file = flv_file();
@@ -475,7 +477,7 @@ TEST_F(ClientElements, SinkPublishesUnalignedFlv) {
 
 TEST_F(ClientElements, SinkUsesStreamheaderAndSkipsInBandHeaders) {
   FakeRtmpServer server;
-  GstHarness *h = gst_harness_new("rtmpsink");
+  GstHarness *h = client_harness("rtmpsink");
   g_object_set(h->element, "location", server.url().c_str(), nullptr);
   Bytes header = make_flv_header(FlvHeader{true, true});
   write_flv_tag(8, 0, kAacConfig, header);
@@ -508,7 +510,7 @@ TEST_F(ClientElements, SinkPublishRejectedNamesTheServerCode) {
   FakeServerOptions o;
   o.reject_publish = {{std::string(status::publish_bad_name), "Stream already publishing"}};
   FakeRtmpServer server(o);
-  GstHarness *h = gst_harness_new("rtmpsink");
+  GstHarness *h = client_harness("rtmpsink");
   ErrorWatch watch(h->element);
   g_object_set(h->element, "location", server.url().c_str(), nullptr);
   gst_harness_set_src_caps_str(h, "video/x-flv");
@@ -523,7 +525,7 @@ TEST_F(ClientElements, SinkPublishRejectedNamesTheServerCode) {
 
 TEST_F(ClientElements, SinkConnectRefusedIsAClearError) {
   const guint16 port = refused_port();
-  GstHarness *h = gst_harness_new("rtmpsink");
+  GstHarness *h = client_harness("rtmpsink");
   ErrorWatch watch(h->element);
   const std::string url = "rtmp://127.0.0.1:" + std::to_string(port) + "/live/x";
   g_object_set(h->element, "location", url.c_str(), nullptr);
@@ -543,7 +545,7 @@ TEST_F(ClientElements, ConnectRejectedIsNotAuthorized) {
   FakeServerOptions o;
   o.reject_connect = {{std::string(status::connect_rejected), "go away"}};
   FakeRtmpServer server(o);
-  GstHarness *h = gst_harness_new("rtmpsrc");
+  GstHarness *h = client_harness("rtmpsrc");
   ErrorWatch watch(h->element);
   g_object_set(h->element, "location", server.url().c_str(), nullptr);
   gst_harness_play(h);
@@ -623,7 +625,7 @@ GstFlowReturn publish_once(GstHarness *h) {
 TEST_F(ClientElements, SinkAuthenticatesAdobeAndLlnw) {
   for (auto method : {auth::Method::adobe, auth::Method::llnw}) {
     FakeRtmpServer server(auth_server(method));
-    GstHarness *h = gst_harness_new("rtmpsink");
+    GstHarness *h = client_harness("rtmpsink");
     const std::string url =
         "rtmp://alice:s3cret@127.0.0.1:" + std::to_string(server.port()) + "/live/test";
     g_object_set(h->element, "location", url.c_str(), nullptr);
@@ -640,7 +642,7 @@ TEST_F(ClientElements, SrcAuthenticatesWithUsernamePasswordProperties) {
   FakeServerOptions o = auth_server(auth::Method::adobe);
   o.play_media.push_back(test::make_media(MessageType::audio, 0, kAacConfig));
   FakeRtmpServer server(o);
-  GstHarness *h = gst_harness_new("rtmpsrc");
+  GstHarness *h = client_harness("rtmpsrc");
   g_object_set(h->element, "location", server.url().c_str(), "username", "alice", "password",
                "s3cret", "authmod", 2 /* adobe */, nullptr);
   gst_harness_play(h);
@@ -655,7 +657,7 @@ TEST_F(ClientElements, SrcAuthenticatesWithUsernamePasswordProperties) {
 TEST_F(ClientElements, WrongPasswordIsAClearAuthError) {
   for (auto method : {auth::Method::adobe, auth::Method::llnw}) {
     FakeRtmpServer server(auth_server(method));
-    GstHarness *h = gst_harness_new("rtmpsink");
+    GstHarness *h = client_harness("rtmpsink");
     ErrorWatch watch(h->element);
     const std::string url =
         "rtmp://alice:wrong@127.0.0.1:" + std::to_string(server.port()) + "/live/test";
@@ -677,7 +679,7 @@ TEST_F(ClientElements, WrongPasswordIsAClearAuthError) {
 // onMetaData when they arrive while publishing.
 TEST_F(ClientElements, SinkMergesTagsIntoMetadata) {
   FakeRtmpServer server;
-  GstHarness *h = gst_harness_new("rtmpsink");
+  GstHarness *h = client_harness("rtmpsink");
   g_object_set(h->element, "location", server.url().c_str(), nullptr);
   gst_harness_set_src_caps_str(h, "video/x-flv");
   GstTagList *tl = gst_tag_list_new(GST_TAG_TITLE, "first title", nullptr);
@@ -710,7 +712,7 @@ TEST_F(ClientElements, SinkMergesTagsIntoMetadata) {
 // arriving at once.
 TEST_F(ClientElements, SinkPeakKbpsPacesTheOutput) {
   FakeRtmpServer server;
-  GstHarness *h = gst_harness_new("rtmpsink");
+  GstHarness *h = client_harness("rtmpsink");
   g_object_set(h->element, "location", server.url().c_str(), "peak-kbps", 320u, nullptr);
   gst_harness_set_src_caps_str(h, "video/x-flv");
   Bytes file = make_flv_header(FlvHeader{true, true});
@@ -741,7 +743,7 @@ TEST_F(ClientElements, SrcSendsBufferLengthAndReceiveCommands) {
   for (std::uint32_t i = 1; i <= 50; ++i)
     o.play_media.push_back(test::make_media(MessageType::audio, i * 23, aac_frame(1)));
   FakeRtmpServer server(o);
-  GstHarness *h = gst_harness_new("rtmpsrc");
+  GstHarness *h = client_harness("rtmpsrc");
   g_object_set(h->element, "location", server.url().c_str(), "buffer-length", 1234u,
                "receive-audio", FALSE, nullptr);
   gst_harness_play(h);
@@ -762,7 +764,7 @@ TEST_F(ClientElements, SrcIdleTimeoutIsAnError) {
   FakeServerOptions o;
   o.end_after_media = false; // plays, then sends nothing
   FakeRtmpServer server(o);
-  GstHarness *h = gst_harness_new("rtmpsrc");
+  GstHarness *h = client_harness("rtmpsrc");
   ErrorWatch watch(h->element);
   g_object_set(h->element, "location", server.url().c_str(), "idle-timeout", 1u, nullptr);
   gst_harness_play(h);
@@ -779,7 +781,7 @@ TEST_F(ClientElements, SrcConnectionClosedWithoutEofDependsOnNoEofIsError) {
     o.play_media.push_back(test::make_media(MessageType::audio, 0, kAacConfig));
     o.close_after_media = true;
     FakeRtmpServer server(o);
-    GstHarness *h = gst_harness_new("rtmpsrc");
+    GstHarness *h = client_harness("rtmpsrc");
     ErrorWatch watch(h->element);
     g_object_set(h->element, "location", server.url().c_str(), "no-eof-is-error", no_eof_is_error,
                  nullptr);
@@ -810,7 +812,7 @@ TEST_F(ClientElements, SrcConnectionClosedWithoutEofDependsOnNoEofIsError) {
 // the ping sent after createStream (answered by the server's core session).
 TEST_F(ClientElements, SinkStatsAfterPublishing) {
   FakeRtmpServer server;
-  GstHarness *h = gst_harness_new("rtmpsink");
+  GstHarness *h = client_harness("rtmpsink");
   g_object_set(h->element, "location", server.url().c_str(), "chunk-size", 8192u, nullptr);
   gst_harness_set_src_caps_str(h, "video/x-flv");
   const Bytes file = flv_file();

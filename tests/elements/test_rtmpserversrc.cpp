@@ -19,6 +19,7 @@
 #include "core/enhanced.hpp"
 #include "core/flv.hpp"
 #include "elements/flv_output.h"
+#include "client_harness.hpp"
 
 using namespace rtmp;
 
@@ -360,7 +361,7 @@ TEST_F(ServerSrc, LoopbackPublishKeepsTagsAndPostsTextDataAndCuePoints) {
   gst_element_set_bus(srv->element, bus);
   const guint port = get_uint(srv->element, "bound-port");
 
-  GstHarness *pub = gst_harness_new("rtmpsink");
+  GstHarness *pub = rtmp::test::client_harness("rtmpsink");
   ASSERT_NE(pub, nullptr);
   const std::string url = "rtmp://127.0.0.1:" + std::to_string(port) + "/live/key";
   g_object_set(pub->element, "location", url.c_str(), nullptr);
@@ -473,7 +474,7 @@ TEST_F(ServerSrc, LoopbackPublishKeepsTagsAndPostsTextDataAndCuePoints) {
 TEST_F(ServerSrc, PublisherLeavingIsEosWithOnDisconnectEos) {
   GstHarness *srv = start_server();
   const guint port = get_uint(srv->element, "bound-port");
-  GstHarness *pub = gst_harness_new("rtmpsink");
+  GstHarness *pub = rtmp::test::client_harness("rtmpsink");
   const std::string url = "rtmp://127.0.0.1:" + std::to_string(port) + "/live/key";
   g_object_set(pub->element, "location", url.c_str(), nullptr);
   gst_harness_set_src_caps_str(pub, "video/x-flv");
@@ -522,7 +523,7 @@ TEST_F(ServerSrc, SecondPublisherOfABusyKeyIsRejectedAndTheFirstKept) {
   const guint port = get_uint(srv->element, "bound-port");
   const std::string url = "rtmp://127.0.0.1:" + std::to_string(port) + "/live/key";
   auto publisher = [&url]() {
-    GstHarness *h = gst_harness_new("rtmpsink");
+    GstHarness *h = rtmp::test::client_harness("rtmpsink");
     g_object_set(h->element, "location", url.c_str(), "timeout", 5u, nullptr);
     gst_harness_set_src_caps_str(h, "video/x-flv");
     gst_harness_play(h);
@@ -561,7 +562,7 @@ TEST_F(ServerSrc, SecondPublisherOfABusyKeyIsRejectedAndTheFirstKept) {
 TEST_F(ServerSrc, EnhancedRtmpTagsPassThroughUnchanged) {
   GstHarness *srv = start_server();
   const guint port = get_uint(srv->element, "bound-port");
-  GstHarness *pub = gst_harness_new("rtmpsink");
+  GstHarness *pub = rtmp::test::client_harness("rtmpsink");
   const std::string url = "rtmp://127.0.0.1:" + std::to_string(port) + "/live/key";
   g_object_set(pub->element, "location", url.c_str(), nullptr);
   gst_harness_set_src_caps_str(pub, "video/x-flv");
@@ -634,7 +635,7 @@ namespace {
 // One publish from our rtmpsink (a harness) of `tags` (type, timestamp, payload) as an FLV
 // stream, then the publisher goes away.
 void publish_and_leave(guint port, const std::vector<std::tuple<int, std::uint32_t, Bytes>> &tags) {
-  GstHarness *pub = gst_harness_new("rtmpsink");
+  GstHarness *pub = rtmp::test::client_harness("rtmpsink");
   const std::string url = "rtmp://127.0.0.1:" + std::to_string(port) + "/live/key";
   g_object_set(pub->element, "location", url.c_str(), nullptr);
   gst_harness_set_src_caps_str(pub, "video/x-flv");
@@ -721,7 +722,7 @@ gchar *password_of(GstElement *, const gchar *user, gpointer) {
 
 // Our rtmpsink publishing one keyframe with credentials; returns the flow of the push.
 GstFlowReturn publish_with(guint port, const char *user, const char *password) {
-  GstHarness *pub = gst_harness_new("rtmpsink");
+  GstHarness *pub = rtmp::test::client_harness("rtmpsink");
   const std::string url = "rtmp://127.0.0.1:" + std::to_string(port) + "/live/key";
   g_object_set(pub->element, "location", url.c_str(), "username", user, "password", password,
                nullptr);

@@ -19,6 +19,7 @@
 #include "core/enhanced.hpp"
 #include "core/flv.hpp"
 #include "elements/track_interleaver.h"
+#include "client_harness.hpp"
 #include "fake_server.hpp"
 
 using namespace rtmp;
@@ -841,7 +842,7 @@ TEST_F(SinkPads, NullWithinOneSecondWhileWaitingForAnEmptyTrack) {
 // AudioSpecificConfig, keeping the stream's own fields (width, and a videocodecid it had).
 TEST_F(SinkPads, FlvPadCompletesOnMetaDataFromTheAacConfig) {
   FakeRtmpServer server;
-  GstHarness *pub = gst_harness_new("rtmpsink");
+  GstHarness *pub = rtmp::test::client_harness("rtmpsink");
   g_object_set(pub->element, "location", server.url().c_str(), nullptr);
   gst_harness_set_src_caps_str(pub, "video/x-flv");
   const Bytes meta = encode_data(DataMessage{"onMetaData",

@@ -6,6 +6,7 @@
 #include <random>
 #include <utility>
 
+#include "core/secure_token.hpp"
 #include "core/shared_object.hpp"
 
 namespace rtmp {
@@ -225,6 +226,8 @@ std::error_code ClientSession::handle_result(Command &&cmd, bool ok, Millis now)
       }
       return handle_connect_error(info);
     }
+    if (auto ec = answer_secure_token(cmd.argument(0)))
+      return ec;
     state_ = State::connected;
     Connected c;
     c.properties = cmd.command_object;
@@ -329,6 +332,31 @@ std::error_code ClientSession::handle_connect_error(const StatusInfo &info) {
   push_event(AuthRetry{app.app + query, query});
   close("authentication challenge: reconnect with credentials");
   state_ = State::closed;
+  return {};
+}
+
+std::error_code ClientSession::answer_secure_token(const amf::Value *information) {
+  const amf::Value *token = information ? information->find("secureToken") : nullptr;
+  if (!token)
+    return {};
+  auto finish = [&](Errc e, std::string description) {
+    auto ec = fail(make_error_code(e), std::move(description));
+    state_ = State::closed;
+    return ec;
+  };
+  if (!token->as_string())
+    return finish(Errc::malformed, "the server's secureToken is not a string");
+  if (cfg_.secure_token.empty())
+    return finish(Errc::auth_failed,
+                  "server requires secure token authentication (set the secure-token key)");
+  auto plaintext = decrypt_secure_token(cfg_.secure_token, *token->as_string());
+  if (!plaintext)
+    return finish(plaintext.error() == make_error_code(Errc::limit_exceeded) ? Errc::limit_exceeded
+                                                                             : Errc::malformed,
+                  "invalid secureToken from the server: " + plaintext.error().message());
+  // librtmp and rtmp2: a call with transaction id 0 (no answer expected), null, the plaintext.
+  send_command(make_call("secureTokenResponse", 0, {std::move(*plaintext)}));
+  note("answered the server's secureToken");
   return {};
 }
 
@@ -512,6 +540,17 @@ std::uint32_t ClientSession::call(std::string name, std::vector<amf::Value> args
   const std::uint32_t txn = next_txn(Pending::call, deadline);
   send_command(make_call(name, txn, std::move(args)));
   return txn;
+}
+
+std::error_code ClientSession::set_chunk_size(std::uint32_t size) {
+  if (size < 1 || size > chunk::kMaxChunkSize)
+    return make_error_code(Errc::invalid_argument);
+  if (state_ == State::idle || state_ == State::closed || closed())
+    return make_error_code(Errc::invalid_state);
+  cfg_.chunk_size = size;
+  if (state_ != State::handshaking && size != stats().chunk_size_out)
+    send_chunk_size(size);
+  return {};
 }
 
 } // namespace rtmp

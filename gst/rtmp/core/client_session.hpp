@@ -46,6 +46,11 @@ struct ClientConfig {
   std::string username;  // credentials for Adobe / Limelight authentication (auth.hpp)
   std::string password;
   auth::Method auth_method = auth::Method::automatic;
+  // Key for a server's secureToken challenge (secure_token.hpp): when the connect _result's
+  // information object carries `secureToken`, the session answers secureTokenResponse before
+  // Connected. A challenge without a key configured fails the connect (Errc::auth_failed), as
+  // rtmp2 does.
+  std::string secure_token;
   EnhancedCapabilities capabilities; // advertised in connect (Enhanced RTMP v2)
   ChunkLimits limits;
   amf::DecodeLimits amf_limits;
@@ -97,6 +102,9 @@ public:
   // pending). The answer arrives as CommandResult{txn}.
   std::uint32_t call(std::string name, std::vector<amf::Value> args,
                      std::optional<Millis> now = std::nullopt);
+  // Set Chunk Size (RTMP 1.0 section 5.4.1) at once, between two messages: what follows is
+  // chunked with `size` (1..2^31-1, else Errc::invalid_argument).
+  std::error_code set_chunk_size(std::uint32_t size);
 
 private:
   enum class State { idle, handshaking, connecting, connected, closed };
@@ -118,6 +126,7 @@ private:
   std::error_code handle_result(Command &&cmd, bool ok, Millis now);
   std::error_code handle_on_status(Command &&cmd, std::uint32_t stream_id);
   std::error_code handle_connect_error(const StatusInfo &info);
+  std::error_code answer_secure_token(const amf::Value *information);
   std::uint32_t next_txn(Pending kind, std::optional<Millis> deadline);
   std::error_code require_connected() const;
   std::optional<Millis> deadline_from(Millis now) const {

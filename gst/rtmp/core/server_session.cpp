@@ -411,6 +411,9 @@ std::error_code ServerSession::accept_connect(Millis now) {
   r.fms_ver = cfg_.fms_ver;
   r.object_encoding = object_encoding_;
   Command result = make_connect_result(connect_txn_, r);
+  if (!cfg_.secure_token.empty() && !result.arguments.empty())
+    if (auto *info = result.arguments[0].properties())
+      info->emplace_back("secureToken", cfg_.secure_token);
   // Enhanced RTMP v2: answer a client that offered capabilities with what we accept.
   if (auto *props = result.command_object.properties();
       props && !offered_.empty() && !cfg_.accepted_capabilities.empty())

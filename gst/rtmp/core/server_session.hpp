@@ -43,6 +43,10 @@ struct ServerConfig {
   EnhancedCapabilities accepted_capabilities;
   auth::ServerAuthConfig auth;
   HandshakeOptions handshake;
+  // Limelight-style challenge (secure_token.hpp): when set, sent as `secureToken` in the connect
+  // _result's information object (encrypt_secure_token's hex); the client's
+  // secureTokenResponse call then arrives as an IncomingCall for the application to check.
+  std::string secure_token;
 };
 
 class ServerSession : public Connection {

@@ -71,6 +71,7 @@ ClientConfig make_client_config(const ClientSettings &s, Role role) {
   cfg.username = s.username;
   cfg.password = s.password;
   cfg.auth_method = to_method(s.authmod);
+  cfg.secure_token = s.secure_token;
   cfg.publishing = role == Role::sink;
   return cfg;
 }
@@ -216,6 +217,24 @@ Outcome ClientConnection::open(const ClientSettings &s) {
       report_from_rtmp(make_error_code(Errc::auth_failed),
                        "the server kept challenging the credentials", "", context, direction());
   return Outcome::failed;
+}
+
+void AsyncConnect::start(ClientConnection *conn, std::function<Outcome()> work) {
+  (void)join();
+  pending_ = true;
+  thread_ = std::thread([this, conn, work = std::move(work)] {
+    outcome_ = work();
+    if (outcome_ == Outcome::failed)
+      (void)conn->flow(outcome_); // posts the error now, whether or not data ever comes
+  });
+}
+
+std::optional<Outcome> AsyncConnect::join() {
+  if (!thread_.joinable())
+    return std::nullopt;
+  thread_.join();
+  pending_ = false;
+  return outcome_;
 }
 
 ClientSettings ElementState::snapshot() {

@@ -6,9 +6,12 @@
 
 #include <gst/gst.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "core/client_session.hpp"
@@ -78,6 +81,35 @@ private:
   std::string peer_;
   ErrorReport error_;
   EnhancedCapabilities enhanced_;
+};
+
+// async-connect=true (rtmp2's meaning, "Connect on READY, otherwise on first push"): the
+// connection, up to publish/play start, is made on a thread of its own that start() launches,
+// so the READY->PAUSED change returns at once and the connection is ready when data flows. The
+// streaming thread join()s it before it first touches the connection; until then only that
+// thread uses it. cancel() on the connection's driver (unlock/stop) makes it return promptly.
+// A failure is posted on the bus by the connect thread itself, so that it shows even when no
+// buffer ever comes.
+class AsyncConnect {
+public:
+  AsyncConnect() = default;
+  AsyncConnect(const AsyncConnect &) = delete;
+  AsyncConnect &operator=(const AsyncConnect &) = delete;
+  ~AsyncConnect() { (void)join(); }
+
+  // Runs `work` on a new thread; `conn` posts the error of a failed outcome.
+  void start(ClientConnection *conn, std::function<Outcome()> work);
+  // Waits for the thread (cancellable through the connection). The outcome of the work when a
+  // thread was started since the last join(), nullopt otherwise.
+  std::optional<Outcome> join();
+  // A thread was started and not joined yet: until then the connection is not ours (safe to
+  // call from any thread).
+  bool pending() const { return pending_.load(); }
+
+private:
+  std::thread thread_;
+  std::atomic<bool> pending_{false};
+  Outcome outcome_ = Outcome::ok;
 };
 
 // What other threads touch in a client element, with the ONE lock that guards it: the settings

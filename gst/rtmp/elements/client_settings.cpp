@@ -165,8 +165,12 @@ void install_client_properties(GObjectClass *klass, Role role) {
   install(PROP_AUTHMOD,
           g_param_spec_enum("authmod", "Authorization mode", "RTMP authorization mode",
                             authmod_get_type(), static_cast<gint>(Authmod::auto_), rw));
-  install(PROP_SECURE_TOKEN, g_param_spec_string("secure-token", "Secure token",
-                                                 "RTMP authorization token", nullptr, rw));
+  install(PROP_SECURE_TOKEN,
+          g_param_spec_string("secure-token", "Secure token",
+                              "Key that decrypts a server's secureToken challenge "
+                              "(Limelight/Akamai), answered with "
+                              "secureTokenResponse",
+                              nullptr, rw));
   install(PROP_TIMEOUT,
           g_param_spec_uint("timeout", "Timeout",
                             "RTMP timeout in seconds (connect, handshake, command replies)", 0,
@@ -192,8 +196,9 @@ void install_client_properties(GObjectClass *klass, Role role) {
   if (role == Role::sink) {
     install(PROP_CHUNK_SIZE,
             g_param_spec_uint("chunk-size", "Chunk size",
-                              "RTMP chunk size we send with (RTMP 1.0 section 5.4.1)", 1,
-                              kMaxChunkSizeSetting, kDefaultChunkSize, rw_live));
+                              "RTMP chunk size we send with (RTMP 1.0 section 5.4.1); a "
+                              "change while publishing is sent at once",
+                              1, kMaxChunkSizeSetting, kDefaultChunkSize, rw_live));
     install(PROP_PEAK_KBPS,
             g_param_spec_uint("peak-kbps", "Peak bitrate",
                               "Bitrate in kbit/sec to pace outgoing packets (0 = no pacing)", 0,

@@ -58,8 +58,9 @@ struct SinkPrivate {
   // Settings, stats and counters shared with other threads, under their one lock.
   ElementState state;
 
-  // Streaming thread only.
+  // Streaming thread only (and the connect thread of async-connect until it is joined).
   std::unique_ptr<ClientConnection> conn;
+  AsyncConnect async;
   ClientSettings active; // settings copied at connect time
   bool publishing = false;
   FlvReader reader;
@@ -346,11 +347,9 @@ static Outcome send_flv_bytes(GstRtmpClientSink *self, ByteView data) {
 static Outcome connect_and_publish(GstRtmpClientSink *self) {
   SinkPrivate *p = self->priv;
   p->active = p->state.snapshot();
-  if (p->active.stream.empty()) {
-    RTMP_POST_ERROR(
-        self, report_settings("no stream name to publish", "set location or the stream property"));
-    return Outcome::failed;
-  }
+  if (p->active.stream.empty())
+    return p->conn->fail_with(
+        report_settings("no stream name to publish", "set location or the stream property"));
   ClientConnection &c = *p->conn;
   if (Outcome o = c.open(p->active); o != Outcome::ok)
     return o;
@@ -521,6 +520,28 @@ static void drop_until_keyframe(SinkPrivate *p, std::vector<FlvTag> &tags) {
     p->state.add_dropped(dropped);
 }
 
+// async-connect: waits for the connect thread before the streaming thread uses the connection.
+// FALSE when it failed (it posted the error); after a cancellation (a flush while connecting)
+// the next render() connects again.
+static bool settle_async_connect(SinkPrivate *p) {
+  const std::optional<Outcome> o = p->async.join();
+  return !o || *o != Outcome::failed;
+}
+
+// chunk-size changed while publishing: Set Chunk Size goes out at once, between two messages
+// (RTMP 1.0 section 5.4.1), and what follows is chunked with the new size.
+static void apply_chunk_size(GstRtmpClientSink *self) {
+  SinkPrivate *p = self->priv;
+  g_mutex_lock(&p->state.lock);
+  const guint size = p->state.settings.chunk_size;
+  g_mutex_unlock(&p->state.lock);
+  if (size == p->active.chunk_size)
+    return;
+  GST_INFO_OBJECT(self, "chunk size %u -> %u", p->active.chunk_size, size);
+  if (!p->conn->session().set_chunk_size(size))
+    p->active.chunk_size = size;
+}
+
 // Sends `tags` (or queues them while reconnecting), then waits for the socket to take them
 // (back-pressure, peak-kbps) and handles what the server said meanwhile. Shared by the FLV pad
 // and the request pads.
@@ -533,6 +554,7 @@ static GstFlowReturn send_or_queue(GstRtmpClientSink *self, std::vector<FlvTag> 
   }
 
   drop_until_keyframe(p, tags);
+  apply_chunk_size(self);
   std::size_t sent = 0;
   if (Outcome o = send_tags(self, tags, sent); o != Outcome::ok)
     return connection_lost(self, o,
@@ -561,6 +583,8 @@ static GstFlowReturn gst_rtmp_client_sink_render(GstBaseSink *sink, GstBuffer *b
   auto *self = GST_RTMP_CLIENT_SINK(sink);
   SinkPrivate *p = self->priv;
 
+  if (!settle_async_connect(p))
+    return GST_FLOW_ERROR;
   if (!p->publishing && !p->reconnecting) {
     // The first connection: failing it is an error even with reconnect=true (the settings
     // are more likely wrong than the server down).
@@ -641,7 +665,9 @@ static void handle_tags(GstRtmpClientSink *self, GstEvent *event) {
   if (!p->taglist)
     p->taglist = gst_tag_list_new_empty();
   gst_tag_list_insert(p->taglist, tl, GST_TAG_MERGE_REPLACE);
-  if (!p->publishing || !p->conn || !p->conn->is_open())
+  // Before the first buffer (async-connect may have published already) the tags go into the
+  // stream's own onMetaData.
+  if (!p->publishing || !p->streamheader_sent || !p->conn || !p->conn->is_open())
     return;
   FlvTag meta;
   meta.type = static_cast<std::uint8_t>(FlvTagType::script);
@@ -659,6 +685,8 @@ static void handle_tags(GstRtmpClientSink *self, GstEvent *event) {
 
 static gboolean gst_rtmp_client_sink_event(GstBaseSink *sink, GstEvent *event) {
   auto *self = GST_RTMP_CLIENT_SINK(sink);
+  if (GST_EVENT_TYPE(event) == GST_EVENT_EOS || GST_EVENT_TYPE(event) == GST_EVENT_TAG)
+    (void)settle_async_connect(self->priv);
   if (GST_EVENT_TYPE(event) == GST_EVENT_EOS)
     send_stop_commands(self);
   else if (GST_EVENT_TYPE(event) == GST_EVENT_TAG)
@@ -717,9 +745,16 @@ namespace {
 class SinkHost final : public RequestPadsHost {
 public:
   explicit SinkHost(GstRtmpClientSink *self) : self_(self) {}
-  bool connected() override { return p()->publishing || p()->reconnecting; }
+  // A background connect (async-connect, for request pads added after start()) is finished
+  // before they look at the connection.
+  bool connected() override {
+    (void)settle_async_connect(p());
+    return p()->publishing || p()->reconnecting;
+  }
   bool publishing() override { return p()->publishing; }
   GstFlowReturn connect(const EnhancedCapabilities &caps) override {
+    if (!settle_async_connect(p())) // it failed and posted the error
+      return GST_FLOW_ERROR;
     p()->conn->set_enhanced_capabilities(caps);
     return flow_from(self_, connect_and_publish(self_));
   }
@@ -791,11 +826,21 @@ static gboolean gst_rtmp_client_sink_start(GstBaseSink *sink) {
     gst_tag_list_unref(p->taglist);
   p->taglist = nullptr;
   p->request_pads->reset();
+  // With request pads the connect waits for every pad's caps instead: the connect command
+  // announces their codecs (sink_request_pads.h).
+  if (p->state.snapshot().async_connect && p->request_pads->empty()) {
+    GST_INFO_OBJECT(self, "connecting in the background (async-connect)");
+    p->async.start(p->conn.get(), [self] { return connect_and_publish(self); });
+  }
   return TRUE;
 }
 
 static gboolean gst_rtmp_client_sink_stop(GstBaseSink *sink) {
   SinkPrivate *p = PRIV(sink);
+  if (p->conn && p->async.pending()) {
+    p->conn->driver().cancel();
+    (void)p->async.join();
+  }
   p->state.refresh_stats(p->conn.get());
   if (p->conn)
     p->conn->close();

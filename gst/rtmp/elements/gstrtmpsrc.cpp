@@ -40,8 +40,9 @@ struct SrcPrivate {
   // Settings, stats and counters shared with other threads, under their one lock.
   ElementState state;
 
-  // Streaming thread only.
+  // Streaming thread only (and the connect thread of async-connect until it is joined).
   std::unique_ptr<ClientConnection> conn;
+  AsyncConnect async;
   ClientSettings active;
   bool playing = false;
   bool header_pushed = false;
@@ -220,6 +221,10 @@ static GstFlowReturn create_buffer(GstRtmpClientSrc *self, GstBuffer **outbuf) {
     *outbuf = p->out.header_buffer();
     return GST_FLOW_OK;
   }
+  // async-connect: the connect thread posted its failure already; after a cancellation (a
+  // flush while connecting) we connect again here.
+  if (std::optional<Outcome> o = p->async.join(); o && *o == Outcome::failed)
+    return GST_FLOW_ERROR;
   if (!p->playing) {
     if (GstFlowReturn r = flow_from(self, connect_and_play(self)); r != GST_FLOW_OK)
       return r;
@@ -357,12 +362,21 @@ static gboolean gst_rtmp_client_src_start(GstBaseSrc *src) {
   g_mutex_lock(&p->state.lock);
   p->mode = p->output;
   g_mutex_unlock(&p->state.lock);
-  gst_base_src_set_live(src, p->state.snapshot().live);
+  const ClientSettings settings = p->state.snapshot();
+  gst_base_src_set_live(src, settings.live);
+  if (settings.async_connect) {
+    GST_INFO_OBJECT(self, "connecting in the background (async-connect)");
+    p->async.start(p->conn.get(), [self] { return connect_and_play(self); });
+  }
   return TRUE;
 }
 
 static gboolean gst_rtmp_client_src_stop(GstBaseSrc *src) {
   SrcPrivate *p = PRIV(src);
+  if (p->conn && p->async.pending()) {
+    p->conn->driver().cancel();
+    (void)p->async.join();
+  }
   p->state.refresh_stats(p->conn.get());
   if (p->conn)
     p->conn->close();
@@ -413,7 +427,7 @@ static gboolean gst_rtmp_client_src_do_seek(GstBaseSrc *src, GstSegment *segment
   SrcPrivate *p = PRIV(src);
   if (segment->format != GST_FORMAT_TIME)
     return FALSE;
-  if (!p->playing) // the initial segment: nothing to do
+  if (p->async.pending() || !p->playing) // the initial segment: nothing to do
     return TRUE;
   p->pending_seek_ms = static_cast<gint64>(segment->start / GST_MSECOND);
   segment->time = segment->start;
@@ -453,7 +467,8 @@ static gboolean gst_rtmp_client_src_query(GstBaseSrc *src, GstQuery *query) {
 // unpause are sent with the position of the last message (RTMP 1.0 section 7.2.2.8).
 static void send_pause(GstRtmpClientSrc *self, bool paused) {
   SrcPrivate *p = self->priv;
-  if (!p->playing || !p->conn || !p->conn->is_open() || p->paused_sent == paused)
+  if (p->async.pending() || !p->playing || !p->conn || !p->conn->is_open() ||
+      p->paused_sent == paused)
     return;
   const double position = static_cast<double>(p->out.timeline().last);
   if (p->conn->session().pause(p->conn->stream_id(), paused, position))

@@ -1,0 +1,336 @@
+// rtmpsink / rtmpsrc: when the connection is made (async-connect), the secureToken answer
+// (secure-token) and chunk-size changed while publishing, against FakeRtmpServer (our core's
+// ServerSession on a loopback port), whose connect answer can be delayed.
+#include <gst/check/gstharness.h>
+#include <gst/gst.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstring>
+#include <string>
+
+#include "core/command.hpp"
+#include "core/flv.hpp"
+#include "core/secure_token.hpp"
+#include "fake_server.hpp"
+
+using namespace rtmp;
+using rtmp::test::FakeRtmpServer;
+using rtmp::test::FakeServerOptions;
+
+namespace {
+
+class ClientConnect : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() { gst_init(nullptr, nullptr); }
+};
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+guint16 refused_port() {
+  GSocket *s =
+      g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, nullptr);
+  GInetAddress *lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *a = g_inet_socket_address_new(lo, 0);
+  g_socket_bind(s, a, TRUE, nullptr);
+  GSocketAddress *local = g_socket_get_local_address(s, nullptr);
+  const guint16 port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local));
+  g_object_unref(local);
+  g_object_unref(a);
+  g_object_unref(lo);
+  g_socket_close(s, nullptr);
+  g_object_unref(s);
+  return port;
+}
+
+std::string refused_url() {
+  return "rtmp://127.0.0.1:" + std::to_string(refused_port()) + "/live/x";
+}
+
+// ERROR messages of an element (a harness element has no bus of its own).
+struct ErrorWatch {
+  GstBus *bus = gst_bus_new();
+  explicit ErrorWatch(GstElement *e) { gst_element_set_bus(e, bus); }
+  ~ErrorWatch() { gst_object_unref(bus); }
+  std::string wait(int ms, gint *code = nullptr) {
+    GstMessage *m = gst_bus_timed_pop_filtered(bus, static_cast<GstClockTime>(ms) * GST_MSECOND,
+                                               GST_MESSAGE_ERROR);
+    if (!m)
+      return {};
+    GError *err = nullptr;
+    gst_message_parse_error(m, &err, nullptr);
+    std::string text = err->message;
+    if (code)
+      *code = err->code;
+    g_error_free(err);
+    gst_message_unref(m);
+    return text;
+  }
+};
+
+// A configured rtmpsink in a harness; the harness sets it to PLAYING, which is timed.
+struct SinkHarness {
+  GstHarness *h = nullptr;
+  GstElement *sink = nullptr;
+  ErrorWatch *watch = nullptr;
+  double start_ms = 0;
+
+  SinkHarness(const std::string &location, bool async_connect, const char *secure_token = nullptr) {
+    sink = gst_element_factory_make("rtmpsink", nullptr);
+    g_object_set(sink, "location", location.c_str(), "async-connect", async_connect, nullptr);
+    if (secure_token)
+      g_object_set(sink, "secure-token", secure_token, nullptr);
+    watch = new ErrorWatch(sink);
+    const auto t0 = Clock::now();
+    h = gst_harness_new_with_element(sink, "sink", nullptr);
+    start_ms = ms_since(t0);
+    gst_harness_set_src_caps_str(h, "video/x-flv");
+  }
+  ~SinkHarness() {
+    gst_harness_teardown(h);
+    delete watch;
+    gst_object_unref(sink);
+  }
+  GstFlowReturn push(const Bytes &b) {
+    return gst_harness_push(h, gst_buffer_new_memdup(b.data(), b.size()));
+  }
+};
+
+// AAC sequence header (FLV 10.1 E.4.2.1: 0xAF, AACPacketType 0, AudioSpecificConfig).
+const Bytes kAacConfig = {0xAF, 0x00, 0x12, 0x10};
+
+Bytes flv_file() {
+  Bytes f = make_flv_header(FlvHeader{true, true});
+  write_flv_tag(18, 0, test::make_metadata({{"width", 320.0}}).payload, f);
+  write_flv_tag(8, 0, kAacConfig, f);
+  write_flv_tag(9, 0, Bytes{0x17, 0x01, 0, 0, 0, 0, 0, 0, 1, 7}, f);
+  return f;
+}
+
+// A video tag (E.4.3.1 inter frame, AVC NALU) with `size` bytes of a pattern after its header.
+Bytes big_video_tag(std::uint32_t ts, std::size_t size, std::uint8_t seed) {
+  Bytes data = {0x27, 0x01, 0, 0, 0};
+  for (std::size_t i = 0; i < size; ++i)
+    data.push_back(static_cast<std::uint8_t>(seed + i * 13));
+  Bytes out;
+  write_flv_tag(9, ts, data, out);
+  return out;
+}
+
+GstElement *launch(const std::string &desc) {
+  GError *err = nullptr;
+  GstElement *p = gst_parse_launch(desc.c_str(), &err);
+  EXPECT_NE(p, nullptr) << (err ? err->message : "");
+  g_clear_error(&err);
+  return p;
+}
+
+std::string bus_error(GstElement *pipeline, int ms) {
+  GstBus *bus = gst_element_get_bus(pipeline);
+  GstMessage *m = gst_bus_timed_pop_filtered(bus, static_cast<GstClockTime>(ms) * GST_MSECOND,
+                                             GST_MESSAGE_ERROR);
+  gst_object_unref(bus);
+  if (!m)
+    return {};
+  GError *err = nullptr;
+  gst_message_parse_error(m, &err, nullptr);
+  std::string text = err->message;
+  g_error_free(err);
+  gst_message_unref(m);
+  return text;
+}
+
+} // namespace
+
+// ---- async-connect ---------------------------------------------------------------------------
+
+// async-connect=true (the default, rtmp2's "Connect on READY, otherwise on first push"): the
+// sink connects and publishes in the background from READY->PAUSED, before any data; the state
+// change does not wait for the slow server.
+TEST_F(ClientConnect, SinkAsyncConnectPublishesBeforeTheFirstBuffer) {
+  FakeServerOptions o;
+  o.connect_delay_ms = 700;
+  FakeRtmpServer server(o);
+  SinkHarness s(server.url(), true);
+  EXPECT_LT(s.start_ms, 300.0); // the server answers connect after 700 ms
+  const auto t0 = Clock::now();
+  ASSERT_TRUE(server.wait_until([&] { return server.saw("PublishRequest"); }, 5000));
+  EXPECT_GT(ms_since(t0), 300.0); // it really waited for the delayed connect answer
+  EXPECT_TRUE(server.published().empty());
+  // The first buffer finds the publish ready.
+  const auto t1 = Clock::now();
+  ASSERT_EQ(s.push(flv_file()), GST_FLOW_OK);
+  EXPECT_LT(ms_since(t1), 300.0);
+  ASSERT_TRUE(server.wait_until([&] { return server.published().size() >= 3; }, 3000));
+  EXPECT_EQ(server.published()[1].payload, kAacConfig);
+  EXPECT_EQ(server.connections(), 1);
+}
+
+// async-connect=false: nothing happens on the network until the first buffer, whose render()
+// then connects (waiting for the delayed answer) and publishes.
+TEST_F(ClientConnect, SinkDelayedConnectWaitsForTheFirstBuffer) {
+  FakeServerOptions o;
+  o.connect_delay_ms = 500;
+  FakeRtmpServer server(o);
+  SinkHarness s(server.url(), false);
+  EXPECT_LT(s.start_ms, 300.0);
+  g_usleep(600 * 1000);
+  EXPECT_EQ(server.connections(), 0);
+  const auto t0 = Clock::now();
+  ASSERT_EQ(s.push(flv_file()), GST_FLOW_OK);
+  EXPECT_GT(ms_since(t0), 400.0); // the push carried the connect
+  EXPECT_EQ(server.connections(), 1);
+  ASSERT_TRUE(server.wait_until([&] { return server.published().size() >= 3; }, 3000));
+}
+
+// A failed connect is one clear error in both modes: with async-connect=true it is posted
+// while no data has come at all, and the first buffer then fails without a second message.
+TEST_F(ClientConnect, SinkConnectFailureIsAnErrorInBothModes) {
+  {
+    SinkHarness s(refused_url(), true);
+    gint code = 0;
+    const std::string text = s.watch->wait(3000, &code);
+    EXPECT_NE(text.find("could not connect"), std::string::npos) << text;
+    EXPECT_EQ(code, GST_RESOURCE_ERROR_OPEN_WRITE);
+    EXPECT_EQ(s.push(flv_file()), GST_FLOW_ERROR);
+    EXPECT_EQ(s.watch->wait(300), "");
+  }
+  {
+    SinkHarness s(refused_url(), false);
+    EXPECT_EQ(s.watch->wait(500), ""); // no connect before data
+    EXPECT_EQ(s.push(flv_file()), GST_FLOW_ERROR);
+    const std::string text = s.watch->wait(1000);
+    EXPECT_NE(text.find("could not connect"), std::string::npos) << text;
+  }
+}
+
+// rtmpsrc (a live source: READY->PAUSED is NO_PREROLL, data flows in PLAYING): with
+// async-connect=true the play is requested while PAUSED; with false only once PLAYING.
+TEST_F(ClientConnect, SrcConnectsInPausedOnlyWithAsyncConnect) {
+  for (bool async : {true, false}) {
+    FakeServerOptions o;
+    o.connect_delay_ms = 500;
+    o.play_media.push_back(test::make_media(MessageType::audio, 0, kAacConfig));
+    o.end_after_media = false;
+    FakeRtmpServer server(o);
+    GstElement *p = launch("rtmpsrc async-connect=" + std::string(async ? "true" : "false") +
+                           " location=" + server.url() + " ! fakesink");
+    const auto t0 = Clock::now();
+    EXPECT_EQ(gst_element_set_state(p, GST_STATE_PAUSED), GST_STATE_CHANGE_NO_PREROLL);
+    EXPECT_LT(ms_since(t0), 300.0);
+    if (async) {
+      EXPECT_TRUE(server.wait_until([&] { return server.saw("PlayRequest"); }, 5000));
+    } else {
+      g_usleep(800 * 1000);
+      EXPECT_EQ(server.connections(), 0);
+    }
+    gst_element_set_state(p, GST_STATE_PLAYING);
+    EXPECT_TRUE(server.wait_until([&] { return server.saw("PlayRequest"); }, 5000)) << async;
+    EXPECT_EQ(bus_error(p, 200), "");
+    EXPECT_EQ(server.connections(), 1);
+    gst_element_set_state(p, GST_STATE_NULL);
+    gst_object_unref(p);
+  }
+}
+
+TEST_F(ClientConnect, SrcConnectFailureInPausedIsAnError) {
+  GstElement *p = launch("rtmpsrc location=" + refused_url() + " ! fakesink");
+  gst_element_set_state(p, GST_STATE_PAUSED);
+  const std::string text = bus_error(p, 3000);
+  EXPECT_NE(text.find("could not connect"), std::string::npos) << text;
+  gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(p);
+}
+
+// NULL within 1 s while the background connect waits for a server that does not answer.
+TEST_F(ClientConnect, NullWithin1sDuringTheBackgroundConnect) {
+  for (const char *element : {"rtmpsrc", "rtmpsink"}) {
+    FakeServerOptions o;
+    o.connect_delay_ms = 5000;
+    FakeRtmpServer server(o);
+    const std::string desc =
+        std::strcmp(element, "rtmpsrc") == 0
+            ? "rtmpsrc timeout=30 location=" + server.url() + " ! fakesink"
+            : "fakesrc num-buffers=0 ! rtmpsink async=false timeout=30 location=" + server.url();
+    GstElement *p = launch(desc);
+    gst_element_set_state(p, GST_STATE_PAUSED);
+    ASSERT_TRUE(server.wait_until([&] { return server.saw("ConnectRequest"); }, 3000)) << desc;
+    g_usleep(200 * 1000);
+    const auto t0 = Clock::now();
+    gst_element_set_state(p, GST_STATE_NULL);
+    EXPECT_LT(ms_since(t0), 1000.0) << desc;
+    gst_object_unref(p);
+  }
+}
+
+// ---- secure-token ------------------------------------------------------------------------------
+
+TEST_F(ClientConnect, SinkAnswersTheSecureToken) {
+  FakeServerOptions o;
+  o.config.secure_token = *encrypt_secure_token("gst-rtmp key", "sesame 1234");
+  FakeRtmpServer server(o);
+  SinkHarness s(server.url(), true, "gst-rtmp key");
+  ASSERT_EQ(s.push(flv_file()), GST_FLOW_OK);
+  ASSERT_TRUE(server.wait_until([&] { return !server.calls().empty(); }, 3000));
+  const auto calls = server.calls();
+  ASSERT_EQ(calls[0].name, "secureTokenResponse");
+  EXPECT_EQ(calls[0].transaction_id, 0);
+  ASSERT_NE(calls[0].argument(0), nullptr);
+  ASSERT_NE(calls[0].argument(0)->as_string(), nullptr);
+  EXPECT_EQ(*calls[0].argument(0)->as_string(), "sesame 1234");
+  ASSERT_TRUE(server.wait_until([&] { return server.published().size() >= 3; }, 3000));
+}
+
+TEST_F(ClientConnect, SrcSecureTokenMissingIsNotAuthorized) {
+  FakeServerOptions o;
+  o.config.secure_token = *encrypt_secure_token("k", "secret");
+  FakeRtmpServer server(o);
+  GstElement *src = gst_element_factory_make("rtmpsrc", nullptr);
+  g_object_set(src, "location", server.url().c_str(), nullptr);
+  ErrorWatch watch(src);
+  GstHarness *h = gst_harness_new_with_element(src, nullptr, "src");
+  gst_harness_play(h);
+  gint code = 0;
+  const std::string text = watch.wait(3000, &code);
+  EXPECT_NE(text.find("secure token"), std::string::npos) << text;
+  EXPECT_EQ(code, GST_RESOURCE_ERROR_NOT_AUTHORIZED) << text;
+  EXPECT_TRUE(server.calls().empty());
+  gst_harness_teardown(h);
+  gst_object_unref(src);
+}
+
+// ---- chunk-size while publishing -------------------------------------------------------------
+
+// A new chunk-size is sent at once as Set Chunk Size between two messages: the server reads the
+// following messages with it, every payload intact, and stats shows it.
+TEST_F(ClientConnect, SinkChunkSizeChangeIsSentWhilePublishing) {
+  FakeRtmpServer server;
+  SinkHarness s(server.url(), true);
+  ASSERT_EQ(s.push(flv_file()), GST_FLOW_OK);
+  ASSERT_EQ(s.push(big_video_tag(40, 9000, 1)), GST_FLOW_OK);
+  ASSERT_TRUE(server.wait_until([&] { return server.published().size() >= 4; }, 3000));
+  EXPECT_EQ(server.chunk_size_in(), 4096u);
+  for (guint size : {100u, 1u, 70000u}) {
+    g_object_set(s.sink, "chunk-size", size, nullptr);
+    const std::size_t before = server.published().size();
+    ASSERT_EQ(s.push(big_video_tag(80 + before, 9000, static_cast<std::uint8_t>(size))),
+              GST_FLOW_OK);
+    ASSERT_TRUE(server.wait_until([&] { return server.published().size() > before; }, 3000));
+    EXPECT_EQ(server.chunk_size_in(), size);
+    const Message m = server.published().back();
+    Bytes expect;
+    const Bytes tag = big_video_tag(0, 9000, static_cast<std::uint8_t>(size));
+    expect.assign(tag.begin() + 11, tag.end() - 4); // the tag's Data field
+    EXPECT_EQ(m.payload, expect) << size;
+    GstStructure *st = nullptr;
+    g_object_get(s.sink, "stats", &st, nullptr);
+    guint out = 0;
+    ASSERT_TRUE(gst_structure_get_uint(st, "out-chunk-size", &out));
+    EXPECT_EQ(out, size);
+    gst_structure_free(st);
+  }
+  EXPECT_EQ(server.connections(), 1);
+}
