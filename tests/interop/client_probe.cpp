@@ -6,11 +6,18 @@
 //
 // Output (one key=value per line): first-error=<text of the first ERROR message>,
 // error-debug=<its debug string>, eos=0|1, null-ms=<duration of set_state(NULL)>,
-// reconnect-messages=<number of rtmp-reconnect element messages>.
+// reconnect-messages=<number of rtmp-reconnect element messages>,
+// element-messages=<names of the other element messages, comma-separated>.
+//
+// PROBE_SET="<seconds>:<element name>:<property>=<value>" in the environment sets that property
+// (gst_util_set_object_arg) after that many seconds in PLAYING: how the tests change rtmpsrc's
+// `stream` or rtmpsink's `chunk-size` while data flows.
 #include <gst/gst.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 int main(int argc, char **argv) {
@@ -31,19 +38,49 @@ int main(int argc, char **argv) {
   std::string first_error, error_debug;
   bool eos = false;
   int reconnects = 0;
-  const gint64 end = g_get_monotonic_time() + static_cast<gint64>(seconds * G_USEC_PER_SEC);
+  std::string element_messages;
+  const gint64 start = g_get_monotonic_time();
+  const gint64 end = start + static_cast<gint64>(seconds * G_USEC_PER_SEC);
+  // PROBE_SET: seconds, element, property=value.
+  gint64 set_at = -1;
+  std::string set_element, set_property, set_value;
+  if (const char *spec = std::getenv("PROBE_SET")) {
+    gchar **parts = g_strsplit(spec, ":", 3);
+    if (g_strv_length(parts) == 3 && std::strchr(parts[2], '=')) {
+      set_at = start + static_cast<gint64>(std::atof(parts[0]) * G_USEC_PER_SEC);
+      set_element = parts[1];
+      const char *eq = std::strchr(parts[2], '=');
+      set_property.assign(parts[2], static_cast<std::size_t>(eq - parts[2]));
+      set_value = eq + 1;
+    }
+    g_strfreev(parts);
+  }
   for (;;) {
     const gint64 now = g_get_monotonic_time();
     if (now >= end || eos)
       break;
+    if (set_at >= 0 && now >= set_at) {
+      set_at = -1;
+      GstElement *e = gst_bin_get_by_name(GST_BIN(pipeline), set_element.c_str());
+      if (e) {
+        gst_util_set_object_arg(G_OBJECT(e), set_property.c_str(), set_value.c_str());
+        gst_object_unref(e);
+      } else {
+        std::fprintf(stderr, "PROBE_SET: no element %s\n", set_element.c_str());
+      }
+    }
+    const gint64 until = set_at >= 0 ? std::min(end, set_at) : end;
     GstMessage *msg = gst_bus_timed_pop_filtered(
-        bus, static_cast<GstClockTime>(end - now) * GST_USECOND,
+        bus, static_cast<GstClockTime>(until - now) * GST_USECOND,
         static_cast<GstMessageType>(GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_ELEMENT));
     if (!msg)
-      break;
+      continue;
     if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ELEMENT) {
       if (gst_message_has_name(msg, "rtmp-reconnect"))
         ++reconnects;
+      else if (const GstStructure *st = gst_message_get_structure(msg))
+        element_messages +=
+            std::string(element_messages.empty() ? "" : ",") + gst_structure_get_name(st);
     } else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS) {
       eos = true;
     } else if (first_error.empty()) {
@@ -60,9 +97,10 @@ int main(int argc, char **argv) {
   const gint64 t0 = g_get_monotonic_time();
   gst_element_set_state(pipeline, GST_STATE_NULL);
   const gint64 null_us = g_get_monotonic_time() - t0;
-  std::printf("first-error=%s\nerror-debug=%s\neos=%d\nnull-ms=%lld\nreconnect-messages=%d\n",
+  std::printf("first-error=%s\nerror-debug=%s\neos=%d\nnull-ms=%lld\nreconnect-messages=%d\n"
+              "element-messages=%s\n",
               first_error.c_str(), error_debug.c_str(), eos ? 1 : 0,
-              static_cast<long long>(null_us / 1000), reconnects);
+              static_cast<long long>(null_us / 1000), reconnects, element_messages.c_str());
   gst_object_unref(bus);
   gst_object_unref(pipeline);
   return 0;

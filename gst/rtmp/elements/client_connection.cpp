@@ -270,6 +270,8 @@ void ElementState::set_property(GObject *object, guint prop_id, const GValue *va
   const bool handled = set_client_property(settings, prop_id, value);
   if (prop_id == PROP_RECEIVE_AUDIO || prop_id == PROP_RECEIVE_VIDEO)
     receive_changed = true;
+  if (prop_id == PROP_STREAM || prop_id == PROP_LOCATION)
+    stream_changed = true;
   g_mutex_unlock(&lock);
   if (!handled)
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);

@@ -124,6 +124,7 @@ struct ElementState {
   std::uint64_t reconnects = 0;
   std::uint64_t dropped_bytes = 0;
   bool receive_changed = false;
+  bool stream_changed = false; // `stream` or `location` set (rtmpsrc switches with play2)
 
   ElementState() { g_mutex_init(&lock); }
   ~ElementState() { g_mutex_clear(&lock); }

@@ -43,6 +43,9 @@ constexpr std::size_t kMaxUnsentBytes = 256 * 1024;
 // the onFCUnpublish answer): a clean stop must not hold the pipeline when a server (such as
 // nginx-rtmp for FCUnpublish) never answers.
 constexpr std::int64_t kUnpublishWaitUs = 500 * 1000;
+// After a Set Chunk Size that makes chunks smaller, how long the sink waits (reading and
+// answering the server) before sending more, see apply_chunk_size().
+constexpr std::int64_t kChunkShrinkPauseUs = 100 * 1000;
 
 // AMF0 string "onMetaData" (marker 0x02, length 10): the start of an FLV onMetaData script tag
 // (FLV spec 10.1 E.5).
@@ -538,8 +541,20 @@ static void apply_chunk_size(GstRtmpClientSink *self) {
   if (size == p->active.chunk_size)
     return;
   GST_INFO_OBJECT(self, "chunk size %u -> %u", p->active.chunk_size, size);
-  if (!p->conn->session().set_chunk_size(size))
-    p->active.chunk_size = size;
+  const bool shrinking = size < p->active.chunk_size;
+  if (p->conn->session().set_chunk_size(size))
+    return;
+  p->active.chunk_size = size;
+  if (!shrinking)
+    return;
+  // nginx-rtmp 1.2 resizes its input buffer to a smaller chunk size and loses what it had
+  // already read behind the Set Chunk Size ("RTMP in chunk stream too big", connection dropped):
+  // let the message reach it before the smaller chunks follow. Errors show in the next send.
+  GError *err = nullptr;
+  const std::int64_t now = net::monotonic_us();
+  if (p->conn->driver().flush(0, now + kChunkShrinkPauseUs, &err) == net::Drive::ok)
+    (void)p->conn->driver().idle_until(net::monotonic_us() + kChunkShrinkPauseUs, &err);
+  g_clear_error(&err);
 }
 
 // Sends `tags` (or queues them while reconnecting), then waits for the socket to take them

@@ -67,6 +67,9 @@ struct SrcPrivate {
   std::int64_t seek_wait_until_us = 0;
   gint64 last_seek_ms = -1;
   bool paused_sent = false;
+  // After a play2 switch, until the new stream's NetStream.Play.Start (or this deadline): the
+  // Play.Stop / Stream EOF of the old stream is not our end.
+  std::int64_t switch_wait_until_us = 0;
 };
 
 } // namespace
@@ -104,6 +107,7 @@ static Outcome connect_and_play(GstRtmpClientSrc *self) {
   g_mutex_lock(&p->state.lock);
   p->active = p->state.settings;
   p->state.receive_changed = false;
+  p->state.stream_changed = false;
   g_mutex_unlock(&p->state.lock);
   if (p->active.stream.empty())
     return p->conn->fail_with(
@@ -164,6 +168,50 @@ static void apply_receive_flags(GstRtmpClientSrc *self) {
     (void)p->conn->session().receive_video(sid, video);
   p->sent_receive_audio = audio;
   p->sent_receive_video = video;
+}
+
+// `stream` (or a location naming another stream of the same server and application) changed
+// while playing: switch to it on the same connection and message stream with play2 (RTMP's
+// NetStreamPlayOptions: transition "switch", as Flash's NetStream.play2 sends it; nginx-rtmp
+// closes the old stream and plays the new one; FMS/Wowza switch at a keyframe). A change of
+// host, port, scheme or application applies to the next connection only.
+static void apply_stream_switch(GstRtmpClientSrc *self) {
+  SrcPrivate *p = self->priv;
+  g_mutex_lock(&p->state.lock);
+  const bool changed = p->state.stream_changed;
+  p->state.stream_changed = false;
+  const ClientSettings &now = p->state.settings;
+  const bool same_server = now.scheme == p->active.scheme && now.host == p->active.host &&
+                           now.port == p->active.port && now.application == p->active.application;
+  const std::string stream = now.stream;
+  const gint64 start = now.start;
+  g_mutex_unlock(&p->state.lock);
+  if (!changed || stream == p->active.stream || stream.empty())
+    return;
+  if (!same_server) {
+    GST_WARNING_OBJECT(self, "the server or application changed while playing: it applies to the "
+                             "next connection (only the stream can switch with play2)");
+    return;
+  }
+  amf::Value options = amf::make_object({{"streamName", stream},
+                                         {"oldStreamName", p->active.stream},
+                                         {"start", play_start(start)},
+                                         {"len", -1.0},
+                                         {"transition", std::string("switch")}});
+  if (auto ec = p->conn->session().play2(p->conn->stream_id(), std::move(options))) {
+    GST_WARNING_OBJECT(self, "could not send play2: %s", ec.message().c_str());
+    return;
+  }
+  GST_INFO_OBJECT(self, "switching from %s to %s (play2)", p->active.stream.c_str(),
+                  stream.c_str());
+  p->active.stream = stream;
+  const guint wait_s = p->active.timeout ? p->active.timeout : kDefaultTimeoutSeconds;
+  p->switch_wait_until_us =
+      net::monotonic_us() + static_cast<std::int64_t>(wait_s) * G_USEC_PER_SEC;
+}
+
+static bool switching(const SrcPrivate *p) {
+  return p->switch_wait_until_us != 0 && net::monotonic_us() < p->switch_wait_until_us;
 }
 
 static bool seeking(const SrcPrivate *p) {
@@ -267,6 +315,7 @@ static GstFlowReturn create_buffer(GstRtmpClientSrc *self, GstBuffer **outbuf) {
           : -1;
   for (;;) {
     apply_receive_flags(self);
+    apply_stream_switch(self);
     const std::int64_t poll = net::monotonic_us() + kCommandPollUs;
     const std::int64_t deadline = idle_deadline >= 0 ? std::min(idle_deadline, poll) : poll;
     Event e;
@@ -310,6 +359,19 @@ static GstFlowReturn create_buffer(GstRtmpClientSrc *self, GstBuffer **outbuf) {
       *outbuf = buf;
       return GST_FLOW_OK;
     }
+    if (auto *st = std::get_if<Status>(&e); st && st->stream_id == sid && switching(p)) {
+      // The new stream starts: its timeline continues ours (monotonic timestamps downstream).
+      if (st->info.code == status::play_start) {
+        p->switch_wait_until_us = 0;
+        p->out.timeline().restart_at(p->out.timeline().highest + 1);
+        gst_element_post_message(
+            GST_ELEMENT(self),
+            gst_message_new_element(GST_OBJECT(self),
+                                    gst_structure_new("rtmp-play-switched", "stream", G_TYPE_STRING,
+                                                      p->active.stream.c_str(), nullptr)));
+      }
+      continue;
+    }
     if (auto *st = std::get_if<Status>(&e); st && st->stream_id == sid && seeking(p)) {
       // Play.Start / Play.Reset also mark the new position on servers that send no Notify.
       if (st->info.code == status::seek_notify || st->info.code == status::play_start ||
@@ -326,12 +388,12 @@ static GstFlowReturn create_buffer(GstRtmpClientSrc *self, GstBuffer **outbuf) {
     }
     // A seek makes servers end and restart the stream (Stream EOF, Play.Stop): not our end.
     if (auto *ps = std::get_if<PlayStopped>(&e); ps && ps->stream_id == sid) {
-      if (seeking(p))
+      if (seeking(p) || switching(p))
         continue;
       return end_of_stream(self, ps->status_code.c_str(), true);
     }
     if (auto *eof = std::get_if<StreamEof>(&e); eof && eof->stream_id == sid) {
-      if (seeking(p))
+      if (seeking(p) || switching(p))
         continue;
       return end_of_stream(self, "Stream EOF", true);
     }
@@ -357,6 +419,7 @@ static gboolean gst_rtmp_client_src_start(GstBaseSrc *src) {
   p->duration_ms = -1;
   p->recorded = false;
   p->seek_wait_until_us = 0;
+  p->switch_wait_until_us = 0;
   p->last_seek_ms = -1;
   p->paused_sent = false;
   g_mutex_lock(&p->state.lock);
