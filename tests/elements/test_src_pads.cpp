@@ -18,6 +18,7 @@
 #include "core/command.hpp"
 #include "core/enhanced.hpp"
 #include "core/flv.hpp"
+#include "client_harness.hpp"
 #include "fake_server.hpp"
 
 using namespace rtmp;
@@ -262,7 +263,7 @@ using Tag = std::tuple<std::uint8_t, std::uint32_t, Bytes>; // type, timestamp, 
 
 // Publishes `tags` as one FLV stream from our rtmpsink, then leaves (EOS).
 void publish(guint port, const std::vector<Tag> &tags) {
-  GstHarness *pub = gst_harness_new("rtmpsink");
+  GstHarness *pub = rtmp::test::client_harness("rtmpsink");
   const std::string url = "rtmp://127.0.0.1:" + std::to_string(port) + "/live/key";
   g_object_set(pub->element, "location", url.c_str(), nullptr);
   gst_harness_set_src_caps_str(pub, "video/x-flv");
@@ -594,7 +595,7 @@ TEST_F(SrcPads, HostileTagsBoundedPadsAndQuickNull) {
 // NULL within 1 s while a publisher is connected and streaming (pads exist, one unlinked).
 TEST_F(SrcPads, NullWithinOneSecondWhilePublishing) {
   Server srv;
-  GstHarness *pub = gst_harness_new("rtmpsink");
+  GstHarness *pub = rtmp::test::client_harness("rtmpsink");
   const std::string url = "rtmp://127.0.0.1:" + std::to_string(srv.port) + "/live/key";
   g_object_set(pub->element, "location", url.c_str(), nullptr);
   gst_harness_set_src_caps_str(pub, "video/x-flv");
