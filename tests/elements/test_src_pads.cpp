@@ -18,6 +18,7 @@
 #include "core/command.hpp"
 #include "core/enhanced.hpp"
 #include "core/flv.hpp"
+#include "../core/test_hex.hpp"
 #include "client_harness.hpp"
 #include "fake_server.hpp"
 
@@ -30,26 +31,10 @@ protected:
   static void SetUpTestSuite() { gst_init(nullptr, nullptr); }
 };
 
-Bytes hex(const char *s) {
-  Bytes out;
-  int hi = -1;
-  for (; *s; ++s) {
-    if (!g_ascii_isxdigit(*s))
-      continue;
-    const int v = g_ascii_xdigit_value(*s);
-    if (hi < 0) {
-      hi = v;
-    } else {
-      out.push_back(static_cast<std::uint8_t>(hi << 4 | v));
-      hi = -1;
-    }
-  }
-  return out;
-}
+using test::hex;
 
-Bytes concat(Bytes a, const Bytes &b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
+Bytes concat(const Bytes &a, const Bytes &b) {
+  return test::cat({a, b});
 }
 
 // Real configuration records (x264 avcC, x265 hvcC head, AAC-LC ASC, OpusHead: see
@@ -284,6 +269,10 @@ Bytes metadata(amf::Properties props) {
   return encode_data(make_set_data_frame(amf::make_ecma_array(std::move(props))), 1, 0).payload;
 }
 
+Bytes data(const char *handler, amf::Properties props) {
+  return encode_data(DataMessage{handler, {amf::make_ecma_array(std::move(props))}}, 1, 0).payload;
+}
+
 Bytes buffer_bytes(GstBuffer *b) {
   Bytes out(gst_buffer_get_size(b));
   gst_buffer_extract(b, 0, out.data(), out.size());
@@ -346,6 +335,13 @@ TEST_F(SrcPads, H264AndAacPadsCapsTimestampsTags) {
                         {8, 10, concat(hex("af 01"), aac1)},
                         {9, 40, concat(hex("27 01 000000"), frame2)},
                         {8, 33, concat(hex("af 01"), aac2)},
+                        {18, 40,
+                         data("onTextData",
+                              {{"text", amf::Value("caption")}, {"language", amf::Value("eng")}})},
+                        {18, 40,
+                         data("onCuePoint", {{"name", amf::Value("cue1")},
+                                             {"time", amf::Value(0.04)},
+                                             {"type", amf::Value("event")}})},
                     });
   ASSERT_TRUE(srv.wait_eos({"video_0", "audio_0"}));
   auto names = srv.pad_names();
@@ -405,13 +401,33 @@ TEST_F(SrcPads, H264AndAacPadsCapsTimestampsTags) {
   EXPECT_EQ(GST_BUFFER_PTS(a.buffers[1]) - base, ms(33));
   EXPECT_TRUE(srv.collector.no_more_pads);
   EXPECT_EQ(srv.collector.pads_at_no_more_pads, 2u);
+  bool caption = false;
+  for (const auto &t : a.tags)
+    caption = caption || t.find("comment=(string)caption") != std::string::npos;
+  EXPECT_TRUE(caption) << "onTextData as a comment tag on audio_0";
   g_mutex_unlock(&srv.collector.lock);
 
-  auto meta = srv.messages("rtmp-metadata");
-  ASSERT_EQ(meta.size(), 1u);
-  EXPECT_STREQ(gst_structure_get_string(meta[0], "myfield"), "custom");
-  for (GstStructure *s : meta)
-    gst_structure_free(s);
+  // onMetaData's unmapped fields, onTextData and onCuePoint on the bus, once each.
+  GstBus *bus = gst_element_get_bus(srv.pipeline);
+  std::vector<std::string> posted;
+  while (GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_ELEMENT)) {
+    if (const GstStructure *st = gst_message_get_structure(m)) {
+      posted.push_back(gst_structure_get_name(st));
+      if (gst_structure_has_name(st, "rtmp-text-data")) {
+        EXPECT_STREQ(gst_structure_get_string(st, "text"), "caption");
+      }
+      if (gst_structure_has_name(st, "rtmp-cue-point")) {
+        EXPECT_STREQ(gst_structure_get_string(st, "name"), "cue1");
+      }
+      if (gst_structure_has_name(st, "rtmp-metadata")) {
+        EXPECT_STREQ(gst_structure_get_string(st, "myfield"), "custom");
+      }
+    }
+    gst_message_unref(m);
+  }
+  gst_object_unref(bus);
+  for (const char *n : {"rtmp-metadata", "rtmp-text-data", "rtmp-cue-point"})
+    EXPECT_EQ(std::count(posted.begin(), posted.end(), n), 1) << n;
 }
 
 // Enhanced RTMP: HEVC (hvc1) with CodedFrames composition time and Opus; a second video track

@@ -61,6 +61,15 @@ GType output_mode_get_type() {
   return static_cast<GType>(id);
 }
 
+GstTagList *text_data_tags(const GstStructure *text_data) {
+  GstTagList *tags = gst_tag_list_new_empty();
+  if (const gchar *text = gst_structure_get_string(text_data, "text"))
+    gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_COMMENT, text, nullptr);
+  if (const gchar *lang = gst_structure_get_string(text_data, "language"))
+    gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_LANGUAGE_CODE, lang, nullptr);
+  return tags;
+}
+
 GstPadTemplate *video_src_pad_template() {
   return gst_static_pad_template_get(&video_template);
 }
@@ -188,9 +197,22 @@ GstFlowReturn ElementaryOutput::push_buffer(Track &t, GstBuffer *buf) {
   return gst_flow_combiner_update_pad_flow(combiner_, t.pad, r);
 }
 
-GstFlowReturn ElementaryOutput::push_message(const Message &msg, const GstSegment &segment) {
+GstFlowReturn ElementaryOutput::finish(GstFlowReturn r) {
+  if (r != GST_FLOW_OK && r != GST_FLOW_FLUSHING)
+    push_eos();
+  return r;
+}
+
+GstFlowReturn ElementaryOutput::push_message(const Message &msg) {
   if (msg.payload.empty())
     return GST_FLOW_OK;
+  GstSegment segment;
+  gst_segment_init(&segment, GST_FORMAT_TIME);
+  if (GST_IS_BASE_SRC(element_)) {
+    GST_OBJECT_LOCK(element_);
+    gst_segment_copy_into(&GST_BASE_SRC(element_)->segment, &segment);
+    GST_OBJECT_UNLOCK(element_);
+  }
   switch (msg.kind()) {
   case MessageType::data_amf0:
     handle_data(msg);
@@ -314,11 +336,7 @@ void ElementaryOutput::handle_data(const Message &msg) {
       return;
     if (gst_structure_has_name(s, "rtmp-text-data")) {
       // Text also as a tag on every pad, as rtmpserversrc does in flv mode.
-      GstTagList *tags = gst_tag_list_new_empty();
-      if (const gchar *text = gst_structure_get_string(s, "text"))
-        gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_COMMENT, text, nullptr);
-      if (const gchar *lang = gst_structure_get_string(s, "language"))
-        gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_LANGUAGE_CODE, lang, nullptr);
+      GstTagList *tags = text_data_tags(s);
       gst_tag_list_set_scope(tags, GST_TAG_SCOPE_STREAM);
       for (auto &[key, t] : tracks_)
         if (t->pad)

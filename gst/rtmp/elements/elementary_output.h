@@ -53,6 +53,10 @@ GType output_mode_get_type(); // GstRtmpOutputMode
 GstPadTemplate *video_src_pad_template();
 GstPadTemplate *audio_src_pad_template();
 
+// The tags of an `rtmp-text-data` structure (data_to_structure): GST_TAG_COMMENT = text,
+// GST_TAG_LANGUAGE_CODE when given (both source modes push them downstream).
+GstTagList *text_data_tags(const GstStructure *text_data);
+
 class ElementaryOutput {
 public:
   // `element` owns the pads; `timeline` rebases the timestamps (the element's FlvOutput one).
@@ -68,9 +72,12 @@ public:
   void new_publisher();
 
   // Handles one audio/video/data message: pushes what it carries on the pads. Returns the
-  // combined flow of the pads (GstFlowCombiner); GST_FLOW_OK when nothing was pushed.
-  // `segment` is the element's segment (copied to each new pad).
-  GstFlowReturn push_message(const Message &msg, const GstSegment &segment);
+  // combined flow of the pads (GstFlowCombiner); GST_FLOW_OK when nothing was pushed. New pads
+  // get a copy of the element's (GstBaseSrc) segment.
+  GstFlowReturn push_message(const Message &msg);
+  // What create() returns in elementary mode passes through here: the end of the streaming
+  // (EOS, an error; not flushing) is EOS on every pad.
+  GstFlowReturn finish(GstFlowReturn r);
   // EOS on every pad.
   void push_eos();
 

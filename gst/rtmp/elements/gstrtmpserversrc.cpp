@@ -563,12 +563,7 @@ static void post_data_message(GstRtmpServerSrc *self, GstStructure *data) {
   ServerSrcPrivate *p = self->priv;
   GST_DEBUG_OBJECT(self, "data message %" GST_PTR_FORMAT, static_cast<void *>(data));
   if (gst_structure_has_name(data, "rtmp-text-data") && p->out.media_buffers_out() > 0) {
-    GstTagList *tags = gst_tag_list_new_empty();
-    if (const gchar *text = gst_structure_get_string(data, "text"))
-      gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_COMMENT, text, nullptr);
-    if (const gchar *lang = gst_structure_get_string(data, "language"))
-      gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_LANGUAGE_CODE, lang, nullptr);
-    gst_pad_push_event(GST_BASE_SRC_PAD(self), gst_event_new_tag(tags));
+    gst_pad_push_event(GST_BASE_SRC_PAD(self), gst_event_new_tag(text_data_tags(data)));
   }
   post_element_message(self, data);
 }
@@ -581,9 +576,7 @@ static GstFlowReturn gst_rtmp_server_src_create(GstPushSrc *psrc, GstBuffer **ou
   auto *self = GST_RTMP_SERVER_SRC(psrc);
   ServerSrcPrivate *p = self->priv;
   const GstFlowReturn r = create_buffer(self, outbuf);
-  if (p->mode == OutputMode::elementary && r != GST_FLOW_OK && r != GST_FLOW_FLUSHING)
-    p->elementary->push_eos();
-  return r;
+  return p->mode == OutputMode::elementary ? p->elementary->finish(r) : r;
 }
 
 static GstFlowReturn create_buffer(GstRtmpServerSrc *self, GstBuffer **outbuf) {
@@ -676,11 +669,7 @@ static GstFlowReturn create_buffer(GstRtmpServerSrc *self, GstBuffer **outbuf) {
       break;
     }
     if (p->mode == OutputMode::elementary) {
-      GstSegment segment;
-      GST_OBJECT_LOCK(self);
-      gst_segment_copy_into(&GST_BASE_SRC(self)->segment, &segment);
-      GST_OBJECT_UNLOCK(self);
-      if (GstFlowReturn r = p->elementary->push_message(item.msg, segment); r != GST_FLOW_OK)
+      if (GstFlowReturn r = p->elementary->push_message(item.msg); r != GST_FLOW_OK)
         return r;
       continue;
     }

@@ -231,11 +231,7 @@ static GstFlowReturn end_of_stream(GstRtmpClientSrc *self, const char *why, bool
 // recorded stream, as in flv mode.
 static GstFlowReturn push_elementary(GstRtmpClientSrc *self, const Message &msg) {
   SrcPrivate *p = self->priv;
-  GstSegment segment;
-  GST_OBJECT_LOCK(self);
-  gst_segment_copy_into(&GST_BASE_SRC(self)->segment, &segment);
-  GST_OBJECT_UNLOCK(self);
-  const GstFlowReturn r = p->elementary->push_message(msg, segment);
+  const GstFlowReturn r = p->elementary->push_message(msg);
   if (const std::int64_t d = p->elementary->duration_ms(); d > 0 && d != p->duration_ms) {
     p->duration_ms = d;
     gst_element_post_message(GST_ELEMENT(self), gst_message_new_duration_changed(GST_OBJECT(self)));
@@ -251,9 +247,7 @@ static GstFlowReturn gst_rtmp_client_src_create(GstPushSrc *psrc, GstBuffer **ou
   auto *self = GST_RTMP_CLIENT_SRC(psrc);
   SrcPrivate *p = self->priv;
   const GstFlowReturn r = create_buffer(self, outbuf);
-  if (p->mode == OutputMode::elementary && r != GST_FLOW_OK && r != GST_FLOW_FLUSHING)
-    p->elementary->push_eos();
-  return r;
+  return p->mode == OutputMode::elementary ? p->elementary->finish(r) : r;
 }
 
 static GstFlowReturn create_buffer(GstRtmpClientSrc *self, GstBuffer **outbuf) {
