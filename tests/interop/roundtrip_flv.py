@@ -8,8 +8,8 @@ Per track: the elementary buffers after flvdemux are those that went into flvmux
 MD5 of every buffer, in order; a tee after the parser records the sender's), timestamps up to one
 offset, every frame decodes (avdec_h264, avdec_aac). A taginject before the encoders sets title,
 artist and encoder: title and artist come back as tags (flvmux writes its own `encoder` into
-onMetaData, replacing the tag's: that one is not checked here; roundtrip_tags.py checks it with
-the request pads).
+onMetaData, replacing the tag's: that one is not checked here; roundtrip_tags.py checks the
+receivers' encoder tag with FFmpeg as the publisher).
 
 Fails (never skips) when node-media-server is missing (scripts/setup-deps.sh --nms).
 

@@ -18,7 +18,8 @@
 //   null-ms <ms>                          how long set_state(NULL) took
 //   until-reached                         when every --until element got its COUNT buffers
 //                                         (--until-stdin: counts read from stdin, see below)
-//   send-eos                              500 ms later, as it sends EOS to the pipeline
+//   send-eos                              500 ms later, as it sends EOS to the pipeline (then
+//                                         it waits at most 1.5 s for the EOS message)
 // It stops at EOS, at an error, or after S seconds (default 120); exit status 0. --until is for
 // players of servers that never end the stream (node-media-server): the EOS drains decoders, and
 // the 500 ms before it show buffers that arrive beyond the count.
@@ -243,7 +244,7 @@ int main(int argc, char **argv) {
       print_line("send-eos");
       gst_element_send_event(pipeline, gst_event_new_eos());
       eos_at = G_MAXINT64;
-      end = std::min(end, now + 10 * G_USEC_PER_SEC);
+      end = std::min(end, now + 3 * G_USEC_PER_SEC / 2);
       continue;
     }
     GstMessage *msg = gst_bus_timed_pop_filtered(
