@@ -35,19 +35,29 @@ Bytes make_flv_header(FlvHeader h) {
   return out;
 }
 
-std::error_code write_flv_tag(std::uint8_t type, std::uint32_t timestamp, ByteView data,
-                              Bytes &out) {
-  if (data.size() > kMaxFlvTagDataSize)
+std::error_code write_flv_tag_header(std::uint8_t type, std::uint32_t timestamp,
+                                     std::size_t data_size, Bytes &out) {
+  if (data_size > kMaxFlvTagDataSize)
     return Errc::invalid_argument;
-  const auto size = static_cast<std::uint32_t>(data.size());
   ByteWriter w(out);
   w.u8(type & kTagTypeMask);
-  w.u24(size);
+  w.u24(static_cast<std::uint32_t>(data_size));
   w.u24(timestamp & 0xFFFFFFu);                     // Timestamp: lower 24 bits
   w.u8(static_cast<std::uint8_t>(timestamp >> 24)); // TimestampExtended: upper 8 bits
   w.u24(0);                                         // StreamID: always 0
-  w.bytes(data);
-  w.u32(static_cast<std::uint32_t>(kFlvTagHeaderSize) + size); // PreviousTagSize
+  return {};
+}
+
+void write_flv_previous_tag_size(std::size_t data_size, Bytes &out) {
+  ByteWriter(out).u32(static_cast<std::uint32_t>(kFlvTagHeaderSize + data_size));
+}
+
+std::error_code write_flv_tag(std::uint8_t type, std::uint32_t timestamp, ByteView data,
+                              Bytes &out) {
+  if (auto ec = write_flv_tag_header(type, timestamp, data.size(), out))
+    return ec;
+  ByteWriter(out).bytes(data);
+  write_flv_previous_tag_size(data.size(), out); // PreviousTagSize
   return {};
 }
 

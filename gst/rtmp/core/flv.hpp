@@ -56,6 +56,14 @@ struct FlvTag {
 std::error_code write_flv_tag(std::uint8_t type, std::uint32_t timestamp, ByteView data,
                               Bytes &out);
 
+// The two parts of write_flv_tag() around the data, for callers that keep the data where it is
+// (rtmpsrc wraps the message payload into its output buffer instead of copying it): the 11-byte
+// tag header of a tag with `data_size` bytes of data, and the 4-byte PreviousTagSize that
+// follows the data. Same bounds and bytes as write_flv_tag().
+std::error_code write_flv_tag_header(std::uint8_t type, std::uint32_t timestamp,
+                                     std::size_t data_size, Bytes &out);
+void write_flv_previous_tag_size(std::size_t data_size, Bytes &out);
+
 // The RTMP message carrying `tag` on message stream `stream_id`: tag type 8/9/18 maps to
 // MessageType audio/video/data_amf0 (same numbers). chunk_stream_id is left 0 so that the chunk
 // writer chooses. A script tag is passed through as is: RTMP publishers conventionally prefix

@@ -34,7 +34,40 @@ GstBuffer *bytes_to_buffer(const Bytes &b) {
   return gst_buffer_new_memdup(b.data(), b.size());
 }
 
+// From this payload size on, the output buffer wraps the message payload instead of copying it
+// (docs/performance.md, play profile): below it, one copy costs less than the two extra
+// GstMemory blocks that carry the tag header and the PreviousTagSize around a wrapped payload.
+constexpr std::size_t kWrapMinPayload = 4096;
+
 } // namespace
+
+GstBuffer *flv_tag_buffer(std::uint8_t type, std::uint32_t timestamp, Bytes &&payload) {
+  const std::size_t size = payload.size();
+  Bytes header, trailer;
+  if (write_flv_tag_header(type, timestamp, size, header))
+    return nullptr;
+  write_flv_previous_tag_size(size, trailer);
+  if (size < kWrapMinPayload) {
+    GstBuffer *buf =
+        gst_buffer_new_allocate(nullptr, header.size() + size + trailer.size(), nullptr);
+    gst_buffer_fill(buf, 0, header.data(), header.size());
+    gst_buffer_fill(buf, header.size(), payload.data(), size);
+    gst_buffer_fill(buf, header.size() + size, trailer.data(), trailer.size());
+    return buf;
+  }
+  // Header memory + the payload's own storage (freed with the last reference to the memory) +
+  // trailer memory: one GstBuffer, no copy of the payload.
+  GstBuffer *buf = gst_buffer_new_memdup(header.data(), header.size());
+  auto *held = new Bytes(std::move(payload));
+  gst_buffer_append_memory(
+      buf, gst_memory_new_wrapped(static_cast<GstMemoryFlags>(0), held->data(), held->size(), 0,
+                                  held->size(), held,
+                                  [](gpointer p) { delete static_cast<Bytes *>(p); }));
+  GstMemory *tail = gst_allocator_alloc(nullptr, trailer.size(), nullptr);
+  gst_buffer_append_memory(buf, tail);
+  gst_buffer_fill(buf, header.size() + size, trailer.data(), trailer.size());
+  return buf;
+}
 
 bool is_video_config(ByteView p) {
   if (p.size() < 2)
@@ -283,27 +316,31 @@ GstBuffer *FlvOutput::message_to_buffer(GstObject *log_object, Message &msg) {
                               : timeline_.rebase(msg.timestamp);
   if (other_data && !other_data->values.empty())
     data_structure_ = data_to_structure(other_data->handler, other_data->values[0], ms);
-  Bytes tag;
-  if (auto ec = write_flv_tag(msg.type, static_cast<std::uint32_t>(ms), msg.payload, tag)) {
-    GST_WARNING_OBJECT(log_object, "message of %zu bytes does not fit an FLV tag",
-                       msg.payload.size());
+  const bool keyframe = type != MessageType::video || (msg.payload[0] & 0x70) == 0x10;
+  if (is_header) {
+    // Kept for the streamheader: a copy (headers are few and small).
+    Bytes tag;
+    if (!write_flv_tag(msg.type, static_cast<std::uint32_t>(ms), msg.payload, tag)) {
+      auto &slot = type == MessageType::data_amf0 ? metadata_tag_
+                   : type == MessageType::video   ? video_config_tag_
+                                                  : audio_config_tag_;
+      slot = std::move(tag);
+      caps_dirty_ = true;
+    }
+  }
+  const std::size_t payload_size = msg.payload.size();
+  GstBuffer *buf = flv_tag_buffer(msg.type, static_cast<std::uint32_t>(ms), std::move(msg.payload));
+  msg.payload.clear(); // moved from: leave it empty, not merely unspecified
+  if (!buf) {
+    GST_WARNING_OBJECT(log_object, "message of %zu bytes does not fit an FLV tag", payload_size);
     return nullptr;
   }
-  if (is_header) {
-    auto &slot = type == MessageType::data_amf0 ? metadata_tag_
-                 : type == MessageType::video   ? video_config_tag_
-                                                : audio_config_tag_;
-    slot = tag;
-    caps_dirty_ = true;
-  }
-  // (gst_buffer_new_wrapped_bytes() would take its own reference to a GBytes and leak ours.)
-  GstBuffer *buf = gst_buffer_new_memdup(tag.data(), tag.size());
   GST_BUFFER_PTS(buf) = GST_BUFFER_DTS(buf) = static_cast<GstClockTime>(ms) * GST_MSECOND;
   if (is_header)
     GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_HEADER);
   if (type != MessageType::data_amf0)
     ++media_buffers_out_;
-  if (type == MessageType::video && (msg.payload[0] & 0x70) != 0x10)
+  if (!keyframe)
     GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT); // not a keyframe (FrameType != 1)
   return buf;
 }

@@ -76,6 +76,12 @@ GstTagList *metadata_to_tags(const amf::Value &meta);
 GstStructure *data_to_structure(std::string_view handler, const amf::Value &arg,
                                 std::int64_t timestamp_ms);
 
+// One FLV tag (FLV spec 10.1 E.4.1: tag header, data, PreviousTagSize) as a GstBuffer, taking
+// over `payload` as the tag's data: large payloads are wrapped as they are (the buffer's middle
+// GstMemory owns the moved vector), small ones are copied into one memory. nullptr when the
+// payload is larger than an FLV tag can describe. The bytes are those of write_flv_tag().
+GstBuffer *flv_tag_buffer(std::uint8_t type, std::uint32_t timestamp, Bytes &&payload);
+
 class FlvOutput {
 public:
   FlvOutput();
@@ -95,8 +101,8 @@ public:
 
   // One output buffer for a message (an FLV tag, PTS = DTS = rebased timestamp), or nullptr for
   // messages that are not part of the FLV stream (AMF3 data, an empty payload, undecodable
-  // data). `log_object` is used for debug output only. `msg` may be modified (the
-  // @setDataFrame wrapper is removed from onMetaData).
+  // data). `log_object` is used for debug output only. The payload of a converted message is
+  // moved into the buffer: `msg.payload` is empty afterwards.
   GstBuffer *message_to_buffer(GstObject *log_object, Message &msg);
 
   // The tags from the last onMetaData, once an audio/video buffer went out (else nullptr).

@@ -2,6 +2,10 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+
+#include <cerrno>
+#include <ctime>
 
 #include <string>
 #include <utility>
@@ -53,6 +57,8 @@ gboolean on_accept_certificate(GTlsConnection *, GTlsCertificate *, GTlsCertific
 Transport::Transport()
     : cancellable_(g_cancellable_new()), context_(g_main_context_new()),
       read_buf_(kReadBufferSize) {
+  if (!g_cancellable_make_pollfd(cancellable_, &cancel_fd_))
+    cancel_fd_.fd = -1; // no file descriptor left: wait() uses GSources only
   cancel_source_ = g_cancellable_source_new(cancellable_);
   g_source_set_callback(cancel_source_, G_SOURCE_FUNC(on_cancelled), &wait_state_, nullptr);
   g_source_attach(cancel_source_, context_);
@@ -62,6 +68,8 @@ Transport::~Transport() {
   close();
   g_source_destroy(cancel_source_);
   g_source_unref(cancel_source_);
+  if (cancel_fd_.fd >= 0)
+    g_cancellable_release_fd(cancellable_);
   g_main_context_unref(context_);
   g_object_unref(cancellable_);
 }
@@ -105,6 +113,8 @@ bool Transport::connect(const ConnectOptions &opts, GError **error) {
   }
   tcp_ = tcp;
   conn_ = stream;
+  socket_fd_ =
+      opts.tls || cancel_fd_.fd < 0 ? -1 : g_socket_get_fd(g_socket_connection_get_socket(tcp));
   in_ = G_POLLABLE_INPUT_STREAM(g_io_stream_get_input_stream(conn_));
   outs_ = G_POLLABLE_OUTPUT_STREAM(g_io_stream_get_output_stream(conn_));
   out_.clear();
@@ -202,6 +212,9 @@ WaitResult Transport::wait(bool want_read, bool want_write, std::int64_t deadlin
   if (deadline_us >= 0 && deadline_us <= monotonic_us())
     return WaitResult::deadline;
 
+  if (socket_fd_ >= 0 || (!conn_ && cancel_fd_.fd >= 0))
+    return poll_wait(want_read && conn_, want_write && conn_, deadline_us);
+
   WaitState &st = wait_state_;
   st = WaitState{};
   GSource *sources[3] = {};
@@ -244,6 +257,44 @@ WaitResult Transport::wait(bool want_read, bool want_write, std::int64_t deadlin
   return WaitResult::ready;
 }
 
+// Plain TCP: one ppoll() of the socket and the cancellable's file descriptor, both made once
+// per connection. (The GSource path below creates, attaches and destroys sources on every
+// wait, which was about half of the cost of a wait in the play profile of
+// docs/performance.md; TLS keeps it because GTlsConnection's pollable sources know when a write
+// waits for a read.)
+WaitResult Transport::poll_wait(bool want_read, bool want_write, std::int64_t deadline_us) {
+  for (;;) {
+    pollfd fds[2] = {};
+    nfds_t n = 0;
+    fds[n++] = {cancel_fd_.fd, POLLIN, 0};
+    if (want_read || want_write)
+      fds[n++] = {socket_fd_,
+                  static_cast<short>((want_read ? POLLIN : 0) | (want_write ? POLLOUT : 0)), 0};
+    timespec timeout{};
+    if (deadline_us >= 0) {
+      const std::int64_t left = deadline_us - monotonic_us();
+      if (left <= 0)
+        return WaitResult::deadline;
+      timeout.tv_sec = static_cast<time_t>(left / G_USEC_PER_SEC);
+      timeout.tv_nsec = static_cast<long>(left % G_USEC_PER_SEC) * 1000;
+    }
+    const int r = ppoll(fds, n, deadline_us >= 0 ? &timeout : nullptr, nullptr);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (g_cancellable_is_cancelled(cancellable_))
+      return WaitResult::cancelled;
+    if (r < 0)
+      return WaitResult::ready; // let the next read or write report the error
+    if (n > 1 && fds[1].revents != 0)
+      return WaitResult::ready;
+    if (r == 0)
+      return WaitResult::deadline;
+    // Only the cancellable's fd, yet not cancelled: a stale wakeup from before reset_cancel().
+    if (deadline_us >= 0 && monotonic_us() >= deadline_us)
+      return WaitResult::deadline;
+  }
+}
+
 void Transport::close() {
   if (tcp_) {
     g_socket_close(g_socket_connection_get_socket(tcp_), nullptr);
@@ -254,6 +305,7 @@ void Transport::close() {
     g_object_unref(tcp_);
   conn_ = nullptr;
   tcp_ = nullptr;
+  socket_fd_ = -1;
   in_ = nullptr;
   outs_ = nullptr;
   out_.clear();

@@ -94,7 +94,11 @@ public:
   };
 
 private:
+  WaitResult poll_wait(bool want_read, bool want_write, std::int64_t deadline_us);
+
   GCancellable *cancellable_ = nullptr;
+  GPollFD cancel_fd_{}; // the cancellable's file descriptor, readable once cancelled
+  int socket_fd_ = -1;  // plain TCP connections: waited on with ppoll() (see poll_wait)
   GMainContext *context_ = nullptr;
   // One cancellable source for the life of the transport, attached to context_: creating one
   // per wait() leaks in GLib 2.74 when it is destroyed after the cancellable fired.
