@@ -11,6 +11,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <random>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -606,6 +607,42 @@ TEST_F(SrcPads, HostileTagsBoundedPadsAndQuickNull) {
   g_mutex_unlock(&srv.collector.lock);
   EXPECT_LT(srv.stop(), 1000.0);
   EXPECT_EQ(srv.pad_names(), (std::vector<std::string>{"src"})) << "pads removed at NULL";
+}
+
+// 600 random audio/video/data payloads (fixed seed; header bytes drawn from the values that
+// select legacy, enhanced, multitrack and ModEx parsing), then a valid stream: no crash, at most
+// kMaxTracksPerKind pads per kind, and the valid track still gets its pad with its frame.
+TEST_F(SrcPads, RandomTagsThenAValidStream) {
+  Server srv;
+  std::mt19937 rng(7);
+  const std::uint8_t firsts[] = {0x17, 0x27, 0x1c, 0x90, 0x91, 0x96, 0x97, 0xd6,
+                                 0xaf, 0x2f, 0x9f, 0x95, 0x02, 0x52, 0xb2, 0x22};
+  std::vector<Tag> tags;
+  for (int i = 0; i < 600; ++i) {
+    Bytes payload(1 + rng() % 64);
+    for (auto &b : payload)
+      b = static_cast<std::uint8_t>(rng());
+    payload[0] = firsts[rng() % sizeof(firsts)];
+    const std::uint8_t type = static_cast<std::uint8_t>(i % 3 == 0 ? 8 : i % 3 == 1 ? 9 : 18);
+    tags.push_back({type, static_cast<std::uint32_t>(rng() % 100000), payload});
+  }
+  tags.push_back({9, 100000, concat(hex("17 00 000000"), kAvcC)});
+  tags.push_back({9, 100000, concat(hex("17 01 000000"), hex("00000001 65"))});
+  publish(srv.port, tags);
+  ASSERT_TRUE(srv.wait_eos({"video_0"}));
+  std::size_t video = 0, audio = 0;
+  for (const auto &n : srv.pad_names()) {
+    video += n.rfind("video_", 0) == 0;
+    audio += n.rfind("audio_", 0) == 0;
+  }
+  EXPECT_LE(video, 8u);
+  EXPECT_LE(audio, 8u);
+  g_mutex_lock(&srv.collector.lock);
+  const PadLog &v = srv.collector.pads["video_0"];
+  ASSERT_FALSE(v.buffers.empty());
+  EXPECT_EQ(buffer_bytes(v.buffers.back()), hex("00000001 65"));
+  g_mutex_unlock(&srv.collector.lock);
+  EXPECT_LT(srv.stop(), 1000.0);
 }
 
 // NULL within 1 s while a publisher is connected and streaming (pads exist, one unlinked).
