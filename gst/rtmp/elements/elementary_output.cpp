@@ -89,8 +89,12 @@ ElementaryOutput::ElementaryOutput(GstElement *element, Timeline &timeline)
   init_debug();
 }
 
+// The pads are not touched here: by the time the element is finalized GstElement's dispose
+// has removed them (stop() normally did it before).
 ElementaryOutput::~ElementaryOutput() {
-  reset();
+  for (GstTagList *l : {global_tags_, video_tags_, audio_tags_})
+    if (l)
+      gst_tag_list_unref(l);
   gst_flow_combiner_free(combiner_);
 }
 
