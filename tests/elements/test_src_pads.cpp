@@ -645,6 +645,53 @@ TEST_F(SrcPads, RandomTagsThenAValidStream) {
   EXPECT_LT(srv.stop(), 1000.0);
 }
 
+// PLAYING -> PAUSED -> PLAYING while a publisher streams: the streaming thread leaves create()
+// (flushing, no EOS) and comes back; later frames reach the same pad.
+TEST_F(SrcPads, PauseAndPlayKeepStreaming) {
+  Server srv;
+  GstHarness *pub = rtmp::test::client_harness("rtmpsink");
+  const std::string url = "rtmp://127.0.0.1:" + std::to_string(srv.port) + "/live/key";
+  g_object_set(pub->element, "location", url.c_str(), nullptr);
+  gst_harness_set_src_caps_str(pub, "video/x-flv");
+  gst_harness_play(pub);
+  auto push = [&](std::vector<Tag> tags, bool header) {
+    Bytes stream = header ? make_flv_header(FlvHeader{true, true}) : Bytes{};
+    for (const auto &[type, ts, payload] : tags) {
+      Bytes t;
+      EXPECT_FALSE(write_flv_tag(type, ts, payload, t));
+      stream.insert(stream.end(), t.begin(), t.end());
+    }
+    EXPECT_EQ(gst_harness_push(pub, gst_buffer_new_memdup(stream.data(), stream.size())),
+              GST_FLOW_OK);
+  };
+  auto video_buffers = [&] {
+    g_mutex_lock(&srv.collector.lock);
+    const std::size_t n = srv.collector.pads["video_0"].buffers.size();
+    g_mutex_unlock(&srv.collector.lock);
+    return n;
+  };
+  auto wait_buffers = [&](std::size_t n) {
+    const gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (video_buffers() < n && g_get_monotonic_time() < end)
+      g_usleep(5000);
+    return video_buffers();
+  };
+  push({{9, 0, concat(hex("17 00 000000"), kAvcC)},
+        {9, 0, concat(hex("17 01 000000"), hex("00000001 65"))}},
+       true);
+  ASSERT_EQ(wait_buffers(1), 1u);
+  EXPECT_NE(gst_element_set_state(srv.pipeline, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
+  EXPECT_NE(gst_element_set_state(srv.pipeline, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  push({{9, 40, concat(hex("27 01 000000"), hex("00000001 41"))},
+        {9, 80, concat(hex("27 01 000000"), hex("00000001 41"))}},
+       false);
+  EXPECT_EQ(wait_buffers(3), 3u);
+  g_mutex_lock(&srv.collector.lock);
+  EXPECT_FALSE(srv.collector.pads["video_0"].eos);
+  g_mutex_unlock(&srv.collector.lock);
+  gst_harness_teardown(pub);
+}
+
 // NULL within 1 s while a publisher is connected and streaming (pads exist, one unlinked).
 TEST_F(SrcPads, NullWithinOneSecondWhilePublishing) {
   Server srv;
