@@ -21,7 +21,7 @@ import client_harness as h  # noqa: E402
 import nms_harness as nh  # noqa: E402
 import server_harness as sh  # noqa: E402
 
-VIDEO_FRAMES = 60  # 2 s at 30 fps
+VIDEO_FRAMES = 60  # 2 s at 30 fps (AUDIO_SECONDS)
 AUDIO_SECONDS = 2
 
 # Raw test sources: small, short, and with moving content so that frames differ.
@@ -76,18 +76,20 @@ AUDIO_RATE = {"aac": (44100, 1024), "opus": (48000, 960)}
 
 
 class Track:
-    def __init__(self, codec, track_id=0, pattern="ball"):
+    def __init__(self, codec, track_id=0, pattern="ball", seconds=None):
         self.codec = codec
         self.kind = CODECS[codec]["kind"]
         self.id = track_id
         self.pattern = pattern
+        self.seconds = seconds or AUDIO_SECONDS
         self.label = f"{self.kind[0]}{track_id}"
 
     def raw(self):
         if self.kind == "video":
-            return VIDEO_RAW.format(frames=VIDEO_FRAMES, pattern=self.pattern)
+            return VIDEO_RAW.format(frames=VIDEO_FRAMES * self.seconds // AUDIO_SECONDS,
+                                    pattern=self.pattern)
         rate, spb = AUDIO_RATE[self.codec]
-        return AUDIO_RAW.format(buffers=AUDIO_SECONDS * rate // spb, spb=spb, rate=rate)
+        return AUDIO_RAW.format(buffers=self.seconds * rate // spb, spb=spb, rate=rate)
 
     def __repr__(self):
         return f"{self.label}:{self.codec}"
@@ -150,15 +152,26 @@ def check_caps(t, caps, what, elementary):
             f"{what}: {t}: caps {caps} lack {want}"
 
 
-def check_tracks(tracks, sent_lines, got_lines, what, elementary=True, decode=True):
+def sent_from_first_received(sent, got_lines, label):
+    """The sent buffers from the one the receiver got first (a player that joined late), or []
+    when the receiver got nothing the sender sent."""
+    got = sh.probe_buffers(got_lines, f"out_{label}")
+    md5s = [b[3] for b in sent]
+    return sent[md5s.index(got[0][3]):] if got and got[0][3] in md5s else []
+
+
+def check_tracks(tracks, sent_lines, got_lines, what, elementary=True, decode=True, late=False):
     """Every track: the receiver's caps start as expected, the same number of buffers as sent,
     the same MD5 in the same order, PTS and DTS up to one constant offset per track (+-1 ms:
-    RTMP has millisecond timestamps), and (decode) every buffer decoded. Returns a summary."""
+    RTMP has millisecond timestamps), and (decode) every buffer decoded. `late`: the receiver
+    joined mid-stream, compare from the sent buffer it got first. Returns a summary."""
     summary = []
     for t in tracks:
         sent = sh.probe_buffers(sent_lines, f"out_sent_{t.label}")
-        got = sh.probe_buffers(got_lines, f"out_{t.label}")
         assert sent, f"{what}: {t}: the sender produced no buffer: {sent_lines[-10:]}"
+        if late:
+            sent = sent_from_first_received(sent, got_lines, t.label)
+        got = sh.probe_buffers(got_lines, f"out_{t.label}")
         caps = caps_of(got_lines, f"out_{t.label}")
         assert caps, f"{what}: {t}: no caps reached the receiver ({len(got)} buffers): " \
             f"{got_lines[-10:]}"
