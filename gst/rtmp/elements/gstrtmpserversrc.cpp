@@ -322,13 +322,17 @@ bool ServerEndpoint::on_media(std::uint64_t conn_id, Message &&msg) {
   p->counters.bytes += msg.payload.size();
   ++p->counters.messages;
   p->queued_bytes += msg.payload.size();
+  // The streaming thread only waits on an empty queue: waking it for every message while it is
+  // still busy with the previous ones would cost a futex call per message (docs/performance.md).
+  const bool was_empty = p->queue.empty();
   p->queue.push_back(Item{Item::Kind::media, std::move(msg), {}, {}});
   const bool keep_reading = p->queued_bytes < kMaxQueueBytes;
   if (!keep_reading) {
     p->paused_conn = conn_id;
     ++p->counters.queue_pauses;
   }
-  g_cond_signal(&p->cond);
+  if (was_empty)
+    g_cond_signal(&p->cond);
   g_mutex_unlock(&p->lock);
   return keep_reading;
 }
