@@ -345,14 +345,18 @@ void ServerEndpoint::on_publish_stop(std::uint64_t, const std::string &reason,
   p->counters.publisher.clear();
   p->counters.last_session = session_stats;
   p->paused_conn.reset();
-  p->queue.push_back(Item{Item::Kind::stop, {}, address, reason});
-  g_cond_signal(&p->cond);
   g_mutex_unlock(&p->lock);
   GST_INFO_OBJECT(self_, "publisher %s stopped: %s", address.c_str(), reason.c_str());
+  // Posted before the stop item is queued: the item may end the stream at once, and an
+  // application that stops at EOS must already have this message on its bus.
   post_element_message(
       self_, gst_structure_new("rtmp-publish-stop", "address", G_TYPE_STRING, address.c_str(),
                                "reason", G_TYPE_STRING, reason.c_str(), "bytes", G_TYPE_UINT64,
                                static_cast<guint64>(session_stats.bytes_in), nullptr));
+  g_mutex_lock(&p->lock);
+  p->queue.push_back(Item{Item::Kind::stop, {}, address, reason});
+  g_cond_signal(&p->cond);
+  g_mutex_unlock(&p->lock);
 }
 
 std::optional<std::string> ServerEndpoint::password_for(std::string_view user) {
