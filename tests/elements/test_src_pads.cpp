@@ -19,6 +19,7 @@
 #include "core/command.hpp"
 #include "core/enhanced.hpp"
 #include "core/flv.hpp"
+#include "elements/codec_caps.h"
 #include "../core/test_hex.hpp"
 #include "client_harness.hpp"
 #include "fake_server.hpp"
@@ -490,6 +491,51 @@ TEST_F(SrcPads, HevcOpusAndTwoVideoTracks) {
   EXPECT_EQ(GST_BUFFER_DTS(v1.buffers[0]) - GST_BUFFER_DTS(v0.buffers[0]), ms(40));
   ASSERT_EQ(a0.buffers.size(), 1u);
   EXPECT_EQ(buffer_bytes(a0.buffers[0]), hex("fcff"));
+  g_mutex_unlock(&srv.collector.lock);
+}
+
+// Tags built by rtmpsink's own formatting (codec_caps' VideoSendFormat / AudioSendFormat, the
+// FourCC and multitrack headers it sends): HEVC on video track 0, AV1 on track 1, Opus, FLAC and
+// AC-3 on audio tracks 0..2. Each lands on its own pad with its codec's caps and the frame
+// bytes unchanged.
+TEST_F(SrcPads, SendFormatsOfEveryTrackReachTheirPads) {
+  Server srv;
+  gst::VideoSendFormat hevc{VideoCodec::hevc, true, fourcc("hvc1"), 0, kHvcC};
+  gst::VideoSendFormat av1{VideoCodec::av1, true, fourcc("av01"), 1,
+                           hex("81080c000a0b00000042abbfc3710abe0040")};
+  gst::AudioSendFormat opus{AudioCodec::opus, true, fourcc("Opus"), 0, kOpusHead};
+  gst::AudioSendFormat flac{AudioCodec::flac, true, fourcc("fLaC"), 1,
+                            hex("664c6143 80000022 10001000 000000 000000 0ac44 2 f0 00000000 "
+                                "00000000000000000000000000000000")};
+  gst::AudioSendFormat ac3{AudioCodec::ac3, true, fourcc("ac-3"), 2, hex("10 3d e0")};
+  const Bytes vframe = hex("00000002 2601"), aframe = hex("fcff 0102");
+  std::vector<Tag> tags;
+  for (const gst::VideoSendFormat *f : {&hevc, &av1})
+    tags.push_back({9, 0, f->sequence_start()});
+  for (const gst::AudioSendFormat *f : {&opus, &flac, &ac3})
+    tags.push_back({8, 0, f->sequence_start()});
+  for (const gst::VideoSendFormat *f : {&hevc, &av1})
+    tags.push_back({9, 0, concat(f->frame_header(true, 0), vframe)});
+  for (const gst::AudioSendFormat *f : {&opus, &flac, &ac3})
+    tags.push_back({8, 0, concat(f->frame_header(), aframe)});
+  publish(srv.port, tags);
+  const std::vector<std::pair<std::string, std::string>> expected = {{"video_0", "video/x-h265"},
+                                                                     {"video_1", "video/x-av1"},
+                                                                     {"audio_0", "audio/x-opus"},
+                                                                     {"audio_1", "audio/x-flac"},
+                                                                     {"audio_2", "audio/x-ac3"}};
+  std::vector<std::string> names;
+  for (const auto &[pad, type] : expected)
+    names.push_back(pad);
+  ASSERT_TRUE(srv.wait_eos(names));
+  g_mutex_lock(&srv.collector.lock);
+  for (const auto &[pad, type] : expected) {
+    PadLog &l = srv.collector.pads[pad];
+    ASSERT_EQ(l.caps.size(), 1u) << pad;
+    EXPECT_EQ(l.caps[0].rfind(type, 0), 0u) << pad << ": " << l.caps[0];
+    ASSERT_EQ(l.buffers.size(), 1u) << pad;
+    EXPECT_EQ(buffer_bytes(l.buffers[0]), pad[0] == 'v' ? vframe : aframe) << pad;
+  }
   g_mutex_unlock(&srv.collector.lock);
 }
 
