@@ -96,11 +96,18 @@ std::vector<Command> FakeRtmpServer::calls() const {
   return calls_;
 }
 
+std::vector<amf::Value> FakeRtmpServer::play2_requests() const {
+  std::lock_guard<std::mutex> l(mutex_);
+  return play2_;
+}
+
 void FakeRtmpServer::record_event(const Event &e) {
   std::lock_guard<std::mutex> l(mutex_);
   events_.emplace_back(event_name(e));
   if (const auto *c = std::get_if<IncomingCall>(&e))
     calls_.push_back(c->command);
+  if (const auto *p2 = std::get_if<Play2Request>(&e))
+    play2_.push_back(p2->parameters);
   if (const auto *m = std::get_if<Media>(&e))
     published_.push_back(m->msg);
   if (const auto *c = std::get_if<ConnectRequest>(&e))
@@ -180,6 +187,13 @@ void FakeRtmpServer::serve(GSocket *sock) {
         }
         if (opts_.end_after_media)
           s.end_stream(pl->stream_id);
+      } else if (auto *p2 = std::get_if<Play2Request>(&*e)) {
+        const std::uint32_t sid = p2->stream_id;
+        s.send_status(sid, StatusInfo{"status", std::string(status::play_stop), "switch", {}});
+        s.send_status(sid, StatusInfo{"status", std::string(status::play_reset), "switch", {}});
+        s.send_status(sid, StatusInfo{"status", std::string(status::play_start), "switch", {}});
+        for (const Message &m : opts_.play2_media)
+          s.send_media(sid, m.kind(), m.timestamp, m.payload);
       } else if (auto *sk = std::get_if<Seek>(&*e)) {
         if (opts_.on_seek) {
           for (const Message &m : opts_.on_seek(sk->ms))

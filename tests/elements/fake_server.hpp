@@ -31,6 +31,9 @@ struct FakeServerOptions {
   bool end_after_media = true;
   // Close the TCP connection right after the media (no Stream EOF, no Play.Stop).
   bool close_after_media = false;
+  // play2 (a stream switch): answered like nginx-rtmp (Play.Stop of the old stream, then
+  // Play.Reset / Play.Start of the new one) followed by this media.
+  std::vector<Message> play2_media;
   // Answer connect only after this long (a slow server: async-connect tests).
   int connect_delay_ms = 0;
   // Seek requests (VOD): called with the position; may return media to send after the seek.
@@ -51,6 +54,7 @@ public:
   std::vector<Message> published() const;
   std::vector<std::string> events() const; // event_name() of every session event, in order
   std::vector<Command> calls() const;      // the IncomingCall commands (e.g. secureTokenResponse)
+  std::vector<amf::Value> play2_requests() const; // the NetStreamPlayOptions of each play2
   // The chunk size the client sends with, as of the last bytes received.
   std::uint32_t chunk_size_in() const { return chunk_size_in_.load(); }
   int connections() const { return connections_.load(); }
@@ -79,6 +83,7 @@ private:
   std::vector<std::string> events_;
   EnhancedCapabilities connect_capabilities_;
   std::vector<Command> calls_;
+  std::vector<amf::Value> play2_;
 };
 
 // FLV-style payload helpers for scripted media.

@@ -334,3 +334,77 @@ TEST_F(ClientConnect, SinkChunkSizeChangeIsSentWhilePublishing) {
   }
   EXPECT_EQ(server.connections(), 1);
 }
+
+// ---- play2 (stream switch while playing) ------------------------------------------------------
+
+// Setting `stream` while playing sends play2 {streamName, oldStreamName, start, len,
+// transition "switch"} on our stream; the old stream's Play.Stop is not the end; the new
+// stream's media follows with timestamps continuing ours; rtmp-play-switched is posted.
+TEST_F(ClientConnect, SrcStreamChangeWhilePlayingSwitchesWithPlay2) {
+  FakeServerOptions o;
+  o.end_after_media = false;
+  o.play_media = {test::make_media(MessageType::audio, 0, kAacConfig),
+                  test::make_media(MessageType::audio, 1000, {0xAF, 0x01, 0xA1}),
+                  test::make_media(MessageType::audio, 1023, {0xAF, 0x01, 0xA2})};
+  // The new stream's own timeline starts at 0 again.
+  o.play2_media = {test::make_media(MessageType::audio, 0, kAacConfig),
+                   test::make_media(MessageType::audio, 0, {0xAF, 0x01, 0xB1}),
+                   test::make_media(MessageType::audio, 23, {0xAF, 0x01, 0xB2})};
+  FakeRtmpServer server(o);
+  GstElement *src = gst_element_factory_make("rtmpsrc", nullptr);
+  g_object_set(src, "location", server.url("live", "streamA").c_str(), nullptr);
+  GstBus *bus = gst_bus_new();
+  gst_element_set_bus(src, bus);
+  GstHarness *h = gst_harness_new_with_element(src, nullptr, "src");
+  gst_harness_play(h);
+  // FLV audio tags of 3 data bytes: the last one tells A's (0xA_) from B's (0xB_) frames.
+  auto pull_frame = [&](std::uint8_t &marker, GstClockTime &pts) {
+    for (;;) {
+      GstBuffer *b = gst_harness_pull(h);
+      if (!b)
+        return false;
+      GstMapInfo map;
+      gst_buffer_map(b, &map, GST_MAP_READ);
+      const bool frame = map.size == 11 + 3 + 4 && map.data[0] == 8 && map.data[12] == 0x01;
+      marker = frame ? map.data[13] : 0;
+      pts = GST_BUFFER_PTS(b);
+      gst_buffer_unmap(b, &map);
+      gst_buffer_unref(b);
+      if (frame)
+        return true;
+    }
+  };
+  std::uint8_t marker = 0;
+  GstClockTime pts = 0, last_a = 0;
+  ASSERT_TRUE(pull_frame(marker, pts));
+  EXPECT_EQ(marker, 0xA1);
+  ASSERT_TRUE(pull_frame(marker, last_a));
+  EXPECT_EQ(marker, 0xA2);
+
+  g_object_set(src, "stream", "streamB", nullptr);
+  ASSERT_TRUE(server.wait_until([&] { return !server.play2_requests().empty(); }, 2000));
+  const amf::Value opts = server.play2_requests()[0];
+  EXPECT_EQ(opts.string_at("streamName"), "streamB");
+  EXPECT_EQ(opts.string_at("oldStreamName"), "streamA");
+  EXPECT_EQ(opts.string_at("transition"), "switch");
+  EXPECT_EQ(opts.number_at("start"), -2000.0); // start=-2 (live, then recorded), as for play
+  EXPECT_EQ(opts.number_at("len"), -1.0);
+
+  ASSERT_TRUE(pull_frame(marker, pts));
+  EXPECT_EQ(marker, 0xB1);
+  EXPECT_GT(pts, last_a); // B's timestamp 0 continues after A's last one
+  const GstClockTime first_b = pts;
+  ASSERT_TRUE(pull_frame(marker, pts));
+  EXPECT_EQ(marker, 0xB2);
+  EXPECT_EQ(pts - first_b, 23 * GST_MSECOND);
+  GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_ELEMENT);
+  ASSERT_NE(m, nullptr);
+  EXPECT_TRUE(gst_message_has_name(m, "rtmp-play-switched"));
+  EXPECT_STREQ(gst_structure_get_string(gst_message_get_structure(m), "stream"), "streamB");
+  gst_message_unref(m);
+  EXPECT_EQ(gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR), nullptr);
+  EXPECT_EQ(server.connections(), 1);
+  gst_harness_teardown(h);
+  gst_object_unref(src);
+  gst_object_unref(bus);
+}

@@ -4,6 +4,11 @@
 //   auth_ffmpeg_server --method adobe --user user --password 'pa@ss' [--port 0]
 //                      [--max-connections 6] [--media 10] [--idle-ms 20000]
 //                      [--strict-password 1]
+//                      [--secure-token-key KEY --secure-token-plain TEXT]
+//
+// With --secure-token-* the connect _result carries a Limelight-style `secureToken` (TEXT
+// encrypted with KEY, core/secure_token.hpp) and every call the client makes is printed as
+// "call NAME ARG" (the secureTokenResponse of librtmp's `token` option or of our secure-token).
 //
 // It prints "port N" once listening, then one line per event of interest ("reject ...",
 // "connect ...", "publish ...") and finally a summary line
@@ -27,6 +32,7 @@
 #include <string_view>
 #include <variant>
 
+#include "core/secure_token.hpp"
 #include "core/server_session.hpp"
 
 namespace {
@@ -42,6 +48,7 @@ struct Options {
   int media = 10;
   int idle_ms = 20000;
   bool strict_password = false; // do not accept a response over the percent-encoded password
+  std::string secure_token_key, secure_token_plain;
 };
 
 struct Summary {
@@ -92,6 +99,10 @@ bool serve(int fd, const rtmp::ServerConfig &cfg, const Options &opt, Summary &s
         std::printf("publish %s (%s)\n", p->name.c_str(), p->type.c_str());
         sum.publish = p->name;
         s.accept_publish(p->stream_id);
+      } else if (auto *call = std::get_if<rtmp::IncomingCall>(&*e)) {
+        const rtmp::amf::Value *arg = call->command.argument(0);
+        std::printf("call %s %s\n", call->command.name.c_str(),
+                    arg && arg->as_string() ? arg->as_string()->c_str() : "-");
       } else if (std::get_if<rtmp::Media>(&*e)) {
         if (++sum.media >= opt.media && !sum.publish.empty())
           done = true;
@@ -149,6 +160,10 @@ int main(int argc, char **argv) {
       opt.idle_ms = std::atoi(v.c_str());
     else if (k == "--strict-password")
       opt.strict_password = v == "1";
+    else if (k == "--secure-token-key")
+      opt.secure_token_key = v;
+    else if (k == "--secure-token-plain")
+      opt.secure_token_plain = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", argv[i]);
       return 2;
@@ -167,6 +182,15 @@ int main(int argc, char **argv) {
       return opt.password;
     return std::nullopt;
   };
+
+  if (!opt.secure_token_plain.empty()) {
+    auto challenge = rtmp::encrypt_secure_token(opt.secure_token_key, opt.secure_token_plain);
+    if (!challenge) {
+      std::fprintf(stderr, "secure token: %s\n", challenge.error().message().c_str());
+      return 2;
+    }
+    cfg.secure_token = *challenge;
+  }
 
   int ls = ::socket(AF_INET, SOCK_STREAM, 0);
   int one = 1;
