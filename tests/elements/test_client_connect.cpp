@@ -309,22 +309,30 @@ TEST_F(ClientConnect, SrcSecureTokenMissingIsNotAuthorized) {
 TEST_F(ClientConnect, SinkChunkSizeChangeIsSentWhilePublishing) {
   FakeRtmpServer server;
   SinkHarness s(server.url(), true);
+  // Waits until the server received the Data field of `tag` as a message payload.
+  auto arrived = [&](const Bytes &tag) {
+    const Bytes data(tag.begin() + 11, tag.end() - 4);
+    return server.wait_until(
+        [&] {
+          for (const Message &m : server.published())
+            if (m.payload == data)
+              return true;
+          return false;
+        },
+        3000);
+  };
   ASSERT_EQ(s.push(flv_file()), GST_FLOW_OK);
-  ASSERT_EQ(s.push(big_video_tag(40, 9000, 1)), GST_FLOW_OK);
-  ASSERT_TRUE(server.wait_until([&] { return server.published().size() >= 4; }, 3000));
+  const Bytes first = big_video_tag(40, 9000, 1);
+  ASSERT_EQ(s.push(first), GST_FLOW_OK);
+  ASSERT_TRUE(arrived(first));
   EXPECT_EQ(server.chunk_size_in(), 4096u);
+  std::uint32_t ts = 80;
   for (guint size : {100u, 1u, 70000u}) {
     g_object_set(s.sink, "chunk-size", size, nullptr);
-    const std::size_t before = server.published().size();
-    ASSERT_EQ(s.push(big_video_tag(80 + before, 9000, static_cast<std::uint8_t>(size))),
-              GST_FLOW_OK);
-    ASSERT_TRUE(server.wait_until([&] { return server.published().size() > before; }, 3000));
+    const Bytes tag = big_video_tag(ts += 40, 9000, static_cast<std::uint8_t>(size + 7));
+    ASSERT_EQ(s.push(tag), GST_FLOW_OK);
+    ASSERT_TRUE(arrived(tag)) << size; // intact, read with the new chunk size
     EXPECT_EQ(server.chunk_size_in(), size);
-    const Message m = server.published().back();
-    Bytes expect;
-    const Bytes tag = big_video_tag(0, 9000, static_cast<std::uint8_t>(size));
-    expect.assign(tag.begin() + 11, tag.end() - 4); // the tag's Data field
-    EXPECT_EQ(m.payload, expect) << size;
     GstStructure *st = nullptr;
     g_object_get(s.sink, "stats", &st, nullptr);
     guint out = 0;
