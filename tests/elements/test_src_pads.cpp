@@ -739,6 +739,37 @@ TEST_F(SrcPads, PauseAndPlayKeepStreaming) {
   gst_harness_teardown(pub);
 }
 
+// An EOS the application sends to the element (gst-launch-1.0 -e) while a publisher keeps
+// streaming reaches the track pads, not only the unused always pad.
+TEST_F(SrcPads, ApplicationEosReachesTheTrackPads) {
+  Server srv;
+  GstHarness *pub = rtmp::test::client_harness("rtmpsink");
+  const std::string url = "rtmp://127.0.0.1:" + std::to_string(srv.port) + "/live/key";
+  g_object_set(pub->element, "location", url.c_str(), nullptr);
+  gst_harness_set_src_caps_str(pub, "video/x-flv");
+  gst_harness_play(pub);
+  Bytes stream = make_flv_header(FlvHeader{true, true});
+  for (const Tag &tag : std::vector<Tag>{{9, 0, concat(hex("17 00 000000"), kAvcC)},
+                                         {9, 0, concat(hex("17 01 000000"), hex("00000001 65"))}}) {
+    Bytes t;
+    ASSERT_FALSE(write_flv_tag(std::get<0>(tag), std::get<1>(tag), std::get<2>(tag), t));
+    stream.insert(stream.end(), t.begin(), t.end());
+  }
+  ASSERT_EQ(gst_harness_push(pub, gst_buffer_new_memdup(stream.data(), stream.size())),
+            GST_FLOW_OK);
+  const gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+  while (srv.pad_names().size() < 2 && g_get_monotonic_time() < end)
+    g_usleep(5000);
+  ASSERT_EQ(srv.pad_names().size(), 2u);
+  EXPECT_TRUE(gst_element_send_event(srv.src, gst_event_new_eos()));
+  EXPECT_TRUE(srv.wait_eos({"video_0"}));
+  g_mutex_lock(&srv.collector.lock);
+  const auto &order = srv.collector.pads["video_0"].order;
+  EXPECT_EQ(std::count(order.begin(), order.end(), "eos"), 1);
+  g_mutex_unlock(&srv.collector.lock);
+  gst_harness_teardown(pub);
+}
+
 // NULL within 1 s while a publisher is connected and streaming (pads exist, one unlinked).
 TEST_F(SrcPads, NullWithinOneSecondWhilePublishing) {
   Server srv;
@@ -852,6 +883,19 @@ TEST_F(SrcPads, RtmpsrcPlaysIntoTrackPads) {
   EXPECT_TRUE(title);
   EXPECT_TRUE(c.collector.no_more_pads);
   g_mutex_unlock(&c.collector.lock);
+}
+
+// rtmpsrc: an application EOS while the server keeps the stream open reaches both pads.
+TEST_F(SrcPads, RtmpsrcApplicationEosReachesTheTrackPads) {
+  test::FakeServerOptions opts;
+  opts.play_media = h264_aac_media();
+  opts.end_after_media = false;
+  test::FakeRtmpServer server(std::move(opts));
+  Client c(server.url());
+  ASSERT_TRUE(c.wait([](Collector &col) { return col.pads.size() == 2; }, 10000));
+  EXPECT_TRUE(gst_element_send_event(c.src, gst_event_new_eos()));
+  EXPECT_TRUE(c.wait(
+      [](Collector &col) { return col.pads["video_0"].eos && col.pads["audio_0"].eos; }, 5000));
 }
 
 // rtmpsrc: NULL within 1 s while the server keeps the stream open, pads removed.

@@ -126,6 +126,7 @@ void ElementaryOutput::reset() {
   first_media_ms_ = -1;
   media_messages_ = 0;
   group_id_ = 0;
+  eos_requested_ = false;
 }
 
 void ElementaryOutput::new_publisher() {
@@ -202,6 +203,10 @@ GstFlowReturn ElementaryOutput::push_buffer(Track &t, GstBuffer *buf) {
 }
 
 GstFlowReturn ElementaryOutput::finish(GstFlowReturn r) {
+  if (r == GST_FLOW_FLUSHING && eos_requested_.exchange(false)) {
+    push_eos();
+    return GST_FLOW_EOS;
+  }
   if (r != GST_FLOW_OK && r != GST_FLOW_FLUSHING)
     push_eos();
   return r;

@@ -24,6 +24,7 @@
 #include <gst/base/gstflowcombiner.h>
 #include <gst/gst.h>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -78,6 +79,10 @@ public:
   // What create() returns in elementary mode passes through here: the end of the streaming
   // (EOS, an error; not flushing) is EOS on every pad.
   GstFlowReturn finish(GstFlowReturn r);
+  // An EOS the application sent to the element (gst_element_send_event): GstBaseSrc unlocks
+  // create() (which then returns flushing) and pushes EOS on the always pad only; call this
+  // before chaining up so that finish() pushes it on the track pads too. Any thread.
+  void request_eos() { eos_requested_ = true; }
   // EOS on every pad.
   void push_eos();
 
@@ -99,6 +104,7 @@ private:
 
   GstElement *element_;
   Timeline &timeline_;
+  std::atomic<bool> eos_requested_{false};
   GstFlowCombiner *combiner_;
   guint group_id_ = 0;
   std::map<std::pair<bool, std::uint8_t>, std::unique_ptr<Track>> tracks_;

@@ -932,6 +932,15 @@ static void gst_rtmp_server_src_get_property(GObject *object, guint prop_id, GVa
   g_mutex_unlock(&p->lock);
 }
 
+// An application EOS (gst-launch-1.0 -e, a recorder stopping) must reach the track pads of
+// output=elementary too, not only the always pad GstBaseSrc pushes it on.
+static gboolean gst_rtmp_server_src_send_event(GstElement *element, GstEvent *event) {
+  ServerSrcPrivate *p = PRIV(element);
+  if (GST_EVENT_TYPE(event) == GST_EVENT_EOS && p->mode == OutputMode::elementary)
+    p->elementary->request_eos();
+  return GST_ELEMENT_CLASS(gst_rtmp_server_src_parent_class)->send_event(element, event);
+}
+
 static void gst_rtmp_server_src_finalize(GObject *object) {
   delete PRIV(object);
   G_OBJECT_CLASS(gst_rtmp_server_src_parent_class)->finalize(object);
@@ -1108,6 +1117,7 @@ static void gst_rtmp_server_src_class_init(GstRtmpServerSrcClass *klass) {
   base_class->get_caps = gst_rtmp_server_src_get_caps;
   base_class->is_seekable = gst_rtmp_server_src_is_seekable;
   push_class->create = gst_rtmp_server_src_create;
+  element_class->send_event = gst_rtmp_server_src_send_event;
 
   gst_type_mark_as_plugin_api(on_disconnect_get_type(), static_cast<GstPluginAPIFlags>(0));
   gst_type_mark_as_plugin_api(server_auth_get_type(), static_cast<GstPluginAPIFlags>(0));

@@ -577,6 +577,15 @@ static void gst_rtmp_client_src_get_property(GObject *object, guint prop_id, GVa
   PRIV(object)->state.get_property(object, prop_id, value, pspec);
 }
 
+// An application EOS (gst-launch-1.0 -e, a recorder stopping) must reach the track pads of
+// output=elementary too, not only the always pad GstBaseSrc pushes it on.
+static gboolean gst_rtmp_client_src_send_event(GstElement *element, GstEvent *event) {
+  SrcPrivate *p = PRIV(element);
+  if (GST_EVENT_TYPE(event) == GST_EVENT_EOS && p->mode == OutputMode::elementary)
+    p->elementary->request_eos();
+  return GST_ELEMENT_CLASS(gst_rtmp_client_src_parent_class)->send_event(element, event);
+}
+
 static void gst_rtmp_client_src_finalize(GObject *object) {
   delete PRIV(object);
   G_OBJECT_CLASS(gst_rtmp_client_src_parent_class)->finalize(object);
@@ -629,6 +638,7 @@ static void gst_rtmp_client_src_class_init(GstRtmpClientSrcClass *klass) {
   element_class->change_state = gst_rtmp_client_src_change_state;
   gst_type_mark_as_plugin_api(output_mode_get_type(), static_cast<GstPluginAPIFlags>(0));
   push_class->create = gst_rtmp_client_src_create;
+  element_class->send_event = gst_rtmp_client_src_send_event;
 
   GST_DEBUG_CATEGORY_INIT(rtmp_src_debug, "rtmpsrc", 0, "RTMP playing source");
   GST_DEBUG_CATEGORY_INIT(rtmp_client_debug, "rtmpclient", 0, "RTMP client connection");
