@@ -22,6 +22,9 @@ PLAIN = "Limelight says hi 42"
 
 
 def serve_and_publish(server_bin, env, make_launch):
+    """Runs the server and one publisher; returns (secureTokenResponse arguments, whether a
+    publish started, server log). The publisher is stopped once both were seen (or the server
+    gave up): what is checked is what the server received, not how the client tears down."""
     srv = subprocess.Popen([server_bin, "--method", "none", "--idle-ms", "5000", "--media", "3",
                             "--max-connections", "1", "--secure-token-key", KEY,
                             "--secure-token-plain", PLAIN],
@@ -31,11 +34,21 @@ def serve_and_publish(server_bin, env, make_launch):
     m = re.match(r"port (\d+)", first)
     assert m, f"server did not start: {first!r}"
     url = f"rtmp://127.0.0.1:{m.group(1)}/live/test"
-    pub = subprocess.run(["gst-launch-1.0", *make_launch(url)], env=env, capture_output=True,
-                         text=True, timeout=60)
-    out, _ = srv.communicate(timeout=30)
-    calls = re.findall(r"^call secureTokenResponse (.*)$", out, re.M)
-    return calls, srv.returncode, pub, first + out
+    pub = subprocess.Popen(["gst-launch-1.0", *make_launch(url)], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                           errors="replace")
+    log, calls, published = first, [], False
+    for line in srv.stdout:  # the server ends by itself (--idle-ms) if the client stalls
+        log += line
+        c = re.match(r"call secureTokenResponse (.*)$", line.rstrip("\n"))
+        if c:
+            calls.append(c.group(1))
+        published = published or line.startswith("publish ")
+        if calls and published:
+            break
+    h.stop_process(pub)
+    h.stop_process(srv)
+    return calls, published, log
 
 
 def main():
@@ -50,14 +63,14 @@ def main():
     origin = h.factory_origin("rtmpsink", sys_env)
     if origin[1] and "librtmp" in os.path.basename(origin[1]) or origin[0] == "rtmp":
         for key, name in ((KEY, "librtmp"), ("wrong-key", "librtmp-wrong")):
-            calls, rc, pub, log = serve_and_publish(
+            calls, published, log = serve_and_publish(
                 server_bin, sys_env,
                 lambda url, k=key: ["filesrc", f"location={clip}", "!", "rtmpsink",
                                     f"location={url} live=1 token={k}"])
             results[name] = calls
-            print(f"{name}: secureTokenResponse {calls} (server exit {rc})")
+            print(f"{name}: secureTokenResponse {calls} (publish started: {published})")
             if name == "librtmp":
-                assert rc == 0, f"librtmp did not publish: {log[-2000:]} {pub.stderr[-1000:]}"
+                assert published, f"librtmp did not publish: {log[-2000:]}"
     else:
         print(f"system librtmp rtmpsink not found ({origin}): librtmp part skipped")
 
@@ -65,14 +78,14 @@ def main():
     env = h.our_env(build, wd)
     h.assert_our_factories(build, env, ("rtmpsink",))
     for key, name in ((KEY, "ours"), ("wrong-key", "ours-wrong")):
-        calls, rc, pub, log = serve_and_publish(
+        calls, published, log = serve_and_publish(
             server_bin, env,
             lambda url, k=key: ["filesrc", f"location={clip}", "!", "rtmpsink",
                                 f"location={url}", f"secure-token={k}"])
         results[name] = calls
-        print(f"{name}: secureTokenResponse {calls} (server exit {rc})")
+        print(f"{name}: secureTokenResponse {calls} (publish started: {published})")
         if name == "ours":
-            assert rc == 0, f"our rtmpsink did not publish: {log[-2000:]} {pub.stderr[-1000:]}"
+            assert published, f"our rtmpsink did not publish: {log[-2000:]}"
 
     assert results["ours"] == [PLAIN], results
     assert len(results["ours-wrong"]) == 1 and results["ours-wrong"][0] != PLAIN, results
