@@ -539,6 +539,37 @@ TEST_F(SrcPads, SendFormatsOfEveryTrackReachTheirPads) {
   g_mutex_unlock(&srv.collector.lock);
 }
 
+// A stale message first (what node-media-server replays to a late player: an E-RTMP multitrack
+// frame of a track without sequence start, stamped at the live edge), then the sequence header
+// and the cached GOP with earlier timestamps: the timeline starts at the first frame that is
+// pushed, so the GOP keeps its spacing instead of collapsing to one timestamp.
+TEST_F(SrcPads, StaleFirstMessageDoesNotStartTheTimeline) {
+  Server srv;
+  VideoTagInfo stale;
+  stale.enhanced = true;
+  stale.multitrack = true;
+  stale.multitrack_type = MultitrackType::one_track;
+  stale.frame_type = FrameType::inter;
+  stale.tracks.push_back(VideoTrackPacket{1, VideoCodec::avc, fourcc("avc1"),
+                                          VideoPacketKind::coded_frames, 1, 0, 0, hex("0000")});
+  auto stale_tag = write_video_tag(stale);
+  ASSERT_TRUE(stale_tag);
+  publish(srv.port, {
+                        {9, 1766, *stale_tag},
+                        {9, 0, concat(hex("17 00 000000"), kAvcC)},
+                        {9, 1000, concat(hex("17 01 000000"), hex("00000001 65"))},
+                        {9, 1033, concat(hex("27 01 000000"), hex("00000001 41"))},
+                        {9, 1066, concat(hex("27 01 000000"), hex("00000001 41"))},
+                    });
+  ASSERT_TRUE(srv.wait_eos({"video_0"}));
+  g_mutex_lock(&srv.collector.lock);
+  const PadLog &v = srv.collector.pads["video_0"];
+  ASSERT_EQ(v.buffers.size(), 3u);
+  EXPECT_EQ(GST_BUFFER_DTS(v.buffers[1]) - GST_BUFFER_DTS(v.buffers[0]), ms(33));
+  EXPECT_EQ(GST_BUFFER_DTS(v.buffers[2]) - GST_BUFFER_DTS(v.buffers[0]), ms(66));
+  g_mutex_unlock(&srv.collector.lock);
+}
+
 // A new sequence header mid-stream: a new caps event before the next buffer, same pad.
 TEST_F(SrcPads, NewSequenceHeaderRenegotiates) {
   Server srv;

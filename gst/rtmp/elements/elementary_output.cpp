@@ -228,13 +228,21 @@ GstFlowReturn ElementaryOutput::push_message(const Message &msg) {
     return GST_FLOW_OK;
   case MessageType::video:
   case MessageType::audio: {
-    const std::int64_t ms = timeline_.rebase(msg.timestamp);
-    if (first_media_ms_ < 0)
-      first_media_ms_ = ms;
+    // The timeline starts at the first message that puts a buffer on a pad, not at the first
+    // message: servers replay stale messages first (node-media-server gives a late player an
+    // E-RTMP multitrack message from the live edge before the sequence headers and the GOP it
+    // caches), and a timeline started there would put the whole GOP at 0.
+    Stamp stamp{msg.timestamp};
+    if (timeline_.started)
+      stamp.at(timeline_);
     ++media_messages_;
-    const GstFlowReturn r = msg.kind() == MessageType::video ? push_video(msg, ms, segment)
-                                                             : push_audio(msg, ms, segment);
-    check_no_more_pads(ms);
+    const GstFlowReturn r = msg.kind() == MessageType::video ? push_video(msg, stamp, segment)
+                                                             : push_audio(msg, stamp, segment);
+    if (stamp.ms) {
+      if (first_media_ms_ < 0)
+        first_media_ms_ = *stamp.ms;
+      check_no_more_pads(*stamp.ms);
+    }
     return r;
   }
   default:
@@ -246,7 +254,7 @@ static GstClockTime to_clock(std::int64_t ns) {
   return static_cast<GstClockTime>(std::max<std::int64_t>(ns, 0));
 }
 
-GstFlowReturn ElementaryOutput::push_video(const Message &msg, std::int64_t ms,
+GstFlowReturn ElementaryOutput::push_video(const Message &msg, Stamp &stamp,
                                            const GstSegment &segment) {
   auto tag = parse_video_tag(msg.payload);
   if (!tag) {
@@ -258,6 +266,9 @@ GstFlowReturn ElementaryOutput::push_video(const Message &msg, std::int64_t ms,
   const bool keyframe =
       tag->frame_type == FrameType::keyframe || tag->frame_type == FrameType::generated_keyframe;
   for (const VideoTrackPacket &packet : tag->tracks) {
+    GST_LOG_OBJECT(element_, "video track %u codec %d kind %d, %zu bytes, timestamp %u",
+                   packet.track_id, static_cast<int>(packet.codec), static_cast<int>(packet.kind),
+                   packet.payload.size(), msg.timestamp);
     Track *t = track(true, packet.track_id);
     if (!t)
       continue;
@@ -272,7 +283,7 @@ GstFlowReturn ElementaryOutput::push_video(const Message &msg, std::int64_t ms,
       continue; // not negotiable yet (no sequence header)
     const ByteView data = video_frame_data(packet);
     GstBuffer *buf = gst_buffer_new_memdup(data.data(), data.size());
-    const std::int64_t dts = ms * static_cast<std::int64_t>(GST_MSECOND);
+    const std::int64_t dts = stamp.at(timeline_) * static_cast<std::int64_t>(GST_MSECOND);
     GST_BUFFER_DTS(buf) = to_clock(dts);
     GST_BUFFER_PTS(buf) = to_clock(dts + presentation_offset_ns(packet));
     if (!keyframe)
@@ -282,7 +293,7 @@ GstFlowReturn ElementaryOutput::push_video(const Message &msg, std::int64_t ms,
   return combined;
 }
 
-GstFlowReturn ElementaryOutput::push_audio(const Message &msg, std::int64_t ms,
+GstFlowReturn ElementaryOutput::push_audio(const Message &msg, Stamp &stamp,
                                            const GstSegment &segment) {
   auto tag = parse_audio_tag(msg.payload);
   if (!tag) {
@@ -292,6 +303,9 @@ GstFlowReturn ElementaryOutput::push_audio(const Message &msg, std::int64_t ms,
   }
   GstFlowReturn combined = GST_FLOW_OK;
   for (const AudioTrackPacket &packet : tag->tracks) {
+    GST_LOG_OBJECT(element_, "audio track %u codec %d kind %d, %zu bytes, timestamp %u",
+                   packet.track_id, static_cast<int>(packet.codec), static_cast<int>(packet.kind),
+                   packet.payload.size(), msg.timestamp);
     Track *t = track(false, packet.track_id);
     if (!t)
       continue;
@@ -303,7 +317,7 @@ GstFlowReturn ElementaryOutput::push_audio(const Message &msg, std::int64_t ms,
         !send_caps(*t, false, packet.track_id, t->audio.caps(), segment))
       continue;
     GstBuffer *buf = gst_buffer_new_memdup(packet.payload.data(), packet.payload.size());
-    const std::int64_t ts = ms * static_cast<std::int64_t>(GST_MSECOND) +
+    const std::int64_t ts = stamp.at(timeline_) * static_cast<std::int64_t>(GST_MSECOND) +
                             static_cast<std::int64_t>(packet.nanosecond_offset);
     GST_BUFFER_DTS(buf) = GST_BUFFER_PTS(buf) = to_clock(ts);
     combined = push_buffer(*t, buf);

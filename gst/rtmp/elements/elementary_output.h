@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -92,8 +93,19 @@ public:
 
 private:
   struct Track;
-  GstFlowReturn push_video(const Message &msg, std::int64_t ms, const GstSegment &segment);
-  GstFlowReturn push_audio(const Message &msg, std::int64_t ms, const GstSegment &segment);
+  // The rebased time of one message, taken from the timeline when first asked for (see
+  // push_message()).
+  struct Stamp {
+    std::uint32_t timestamp;
+    std::optional<std::int64_t> ms;
+    std::int64_t at(Timeline &t) {
+      if (!ms)
+        ms = t.rebase(timestamp);
+      return *ms;
+    }
+  };
+  GstFlowReturn push_video(const Message &msg, Stamp &stamp, const GstSegment &segment);
+  GstFlowReturn push_audio(const Message &msg, Stamp &stamp, const GstSegment &segment);
   void handle_data(const Message &msg);
   Track *track(bool video, std::uint8_t id);
   // Sends caps (creating the pad first when there is none yet); false when there are no caps.
