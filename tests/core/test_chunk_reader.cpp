@@ -502,3 +502,79 @@ TEST(ChunkReader, RealCapturesWithExtendedTimestamps) {
     EXPECT_GT(last_video_ts, keyframe->timestamp);
   }
 }
+
+// give_storage(): a message of at least kMinRecycledMessage bytes is reassembled into a vector
+// the caller handed back (same storage, bytes intact); small messages, too small or too large
+// spares and spares beyond kMaxSpareStorage are not used or kept.
+TEST(ChunkReader, ReassemblesLargeMessagesIntoGivenStorage) {
+  const Message big = msg(9, 40, 1, 6, filled(20000, 5));
+  const Message small = msg(8, 41, 1, 4, filled(300, 9));
+  ChunkWriter w;
+  Bytes wire;
+  ASSERT_FALSE(w.write(small, wire));
+  ASSERT_FALSE(w.write(big, wire));
+  ChunkReader r;
+  Bytes spare;
+  spare.reserve(32768);
+  const std::uint8_t *storage = spare.data();
+  r.give_storage(std::move(spare));
+  r.give_storage(Bytes(10)); // capacity below kMinRecycledMessage: dropped
+  std::vector<Message> out;
+  ASSERT_FALSE(r.read(wire, out));
+  ASSERT_EQ(out.size(), 2u);
+  expect_same(out[0], small);
+  EXPECT_NE(out[0].payload.data(), storage); // small messages do not take the spare
+  expect_same(out[1], big);
+  EXPECT_EQ(out[1].payload.data(), storage);
+  // The spare is used up: the next large message allocates (and is still intact). The first
+  // payload stays alive so that the allocator cannot hand its address out again.
+  const Bytes first = std::move(out[1].payload);
+  out.clear();
+  wire.clear();
+  ASSERT_FALSE(w.write(big, wire));
+  ASSERT_FALSE(r.read(wire, out));
+  ASSERT_EQ(out.size(), 1u);
+  expect_same(out[0], big);
+  EXPECT_NE(out[0].payload.data(), storage);
+}
+
+TEST(ChunkReader, SpareStorageIsBounded) {
+  ChunkReader r;
+  // A flood of spares, some huge: only kMaxSpareStorage of at most kMaxSpareCapacity are kept,
+  // which the reader proves by using exactly that many.
+  for (int i = 0; i < 100; ++i) {
+    Bytes b;
+    b.reserve(i % 2 ? ChunkReader::kMaxSpareCapacity + 1 : 8192);
+    r.give_storage(std::move(b));
+  }
+  ChunkWriter w;
+  for (std::size_t i = 0; i < ChunkReader::kMaxSpareStorage + 2; ++i) {
+    Bytes wire;
+    const Message m = msg(9, static_cast<std::uint32_t>(i), 1, 6, filled(5000, 1));
+    ASSERT_FALSE(w.write(m, wire));
+    std::vector<Message> out;
+    ASSERT_FALSE(r.read(wire, out));
+    ASSERT_EQ(out.size(), 1u);
+    expect_same(out[0], m);
+    // The kept spares (capacity 8192) first, then fresh storage sized to the message.
+    EXPECT_EQ(out[0].payload.capacity(), i < ChunkReader::kMaxSpareStorage ? 8192u : 5000u) << i;
+  }
+}
+
+TEST(ChunkReader, TakesTheSmallestSpareThatHoldsTheMessage) {
+  ChunkReader r;
+  for (std::size_t cap : {8192u, 65536u, 20000u}) {
+    Bytes b;
+    b.reserve(cap);
+    r.give_storage(std::move(b));
+  }
+  ChunkWriter w;
+  Bytes wire;
+  const Message m = msg(9, 0, 1, 6, filled(15000, 2));
+  ASSERT_FALSE(w.write(m, wire));
+  std::vector<Message> out;
+  ASSERT_FALSE(r.read(wire, out));
+  ASSERT_EQ(out.size(), 1u);
+  expect_same(out[0], m);
+  EXPECT_EQ(out[0].payload.capacity(), 20000u);
+}

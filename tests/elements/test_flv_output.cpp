@@ -79,6 +79,27 @@ TEST_F(FlvOutputTest, WrappedPayloadIsNotCopied) {
   gst_memory_unref(held); // frees the vector (ASan/valgrind would report a leak otherwise)
 }
 
+TEST_F(FlvOutputTest, FreedPayloadGoesBackToThePool) {
+  auto pool = std::make_shared<StoragePool>();
+  Bytes payload = pattern(100000, 3);
+  const std::uint8_t *storage = payload.data();
+  GstBuffer *buf = flv_tag_buffer(9, 0, std::move(payload), pool);
+  ASSERT_NE(buf, nullptr);
+  EXPECT_TRUE(pool->take_all().empty()); // still in use
+  gst_buffer_unref(buf);
+  std::vector<Bytes> back = pool->take_all();
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].data(), storage);
+  EXPECT_TRUE(pool->take_all().empty());
+  // Bounded: buffers freed while nobody takes the spares are kept up to the reader's limit.
+  for (std::size_t i = 0; i < ChunkReader::kMaxSpareStorage + 5; ++i)
+    gst_buffer_unref(flv_tag_buffer(9, 0, pattern(8192, 1), pool));
+  EXPECT_EQ(pool->take_all().size(), ChunkReader::kMaxSpareStorage);
+  // The pool may go away before the buffers (an element finalized while downstream holds one).
+  buf = flv_tag_buffer(9, 0, pattern(8192, 1), std::move(pool));
+  gst_buffer_unref(buf);
+}
+
 TEST_F(FlvOutputTest, OversizedPayloadIsRefused) {
   // DataSize is a UI24: a payload one byte too large gives no buffer, not a truncated tag.
   GstBuffer *buf = flv_tag_buffer(9, 0, Bytes(kMaxFlvTagDataSize + 1));

@@ -182,6 +182,20 @@ std::error_code ChunkReader::apply_header(const Header &h) {
     s->in_progress = true;
     s->received = 0;
     s->payload.clear();
+    if (s->length >= kMinRecycledMessage && s->payload.capacity() < s->length && !spare_.empty()) {
+      // The smallest spare that holds the whole message, else the largest (it grows once).
+      auto best = spare_.begin();
+      for (auto it = spare_.begin(); it != spare_.end(); ++it) {
+        const bool fits = it->capacity() >= s->length;
+        const bool best_fits = best->capacity() >= s->length;
+        if (fits ? (!best_fits || it->capacity() < best->capacity())
+                 : (!best_fits && it->capacity() > best->capacity()))
+          best = it;
+      }
+      s->payload = std::move(*best);
+      spare_.erase(best);
+      s->payload.clear();
+    }
     s->payload.reserve(std::min<std::size_t>(s->length, kInitialReserve));
   }
 
@@ -189,6 +203,12 @@ std::error_code ChunkReader::apply_header(const Header &h) {
   in_chunk_ = true;
   chunk_remaining_ = std::min(chunk_size_, s->length - s->received);
   return {};
+}
+
+void ChunkReader::give_storage(Bytes &&spare) {
+  if (spare.capacity() >= kMinRecycledMessage && spare.capacity() <= kMaxSpareCapacity &&
+      spare_.size() < kMaxSpareStorage)
+    spare_.push_back(std::move(spare));
 }
 
 std::error_code ChunkReader::append_payload(ByteView bytes) {

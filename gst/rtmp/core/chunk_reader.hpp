@@ -77,6 +77,16 @@ public:
   // Payload bytes currently held in incomplete messages.
   std::size_t buffered_bytes() const { return buffered_; }
 
+  // Storage for the payloads of later messages: a caller that gets payload vectors back once
+  // it is done with them (rtmpsrc, when the GstBuffer wrapping one is freed downstream) hands
+  // them in, and the next message of at least kMinRecycledMessage bytes is reassembled into one
+  // instead of freshly allocated (and page-faulted) memory. At most kMaxSpareStorage vectors of
+  // at most kMaxSpareCapacity bytes are kept; others are freed.
+  static constexpr std::size_t kMinRecycledMessage = 4096;
+  static constexpr std::size_t kMaxSpareStorage = 8;
+  static constexpr std::size_t kMaxSpareCapacity = 1u << 20;
+  void give_storage(Bytes &&spare);
+
 private:
   // Per chunk stream state: the last message header seen (for header compression) and the
   // message being reassembled.
@@ -121,6 +131,7 @@ private:
   std::error_code error_;
 
   std::vector<Stream> streams_;
+  std::vector<Bytes> spare_; // give_storage()
   // Index+1 into streams_ for the common one- and two-byte csids, so that the per-chunk lookup
   // is O(1) even at chunk size 1; larger csids are searched linearly (at most max_chunk_streams).
   std::array<std::uint32_t, chunk::kMaxTwoByteCsid + 1> small_index_{};

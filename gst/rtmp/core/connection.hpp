@@ -89,6 +89,9 @@ public:
   bool handshake_done() const { return handshake_done_; }
   bool closed() const { return closed_; }
 
+  // Payload storage for later messages (ChunkReader::give_storage).
+  void give_storage(Bytes &&spare) { reader_.give_storage(std::move(spare)); }
+
   // Sends a ping request (User Control 6) with `now` as its timestamp; the answer yields
   // PingRtt. Errc::invalid_state before the handshake is done or after close.
   std::error_code ping(Millis now);

@@ -41,7 +41,38 @@ constexpr std::size_t kWrapMinPayload = 4096;
 
 } // namespace
 
-GstBuffer *flv_tag_buffer(std::uint8_t type, std::uint32_t timestamp, Bytes &&payload) {
+void StoragePool::put(Bytes &&b) {
+  std::lock_guard<std::mutex> hold(mutex_);
+  if (free_.size() < ChunkReader::kMaxSpareStorage)
+    free_.push_back(std::move(b));
+}
+
+std::vector<Bytes> StoragePool::take_all() {
+  std::vector<Bytes> out;
+  std::lock_guard<std::mutex> hold(mutex_);
+  out.swap(free_);
+  return out;
+}
+
+namespace {
+
+// What a wrapped payload memory owns: the vector, and where it goes when the memory is freed.
+struct HeldPayload {
+  Bytes bytes;
+  std::shared_ptr<StoragePool> pool;
+};
+
+void release_payload(gpointer data) {
+  auto *held = static_cast<HeldPayload *>(data);
+  if (held->pool)
+    held->pool->put(std::move(held->bytes));
+  delete held;
+}
+
+} // namespace
+
+GstBuffer *flv_tag_buffer(std::uint8_t type, std::uint32_t timestamp, Bytes &&payload,
+                          std::shared_ptr<StoragePool> pool) {
   const std::size_t size = payload.size();
   Bytes header, trailer;
   if (write_flv_tag_header(type, timestamp, size, header))
@@ -58,11 +89,10 @@ GstBuffer *flv_tag_buffer(std::uint8_t type, std::uint32_t timestamp, Bytes &&pa
   // Header memory + the payload's own storage (freed with the last reference to the memory) +
   // trailer memory: one GstBuffer, no copy of the payload.
   GstBuffer *buf = gst_buffer_new_memdup(header.data(), header.size());
-  auto *held = new Bytes(std::move(payload));
-  gst_buffer_append_memory(
-      buf, gst_memory_new_wrapped(static_cast<GstMemoryFlags>(0), held->data(), held->size(), 0,
-                                  held->size(), held,
-                                  [](gpointer p) { delete static_cast<Bytes *>(p); }));
+  auto *held = new HeldPayload{std::move(payload), std::move(pool)};
+  gst_buffer_append_memory(buf, gst_memory_new_wrapped(static_cast<GstMemoryFlags>(0),
+                                                       held->bytes.data(), held->bytes.size(), 0,
+                                                       held->bytes.size(), held, release_payload));
   GstMemory *tail = gst_allocator_alloc(nullptr, trailer.size(), nullptr);
   gst_buffer_append_memory(buf, tail);
   gst_buffer_fill(buf, header.size() + size, trailer.data(), trailer.size());
@@ -329,7 +359,8 @@ GstBuffer *FlvOutput::message_to_buffer(GstObject *log_object, Message &msg) {
     }
   }
   const std::size_t payload_size = msg.payload.size();
-  GstBuffer *buf = flv_tag_buffer(msg.type, static_cast<std::uint32_t>(ms), std::move(msg.payload));
+  GstBuffer *buf =
+      flv_tag_buffer(msg.type, static_cast<std::uint32_t>(ms), std::move(msg.payload), pool_);
   msg.payload.clear(); // moved from: leave it empty, not merely unspecified
   if (!buf) {
     GST_WARNING_OBJECT(log_object, "message of %zu bytes does not fit an FLV tag", payload_size);

@@ -13,11 +13,15 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "core/bytes.hpp"
 #include "core/amf_value.hpp"
+#include "core/chunk_reader.hpp"
 #include "core/message.hpp"
 
 namespace rtmp::gst {
@@ -76,11 +80,26 @@ GstTagList *metadata_to_tags(const amf::Value &meta);
 GstStructure *data_to_structure(std::string_view handler, const amf::Value &arg,
                                 std::int64_t timestamp_ms);
 
+// Payload vectors coming back from freed output buffers (in whatever thread frees them), for the
+// chunk reader to reassemble later messages into (ChunkReader::give_storage): reused storage
+// is not page-faulted in again. Thread-safe; keeps at most ChunkReader::kMaxSpareStorage.
+class StoragePool {
+public:
+  void put(Bytes &&b);
+  std::vector<Bytes> take_all();
+
+private:
+  std::mutex mutex_;
+  std::vector<Bytes> free_;
+};
+
 // One FLV tag (FLV spec 10.1 E.4.1: tag header, data, PreviousTagSize) as a GstBuffer, taking
 // over `payload` as the tag's data: large payloads are wrapped as they are (the buffer's middle
 // GstMemory owns the moved vector), small ones are copied into one memory. nullptr when the
-// payload is larger than an FLV tag can describe. The bytes are those of write_flv_tag().
-GstBuffer *flv_tag_buffer(std::uint8_t type, std::uint32_t timestamp, Bytes &&payload);
+// payload is larger than an FLV tag can describe. The bytes are those of write_flv_tag(). With
+// a `pool`, a wrapped payload's vector goes there when the buffer's memory is freed.
+GstBuffer *flv_tag_buffer(std::uint8_t type, std::uint32_t timestamp, Bytes &&payload,
+                          std::shared_ptr<StoragePool> pool = nullptr);
 
 class FlvOutput {
 public:
@@ -114,6 +133,9 @@ public:
   // user that never takes them (rtmpsrc) keeps at most one. Ownership passes to the caller.
   GstStructure *take_data_structure();
 
+  // Payload vectors of freed output buffers, to hand to the session (Connection::give_storage).
+  std::vector<Bytes> take_spare_storage() { return pool_->take_all(); }
+
   Timeline &timeline() { return timeline_; }
   std::uint64_t media_buffers_out() const { return media_buffers_out_; }
 
@@ -125,6 +147,7 @@ private:
   GstTagList *pending_tags_ = nullptr;
   GstStructure *data_structure_ = nullptr;
   std::uint64_t media_buffers_out_ = 0;
+  std::shared_ptr<StoragePool> pool_ = std::make_shared<StoragePool>();
 };
 
 } // namespace rtmp::gst

@@ -309,6 +309,8 @@ static GstFlowReturn create_buffer(GstRtmpClientSrc *self, GstBuffer **outbuf) {
           : -1;
   for (;;) {
     apply_receive_flags(self);
+    for (Bytes &spare : p->out.take_spare_storage()) // payloads of buffers freed downstream
+      c.session().give_storage(std::move(spare));
     apply_stream_switch(self);
     const std::int64_t poll = net::monotonic_us() + kCommandPollUs;
     const std::int64_t deadline = idle_deadline >= 0 ? std::min(idle_deadline, poll) : poll;
