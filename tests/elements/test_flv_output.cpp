@@ -1,8 +1,8 @@
 // FlvOutput's buffers (elements/flv_output.*): the zero-copy path that wraps a message payload
 // into the output GstBuffer must produce exactly the bytes of the copying path it replaced
 // (core write_flv_tag(), FLV spec 10.1 E.4.1), for every payload size around the wrap threshold,
-// and free the payload with the buffer (run under ASan or valgrind to see a leak or a double
-// free: the CI's ASan build runs this suite).
+// and free the payload with the buffer or hand it back to the pool (run under valgrind, or in
+// the ASan build with ASAN_SUITES=elements, to see a leak or a double free).
 #include <gst/gst.h>
 #include <gtest/gtest.h>
 
