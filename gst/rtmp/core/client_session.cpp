@@ -114,11 +114,11 @@ void ClientSession::on_timer(Millis now) {
   }
   for (const auto &[id, w] : stream_waits_) {
     if (w.deadline && now >= *w.deadline) {
-      fail(
-          make_error_code(Errc::timeout),
-          std::string("timed out waiting for ") +
-              (w.kind == StreamWait::publish ? "NetStream.Publish.Start" : "NetStream.Play.Start") +
-              " on stream " + std::to_string(id));
+      fail(make_error_code(Errc::timeout),
+           std::string("timed out waiting for ") +
+               (w.kind == StreamWait::Kind::publish ? "NetStream.Publish.Start"
+                                                    : "NetStream.Play.Start") +
+               " on stream " + std::to_string(id));
       state_ = State::closed;
       return;
     }
@@ -392,7 +392,8 @@ std::error_code ClientSession::handle_on_status(Command &&cmd, std::uint32_t str
   } else if (error) {
     Errc e = Errc::command_failed;
     if (wait != stream_waits_.end())
-      e = wait->second.kind == StreamWait::publish ? Errc::publish_rejected : Errc::play_failed;
+      e = wait->second.kind == StreamWait::Kind::publish ? Errc::publish_rejected
+                                                         : Errc::play_failed;
     else if (code.starts_with("NetStream.Publish"))
       e = Errc::publish_rejected;
     else if (code.starts_with("NetStream.Play"))
@@ -426,7 +427,7 @@ std::error_code ClientSession::publish(std::uint32_t stream_id, std::string name
   send_command(make_release_stream(next_txn(Pending::ignored, std::nullopt), name));
   send_command(make_fc_publish(next_txn(Pending::ignored, std::nullopt), name));
   send_command(make_publish(0, name, *t), stream_id);
-  stream_waits_[stream_id] = StreamWait{StreamWait::publish, deadline_from(now)};
+  stream_waits_[stream_id] = StreamWait{StreamWait::Kind::publish, deadline_from(now)};
   return {};
 }
 
@@ -448,7 +449,7 @@ std::error_code ClientSession::play(std::uint32_t stream_id, std::string name, d
     send_user_control(UserControl{static_cast<std::uint16_t>(UserControlEvent::set_buffer_length),
                                   stream_id,
                                   static_cast<std::uint32_t>(cfg_.buffer_length.count())});
-  stream_waits_[stream_id] = StreamWait{StreamWait::play, deadline_from(now)};
+  stream_waits_[stream_id] = StreamWait{StreamWait::Kind::play, deadline_from(now)};
   return {};
 }
 

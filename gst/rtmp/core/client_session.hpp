@@ -115,7 +115,7 @@ private:
   };
   // What we wait for on a stream (onStatus), with its deadline.
   struct StreamWait {
-    enum Kind { publish, play } kind;
+    enum class Kind { publish, play } kind;
     std::optional<Millis> deadline;
   };
 
@@ -141,7 +141,6 @@ private:
   std::uint32_t txn_counter_ = 1; // connect is 1 (RTMP 1.0 section 7.2.1.1)
   std::map<std::uint32_t, PendingCall> pending_;
   std::map<std::uint32_t, StreamWait> stream_waits_;
-  std::uint32_t checkbw_txn_ = 0;
 };
 
 } // namespace rtmp
