@@ -16,7 +16,8 @@
       element message of the receiving element carries the unknown fields, and every packet
       arrives (counts as ffprobe sees the clip)
 
-The four taginject cases are known failures (see KNOWN_FAILURES), run only when named.
+taginject (GStreamer 1.22) sends stream-scope tags: the taginject cases check that rtmpsink's
+request pads put their descriptive part into onMetaData as flvmux does.
 Fails (never skips) when node-media-server is missing (scripts/setup-deps.sh --nms).
 
 usage: roundtrip_tags.py <build dir> <server_probe> [case...]
@@ -95,24 +96,17 @@ def custom_case(server):
 
 
 CASES = {
-    "ffmpeg_nms": custom_case("nms"),
-    "ffmpeg_server": custom_case("server"),
-}
-
-# Known bug: rtmpsink's request pads put only GLOBAL-scope tags into onMetaData, and taginject
-# (GStreamer 1.22, no `scope` property) sends stream-scope tags, so title/artist/encoder never
-# leave the sender (the receivers pass them on: see the ffmpeg_* cases and roundtrip_flv.py).
-# Run only when named, until the sink takes them.
-KNOWN_FAILURES = {
     "elementary_nms": tags_case("elementary", "nms"),
     "elementary_server": tags_case("elementary", "server"),
     "flv_nms": tags_case("flv", "nms"),
     "flv_server": tags_case("flv", "server"),
+    "ffmpeg_nms": custom_case("nms"),
+    "ffmpeg_server": custom_case("server"),
 }
 
 
 def main():
-    return rh.run_cases(sys.argv, CASES, "roundtrip-tags-", KNOWN_FAILURES)
+    return rh.run_cases(sys.argv, CASES, "roundtrip-tags-")
 
 
 if __name__ == "__main__":

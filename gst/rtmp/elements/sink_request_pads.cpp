@@ -64,6 +64,39 @@ void merge_tags(GstTagList *&into, const GstTagList *from) {
   gst_tag_list_insert(into, from, GST_TAG_MERGE_REPLACE);
 }
 
+// Tags that describe one elementary stream's coding rather than the programme: parsers and
+// encoders update them every few frames, so they feed the per-track bitrate fields of the next
+// onMetaData instead of sending a new one.
+bool is_stream_coding_tag(const gchar *tag) {
+  static const char *const kCodingTags[] = {GST_TAG_BITRATE,         GST_TAG_NOMINAL_BITRATE,
+                                            GST_TAG_MINIMUM_BITRATE, GST_TAG_MAXIMUM_BITRATE,
+                                            GST_TAG_CODEC,           GST_TAG_VIDEO_CODEC,
+                                            GST_TAG_AUDIO_CODEC,     GST_TAG_CONTAINER_FORMAT,
+                                            GST_TAG_LANGUAGE_CODE};
+  for (const char *t : kCodingTags)
+    if (g_strcmp0(tag, t) == 0)
+      return true;
+  return false;
+}
+
+// The descriptive part (title, artist, encoder...) of a stream-scope tag list, or nullptr when
+// it has none. taginject (GStreamer 1.22) and encoders (GST_TAG_ENCODER) send stream-scope tags;
+// flvmux writes them into onMetaData like global ones, and so do we.
+GstTagList *descriptive_tags(const GstTagList *tl) {
+  GstTagList *out = gst_tag_list_copy(tl);
+  const gint n = gst_tag_list_n_tags(tl);
+  for (gint i = 0; i < n; ++i) {
+    const gchar *name = gst_tag_list_nth_tag_name(tl, static_cast<guint>(i));
+    if (is_stream_coding_tag(name))
+      gst_tag_list_remove_tag(out, name);
+  }
+  if (gst_tag_list_is_empty(out)) {
+    gst_tag_list_unref(out);
+    return nullptr;
+  }
+  return out;
+}
+
 std::uint8_t tag_type(const RequestPad &rp) {
   return static_cast<std::uint8_t>(rp.video ? FlvTagType::video : FlvTagType::audio);
 }
@@ -506,10 +539,24 @@ bool SinkRequestPads::event(RequestPad &rp, GstEvent *event) {
     gst_event_parse_tag(event, &tl);
     std::lock_guard locker(lock_);
     // Stream tags (the bitrates parsers update every few frames) go into the next onMetaData;
-    // global ones (title, artist...) are sent at once (failures surface with the next buffer).
-    const bool global = gst_tag_list_get_scope(tl) == GST_TAG_SCOPE_GLOBAL;
-    merge_tags(global ? global_tags_ : rp.tags, tl);
-    metadata_dirty_ = metadata_dirty_ || global;
+    // global ones and the descriptive part of stream ones (title, artist, encoder...) are sent
+    // at once when they change (failures surface with the next buffer).
+    bool changed = false;
+    if (gst_tag_list_get_scope(tl) == GST_TAG_SCOPE_GLOBAL) {
+      merge_tags(global_tags_, tl);
+      changed = true;
+    } else {
+      merge_tags(rp.tags, tl);
+      if (GstTagList *described = descriptive_tags(tl)) {
+        GstTagList *before = global_tags_ ? gst_tag_list_copy(global_tags_) : nullptr;
+        merge_tags(global_tags_, described);
+        changed = !before || !gst_tag_list_is_equal(before, global_tags_);
+        if (before)
+          gst_tag_list_unref(before);
+        gst_tag_list_unref(described);
+      }
+    }
+    metadata_dirty_ = metadata_dirty_ || changed;
     if (host_.publishing())
       (void)pump(false);
     break;
