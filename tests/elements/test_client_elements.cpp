@@ -708,6 +708,60 @@ TEST_F(ClientElements, SinkMergesTagsIntoMetadata) {
   gst_harness_teardown(h);
 }
 
+// An onMetaData without width/height/framerate gets them from the SPS of the AVC sequence header
+// (the completed onMetaData follows the header); a garbage SPS adds nothing.
+static std::vector<DataMessage> published_metadata(const Bytes &avc_config) {
+  FakeRtmpServer server;
+  GstHarness *h = client_harness("rtmpsink");
+  g_object_set(h->element, "location", server.url().c_str(), nullptr);
+  gst_harness_set_src_caps_str(h, "video/x-flv");
+  Bytes f = make_flv_header(FlvHeader{true, false});
+  write_flv_tag(18, 0, test::make_metadata({{"duration", 0.0}}).payload, f);
+  write_flv_tag(9, 0, avc_config, f);
+  write_flv_tag(9, 0, avc_frame(true, 7), f);
+  EXPECT_EQ(gst_harness_push(h, gst_buffer_new_memdup(f.data(), f.size())), GST_FLOW_OK);
+  EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+  EXPECT_TRUE(server.wait_until([&] { return server.saw("DeleteStream"); }, 5000));
+  std::vector<DataMessage> metas;
+  for (const Message &m : server.published()) {
+    if (m.kind() != MessageType::data_amf0)
+      continue;
+    auto d = decode_data(m);
+    EXPECT_TRUE(d.ok());
+    if (d.ok())
+      metas.push_back(unwrap_set_data_frame(*d));
+  }
+  gst_harness_teardown(h);
+  return metas;
+}
+
+TEST_F(ClientElements, SinkFillsPictureSizeAndFramerateFromSps) {
+  // FLV AVC sequence header (E.4.3.1: 0x17, AVCPacketType 0, CTS 0) + the avcC x264enc wrote for
+  // video/x-raw,format=I420,width=642,height=362,framerate=30/1 (see tests/core/test_avc_sps.cpp).
+  Bytes config = {0x17, 0x00, 0x00, 0x00, 0x00};
+  const char *avcc = "0164001effe1001e6764001eacd940a42fe224c05a8303035280000003008000001e478b16cb0"
+                     "1000568ebecb22c";
+  for (const char *c = avcc; c[0] && c[1]; c += 2)
+    config.push_back(static_cast<std::uint8_t>(std::stoi(std::string(c, 2), nullptr, 16)));
+  auto metas = published_metadata(config);
+  ASSERT_EQ(metas.size(), 2u);
+  EXPECT_FALSE(metas[0].values[0].number_at("width")); // nothing known before the header
+  EXPECT_EQ(metas[1].values[0].number_at("width"), 642.0);
+  EXPECT_EQ(metas[1].values[0].number_at("height"), 362.0);
+  EXPECT_EQ(metas[1].values[0].number_at("framerate"), 30.0);
+  EXPECT_EQ(metas[1].values[0].number_at("videocodecid"), 7.0);
+
+  // The same header with the SPS fields after profile/level zeroed (an exp-Golomb code longer
+  // than 32 bits): the codec id only.
+  for (std::size_t i = 5 + 8 + 4; i < 5 + 8 + 30; ++i)
+    config[i] = 0x00;
+  metas = published_metadata(config);
+  ASSERT_EQ(metas.size(), 2u);
+  EXPECT_EQ(metas[1].values[0].number_at("videocodecid"), 7.0);
+  EXPECT_FALSE(metas[1].values[0].number_at("width"));
+  EXPECT_FALSE(metas[1].values[0].number_at("framerate"));
+}
+
 // peak-kbps paces the output: 40 KB of media at 320 kbit/s take about 1 s instead of
 // arriving at once.
 TEST_F(ClientElements, SinkPeakKbpsPacesTheOutput) {

@@ -21,6 +21,7 @@
 
 #include <gst/pbutils/codec-utils.h>
 
+#include "core/avc_sps.hpp"
 #include "core/command.hpp"
 #include "core/flv.hpp"
 #include "elements/client_connection.h"
@@ -227,7 +228,15 @@ static void fill_missing_fields(SinkPrivate *p, amf::Properties &props) {
     const Bytes &d = p->last_video_config->data;
     if (!(d[0] & 0x80)) // legacy CodecID (E.4.3.1)
       add("videocodecid", static_cast<double>(d[0] & 0x0F));
-    else if (d.size() >= 5) // E-RTMP: the FourCC as a number
+    // AVC sequence header (CodecID 7, AVCPacketType 0): the avcC after the 5-byte header.
+    if ((d[0] & 0x8F) == 7 && d.size() > 5 && d[1] == 0) {
+      if (auto sps = parse_avcc_first_sps(ByteView(d).subspan(5))) {
+        add("width", static_cast<double>(sps->width));
+        add("height", static_cast<double>(sps->height));
+        if (auto fps = sps->framerate())
+          add("framerate", *fps);
+      }
+    } else if (d.size() >= 5) // E-RTMP: the FourCC as a number
       add("videocodecid",
           static_cast<double>(std::uint32_t{d[1]} << 24 | std::uint32_t{d[2]} << 16 |
                               std::uint32_t{d[3]} << 8 | d[4]));
