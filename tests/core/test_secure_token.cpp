@@ -72,7 +72,8 @@ TEST(SecureToken, HostileChallengesAreTypedErrors) {
   EXPECT_EQ(decrypt_secure_token("k", "abc").error(), malformed);              // odd
   EXPECT_EQ(decrypt_secure_token("k", "0011223344").error(), malformed);       // not whole words
   EXPECT_EQ(decrypt_secure_token("k", "0011223g44556677").error(), malformed); // not hex
-  EXPECT_EQ(decrypt_secure_token("k", std::string("00112233\0\0\0\0", 16)).error(), malformed);
+  EXPECT_EQ(decrypt_secure_token("k", std::string("00112233") + std::string(8, '\0')).error(),
+            malformed);
   // A single word decrypts (librtmp accepts it too); it is only garbage.
   EXPECT_TRUE(decrypt_secure_token("k", "00112233").ok());
   EXPECT_TRUE(decrypt_secure_token("k", std::string(kMaxSecureTokenLength, 'a')).ok());

@@ -1,5 +1,7 @@
 #include "core/auth.hpp"
 
+#include "core/bytes.hpp"
+
 #include <algorithm>
 #include <array>
 #include <utility>
@@ -73,16 +75,6 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   for (std::size_t i = 0; i < a.size(); ++i)
     diff |= static_cast<unsigned char>(a[i] ^ b[i]);
   return diff == 0;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
 }
 
 bool is_unreserved(unsigned char c) {
@@ -198,8 +190,8 @@ Result<std::string> percent_decode(std::string_view s) {
     }
     if (s.size() - i < 3)
       return Errc::malformed;
-    int hi = hex_value(s[i + 1]);
-    int lo = hex_value(s[i + 2]);
+    int hi = hex_digit_value(s[i + 1]);
+    int lo = hex_digit_value(s[i + 2]);
     if (hi < 0 || lo < 0)
       return Errc::malformed;
     out.push_back(static_cast<char>(hi << 4 | lo));

@@ -1,5 +1,7 @@
 #include "core/secure_token.hpp"
 
+#include "core/bytes.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -56,16 +58,6 @@ void xxtea_decrypt(std::vector<std::uint32_t> &v, const Key &k) {
   }
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 } // namespace
 
 Result<std::string> decrypt_secure_token(std::string_view key, std::string_view challenge_hex) {
@@ -75,7 +67,7 @@ Result<std::string> decrypt_secure_token(std::string_view key, std::string_view 
     return Errc::malformed;
   std::vector<std::uint32_t> v(challenge_hex.size() / 8, 0);
   for (std::size_t i = 0; i < challenge_hex.size(); i += 2) {
-    const int hi = hex_value(challenge_hex[i]), lo = hex_value(challenge_hex[i + 1]);
+    const int hi = hex_digit_value(challenge_hex[i]), lo = hex_digit_value(challenge_hex[i + 1]);
     if (hi < 0 || lo < 0)
       return Errc::malformed;
     const std::size_t byte = i / 2;

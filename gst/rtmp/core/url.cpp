@@ -1,5 +1,7 @@
 #include "core/url.hpp"
 
+#include "core/bytes.hpp"
+
 #include <charconv>
 
 namespace rtmp {
@@ -16,15 +18,6 @@ std::string to_lower(std::string_view s) {
   return out;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  c = ascii_lower(c);
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
-}
-
 // RFC 3986 section 2.1 percent-decoding; false on a malformed escape.
 bool percent_decode(std::string_view in, std::string &out) {
   out.clear();
@@ -35,7 +28,7 @@ bool percent_decode(std::string_view in, std::string &out) {
     }
     if (i + 2 >= in.size())
       return false;
-    const int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
+    const int hi = hex_digit_value(in[i + 1]), lo = hex_digit_value(in[i + 2]);
     if (hi < 0 || lo < 0)
       return false;
     out.push_back(static_cast<char>(hi * 16 + lo));
