@@ -15,11 +15,13 @@
 #include "core/flv.hpp"
 #include "client_harness.hpp"
 #include "fake_server.hpp"
+#include "our_plugin.hpp"
 
 using namespace rtmp;
 using rtmp::test::client_harness;
 using rtmp::test::FakeRtmpServer;
 using rtmp::test::FakeServerOptions;
+using rtmp::test::plugin_file;
 
 namespace {
 
@@ -27,18 +29,6 @@ class ClientElements : public ::testing::Test {
 protected:
   static void SetUpTestSuite() { gst_init(nullptr, nullptr); }
 };
-
-std::string plugin_file(const char *factory_name) {
-  GstElementFactory *f = gst_element_factory_find(factory_name);
-  if (!f)
-    return {};
-  GstPlugin *p = gst_plugin_feature_get_plugin(GST_PLUGIN_FEATURE(f));
-  std::string file = p && gst_plugin_get_filename(p) ? gst_plugin_get_filename(p) : "";
-  if (p)
-    gst_object_unref(p);
-  gst_object_unref(f);
-  return file;
-}
 
 std::string get_string(GstElement *e, const char *prop) {
   gchar *v = nullptr;
@@ -145,8 +135,7 @@ double elapsed_ms(std::chrono::steady_clock::time_point t0) {
 // ---- factories, caps, properties ----------------------------------------------------------
 
 TEST_F(ClientElements, FactoriesComeFromOurPlugin) {
-  const char *dir = g_getenv("RTMP_PLUGIN_DIR");
-  ASSERT_NE(dir, nullptr) << "the test runner sets RTMP_PLUGIN_DIR to the build's plugin dir";
+  const std::string dir = rtmp::test::our_plugin_dir();
   for (const char *name : {"rtmpsink", "rtmpsrc"}) {
     GstElementFactory *f = gst_element_factory_find(name);
     ASSERT_NE(f, nullptr) << name;

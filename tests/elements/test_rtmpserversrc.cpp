@@ -20,6 +20,7 @@
 #include "core/flv.hpp"
 #include "elements/flv_output.h"
 #include "client_harness.hpp"
+#include "our_plugin.hpp"
 
 using namespace rtmp;
 
@@ -152,17 +153,12 @@ Bytes data_payload(const char *handler, amf::Value arg) {
 } // namespace
 
 TEST_F(ServerSrc, FactoryComesFromOurPlugin) {
-  const char *dir = g_getenv("RTMP_PLUGIN_DIR");
-  ASSERT_NE(dir, nullptr) << "the test runner sets RTMP_PLUGIN_DIR to the build's plugin dir";
   GstElementFactory *f = gst_element_factory_find("rtmpserversrc");
   ASSERT_NE(f, nullptr);
   EXPECT_STREQ(gst_plugin_feature_get_plugin_name(GST_PLUGIN_FEATURE(f)), "rtmp");
-  GstPlugin *plugin = gst_plugin_feature_get_plugin(GST_PLUGIN_FEATURE(f));
-  ASSERT_NE(plugin, nullptr);
-  const std::string file = gst_plugin_get_filename(plugin) ? gst_plugin_get_filename(plugin) : "";
-  EXPECT_EQ(file.rfind(dir, 0), 0u) << "rtmpserversrc from " << file;
+  const std::string file = rtmp::test::plugin_file("rtmpserversrc");
+  EXPECT_EQ(file.rfind(rtmp::test::our_plugin_dir(), 0), 0u) << "rtmpserversrc from " << file;
   EXPECT_STREQ(gst_element_factory_get_metadata(f, GST_ELEMENT_METADATA_KLASS), "Source/Network");
-  gst_object_unref(plugin);
   gst_object_unref(f);
 }
 
