@@ -145,13 +145,16 @@ struct Sink {
   GstMessage *wait(GstMessageType type, int ms) {
     return gst_bus_timed_pop_filtered(bus, static_cast<GstClockTime>(ms) * GST_MSECOND, type);
   }
-  std::string error_text(int ms) {
-    GstMessage *m = wait(GST_MESSAGE_ERROR, ms);
+  std::string error_text(int ms, GstMessageType type = GST_MESSAGE_ERROR) {
+    GstMessage *m = wait(type, ms);
     if (!m)
       return "";
     GError *err = nullptr;
     gchar *dbg = nullptr;
-    gst_message_parse_error(m, &err, &dbg);
+    if (type == GST_MESSAGE_WARNING)
+      gst_message_parse_warning(m, &err, &dbg);
+    else
+      gst_message_parse_error(m, &err, &dbg);
     std::string t = err->message;
     g_error_free(err);
     g_free(dbg);
@@ -205,6 +208,13 @@ std::vector<Message> media_only(const std::vector<Message> &all) {
     if (m.type == 8 || m.type == 9)
       out.push_back(m);
   return out;
+}
+
+bool has_factory(const char *name) {
+  GstElementFactory *f = gst_element_factory_find(name);
+  if (f)
+    gst_object_unref(f);
+  return f != nullptr;
 }
 
 TEST_F(SinkPads, PadNamesAreTrackIds) {
@@ -266,74 +276,132 @@ TEST_F(SinkPads, FlvPadAndRequestPadsExcludeEachOther) {
 
 TEST_F(SinkPads, EnhancedNeverRefusesHevcAtNegotiation) {
   Sink s("rtmp://127.0.0.1:1/live/x", "never");
+  GstCaps *h265 = gst_caps_from_string("video/x-h265, stream-format=hvc1, alignment=au");
+  GstCaps *h264 = gst_caps_from_string("video/x-h264, stream-format=avc, alignment=au");
+  GstCaps *opus = gst_caps_from_string("audio/x-opus");
+  // Unlinked, a pad offers everything it can carry, so that gst_pad_link() does not fail
+  // without saying why...
+  GstPad *unlinked = gst_element_request_pad_simple(s.element, "video_%u");
+  ASSERT_NE(unlinked, nullptr);
+  GstCaps *uc = gst_pad_query_caps(unlinked, nullptr);
+  EXPECT_TRUE(gst_caps_can_intersect(uc, h265));
+  gst_caps_unref(uc);
+  gst_element_release_request_pad(s.element, unlinked);
+  gst_object_unref(unlinked);
   GstPad *v = s.request("video_%u");
   GstPad *a = s.request("audio_%u");
   ASSERT_TRUE(v && a);
-  // Not offered by the caps query (so not by accept-caps either)...
+  // ... linked, its caps query follows the setting (and so does accept-caps).
   GstCaps *vc = gst_pad_query_caps(v, nullptr);
-  GstCaps *h265 = gst_caps_from_string("video/x-h265, stream-format=hvc1, alignment=au");
-  GstCaps *h264 = gst_caps_from_string("video/x-h264, stream-format=avc, alignment=au");
   EXPECT_FALSE(gst_caps_can_intersect(vc, h265));
   EXPECT_TRUE(gst_caps_can_intersect(vc, h264));
   GstCaps *ac = gst_pad_query_caps(a, nullptr);
-  GstCaps *opus = gst_caps_from_string("audio/x-opus");
   EXPECT_FALSE(gst_caps_can_intersect(ac, opus));
+  EXPECT_EQ(s.wait(GST_MESSAGE_WARNING, 0), nullptr) << "an unfiltered query is not a refusal";
+  // A peer asking for Opus (its codec as the filter) is told why not, once.
+  GstCaps *none = gst_pad_query_caps(a, opus);
+  EXPECT_TRUE(gst_caps_is_empty(none));
+  gst_caps_unref(none);
+  std::string text = s.error_text(1000, GST_MESSAGE_WARNING);
+  EXPECT_NE(text.find("audio_0: audio/x-opus"), std::string::npos) << text;
+  EXPECT_NE(text.find("enhanced=never"), std::string::npos) << text;
+  none = gst_pad_query_caps(a, opus);
+  gst_caps_unref(none);
+  EXPECT_EQ(s.wait(GST_MESSAGE_WARNING, 0), nullptr) << "posted twice for one pad";
   for (GstCaps *c : {vc, h265, h264, ac, opus})
     gst_caps_unref(c);
   GstCaps *full = caps_with_codec_data(
       "video/x-h265, stream-format=hvc1, alignment=au, width=64, height=64", kHvcC);
   EXPECT_FALSE(gst_pad_query_accept_caps(v, full));
-  // ... and refused with a message naming the codec and the property when forced.
+  text = s.error_text(1000, GST_MESSAGE_WARNING);
+  EXPECT_NE(text.find("video_0: video/x-h265"), std::string::npos) << text;
+  EXPECT_NE(text.find("enhanced=never"), std::string::npos) << text;
+  // Forced anyway (the caps event is checked with accept-caps): not negotiated, nothing sent.
   s.play();
   EXPECT_FALSE(Sink::start(v, full));
-  const std::string text = s.error_text(1000);
-  EXPECT_NE(text.find("video/x-h265"), std::string::npos) << text;
-  EXPECT_NE(text.find("enhanced=never"), std::string::npos) << text;
   EXPECT_EQ(Sink::push(v, frame_bytes(1), 0, 0, true), GST_FLOW_NOT_NEGOTIATED);
+  // Allowed codecs are still accepted on the same element.
+  EXPECT_TRUE(Sink::start(a, aac_caps()));
 }
 
+// What `gst-launch-1.0 videotestsrc ! x265enc ! h265parse ! rtmpsink enhanced=never` gives: the
+// pipeline is built (the link is not refused), then negotiation fails with a warning that says
+// why and the source's not-negotiated error.
 TEST_F(SinkPads, EnhancedNeverInAPipelineIsNotNegotiated) {
-  // h265parse linked without the caps check (as an application could): the caps event fails,
-  // the source gets not-negotiated and the bus names the reason.
   GError *err = nullptr;
   GstElement *pipe = gst_parse_launch(
-      "videotestsrc num-buffers=5 ! video/x-raw,width=64,height=64 ! x265enc ! h265parse name=p "
+      "videotestsrc num-buffers=5 ! video/x-raw,width=64,height=64 ! x265enc ! h265parse ! "
       "rtmpsink name=k enhanced=never location=rtmp://127.0.0.1:1/live/x",
       &err);
-  if (!pipe || err) {
+  if (!has_factory("x265enc") || !has_factory("h265parse")) {
     g_clear_error(&err);
+    if (pipe)
+      gst_object_unref(pipe);
     GTEST_SKIP() << "x265enc/h265parse not available";
   }
-  GstElement *parse = gst_bin_get_by_name(GST_BIN(pipe), "p");
-  GstElement *k = gst_bin_get_by_name(GST_BIN(pipe), "k");
-  GstPad *src = gst_element_get_static_pad(parse, "src");
-  GstPad *v = gst_element_request_pad_simple(k, "video_%u");
-  // The normal link is refused: the pad does not offer H.265.
-  EXPECT_NE(gst_pad_link(src, v), GST_PAD_LINK_OK);
-  ASSERT_EQ(gst_pad_link_full(src, v, GST_PAD_LINK_CHECK_NOTHING), GST_PAD_LINK_OK);
+  ASSERT_TRUE(pipe && !err) << (err ? err->message : "") << ": the link was refused";
   GstBus *bus = gst_element_get_bus(pipe);
   gst_element_set_state(pipe, GST_STATE_PLAYING);
-  GstMessage *m = gst_bus_timed_pop_filtered(bus, 20 * GST_SECOND, GST_MESSAGE_ERROR);
-  ASSERT_NE(m, nullptr);
-  std::string texts;
-  // The first error (ours or the source's not-negotiated) and the next ones.
-  for (; m; m = gst_bus_timed_pop_filtered(bus, 500 * GST_MSECOND, GST_MESSAGE_ERROR)) {
+  std::string warnings, errors;
+  for (GstMessage *m = gst_bus_timed_pop_filtered(
+           bus, 20 * GST_SECOND,
+           static_cast<GstMessageType>(GST_MESSAGE_ERROR | GST_MESSAGE_WARNING));
+       m; m = gst_bus_timed_pop_filtered(
+              bus, errors.empty() ? 20 * GST_SECOND : 300 * GST_MSECOND,
+              static_cast<GstMessageType>(GST_MESSAGE_ERROR | GST_MESSAGE_WARNING))) {
     GError *e = nullptr;
     gchar *dbg = nullptr;
-    gst_message_parse_error(m, &e, &dbg);
-    texts += std::string(e->message) + " | " + (dbg ? dbg : "") + "\n";
+    const bool is_error = GST_MESSAGE_TYPE(m) == GST_MESSAGE_ERROR;
+    if (is_error)
+      gst_message_parse_error(m, &e, &dbg);
+    else
+      gst_message_parse_warning(m, &e, &dbg);
+    (is_error ? errors : warnings) += std::string(e->message) + " | " + (dbg ? dbg : "") + "\n";
     g_error_free(e);
     g_free(dbg);
     gst_message_unref(m);
   }
-  EXPECT_NE(texts.find("enhanced=never"), std::string::npos) << texts;
-  EXPECT_NE(texts.find("not-negotiated"), std::string::npos) << texts;
+  EXPECT_NE(warnings.find("video_0: video/x-h265 needs Enhanced RTMP, which enhanced=never "
+                          "forbids"),
+            std::string::npos)
+      << warnings;
+  EXPECT_NE(errors.find("not-negotiated"), std::string::npos) << errors;
+  EXPECT_EQ(errors.find("enhanced"), std::string::npos) << "the refusal is not itself an error";
   gst_element_set_state(pipe, GST_STATE_NULL);
-  gst_element_release_request_pad(k, v);
-  gst_object_unref(v);
-  gst_object_unref(src);
-  gst_object_unref(parse);
-  gst_object_unref(k);
+  gst_object_unref(bus);
+  gst_object_unref(pipe);
+}
+
+// enhanced=never with a codec that does not need E-RTMP: x264enc ! h264parse links, negotiates
+// and publishes with legacy headers, without any warning.
+TEST_F(SinkPads, EnhancedNeverStillPublishesH264) {
+  FakeRtmpServer server;
+  GError *err = nullptr;
+  const std::string desc =
+      "videotestsrc num-buffers=10 ! video/x-raw,width=64,height=64,framerate=25/1 ! "
+      "x264enc ! h264parse ! rtmpsink sync=false enhanced=never location=" +
+      server.url();
+  GstElement *pipe = gst_parse_launch(desc.c_str(), &err);
+  if (!has_factory("x264enc")) {
+    g_clear_error(&err);
+    if (pipe)
+      gst_object_unref(pipe);
+    GTEST_SKIP() << "x264enc not available";
+  }
+  ASSERT_TRUE(pipe && !err) << (err ? err->message : "");
+  GstBus *bus = gst_element_get_bus(pipe);
+  gst_element_set_state(pipe, GST_STATE_PLAYING);
+  GstMessage *m = gst_bus_timed_pop_filtered(
+      bus, 20 * GST_SECOND,
+      static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_WARNING));
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(GST_MESSAGE_TYPE(m), GST_MESSAGE_EOS);
+  gst_message_unref(m);
+  gst_element_set_state(pipe, GST_STATE_NULL);
+  const auto media = media_only(server.published());
+  ASSERT_EQ(media.size(), 12u) << "sequence header, 10 frames, sequence end";
+  for (const Message &msg : media)
+    EXPECT_EQ(msg.payload.at(0) & 0x8F, 0x07) << "not a legacy AVC header";
   gst_object_unref(bus);
   gst_object_unref(pipe);
 }

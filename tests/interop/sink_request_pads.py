@@ -15,7 +15,8 @@
 3. av1enc ! av1parse (caps without codec_data) on video_0, vp9enc on video_1 (E-RTMP
    Multitrack), opusenc: av01 / vp09 FourCCs, sequence starts (av1C built from the first temporal
    unit, vpcC), every frame byte-identical.
-4. enhanced=never with x265enc ! h265parse: gst-launch fails (the link is refused).
+4. enhanced=never with x265enc ! h265parse: gst-launch builds the pipeline, then fails with
+   not-negotiated after the sink's warning naming H.265 and enhanced=never.
 5. reconnect=true with request pads: our rtmpserversrc is stopped during a live H.264 + AAC
    publish and started again on the same port; the new publish starts with onMetaData, the AVC
    and AAC sequence headers and a keyframe, its timestamps continue the timeline, and the sink
@@ -272,9 +273,13 @@ def never_refuses_hevc(wd, env):
                         "h265parse", "!", "rtmpsink", "enhanced=never",
                         "location=rtmp://127.0.0.1:1/live/x"],
                        env=env, capture_output=True, text=True, timeout=60)
+    out = r.stdout + r.stderr
     assert r.returncode != 0, "enhanced=never accepted HEVC"
-    assert "could not link" in (r.stdout + r.stderr), r.stdout + r.stderr
-    print("ok: enhanced=never: x265enc ! h265parse ! rtmpsink is refused")
+    assert "could not link" not in out, "refused at link time, without saying why: " + out
+    assert "video_0: video/x-h265 needs Enhanced RTMP, which enhanced=never forbids" in out, out
+    assert "not-negotiated" in out, out
+    print("ok: enhanced=never: x265enc ! h265parse ! rtmpsink is refused at negotiation, "
+          "with a warning naming the codec and the property")
 
 
 def serve_to_file(env, port, out):

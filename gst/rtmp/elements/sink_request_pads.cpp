@@ -192,6 +192,7 @@ void SinkRequestPads::reset() {
   for (auto &rp : pads_) {
     rp->need_sequence_start = true;
     rp->last_dts = 0;
+    rp->never_reported = false;
   }
   metadata_dirty_ = false;
   sent_metadata_.clear();
@@ -620,7 +621,8 @@ GstCaps *SinkRequestPads::allowed_caps(const RequestPad &rp) {
 // Caps refused only because of enhanced=never: the user learns why (once per pad) instead of a
 // bare not-negotiated. Upstream finds out through the caps query (a parser asking for its codec
 // gets nothing) or accept-caps (checked by GStreamer before a caps event reaches the pad), so this
-// is posted from there.
+// is posted from there, as a warning: a query may be a question (an encodebin trying encoders),
+// and the element that then fails to negotiate posts the not-negotiated error.
 void SinkRequestPads::refused_for_enhanced_never(RequestPad &rp, GstCaps *caps) {
   if (rp.never_reported || host_.enhanced_mode() != EnhancedMode::never)
     return;
@@ -630,29 +632,38 @@ void SinkRequestPads::refused_for_enhanced_never(RequestPad &rp, GstCaps *caps) 
   if (!gst_caps_is_empty(wanted)) {
     rp.never_reported = true;
     gchar *text = gst_caps_to_string(caps);
-    RTMP_POST_ERROR(element_,
-                    (ErrorReport{GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
-                                 std::string(GST_PAD_NAME(rp.pad)) + ": " +
-                                     gst_structure_get_name(gst_caps_get_structure(wanted, 0)) +
-                                     (rp.track_id != 0 ? " on a track other than 0" : "") +
-                                     " needs Enhanced RTMP, which enhanced=never forbids",
-                                 std::string("refused caps ") + text}));
+    GST_WARNING_OBJECT(rp.pad, "refused for enhanced=never: %s", text);
+    RTMP_POST_WARNING(element_,
+                      (ErrorReport{GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
+                                   std::string(GST_PAD_NAME(rp.pad)) + ": " +
+                                       gst_structure_get_name(gst_caps_get_structure(wanted, 0)) +
+                                       (rp.track_id != 0 ? " on a track other than 0" : "") +
+                                       " needs Enhanced RTMP, which enhanced=never forbids (set "
+                                       "enhanced=auto to send it)",
+                                   std::string("refused caps ") + text}));
     g_free(text);
   }
   gst_caps_unref(wanted);
 }
 
 // CAPS and ACCEPT_CAPS; false for the queries the default handler answers.
+//
+// An unlinked pad answers the caps query with everything the pad can carry whatever `enhanced`
+// says: gst_pad_link() asks before linking, and refusing there leaves a bare "could not link" (all
+// gst-launch-1.0 prints). Once linked, the answer follows `enhanced`, so that negotiation (the
+// peer's caps query with its codec as filter, accept-caps) refuses with the warning above.
 bool SinkRequestPads::query(RequestPad &rp, GstQuery *query) {
   if (GST_QUERY_TYPE(query) == GST_QUERY_CAPS) {
     GstCaps *filter = nullptr;
     gst_query_parse_caps(query, &filter);
-    GstCaps *caps = allowed_caps(rp);
+    GstCaps *caps = gst_pad_is_linked(rp.pad) ? allowed_caps(rp)
+                    : rp.video                ? video_sink_template_caps()
+                                              : audio_sink_template_caps();
     if (filter) {
       GstCaps *both = gst_caps_intersect_full(filter, caps, GST_CAPS_INTERSECT_FIRST);
       gst_caps_unref(caps);
       caps = both;
-      if (gst_caps_is_empty(caps))
+      if (gst_caps_is_empty(caps) && gst_pad_is_linked(rp.pad))
         refused_for_enhanced_never(rp, filter);
     }
     gst_query_set_caps_result(query, caps);
