@@ -118,9 +118,15 @@ std::error_code read_track_layout(ByteReader &r, std::uint8_t multitrack_value,
 }
 
 // The body loop of ExVideoTagBody / ExAudioTagBody: per track [FourCC] trackId [UI24 size],
-// then the track body, which `parse_body(body, track_id, fourcc)` interprets.
-template <typename ParseBody>
-std::error_code read_tracks(ByteReader &r, const TrackLayout &layout, ParseBody &&parse_body) {
+// then the track body. Each track becomes a packet of `info.tracks` with the fields every track
+// has; `read_body(t, b)` reads what its packet type adds from the track body `b`, and the rest of
+// the body is the packet's payload.
+template <typename Info, typename CodecOf, typename ReadBody>
+std::error_code read_tracks(ByteReader &r, const TrackLayout &layout, std::uint8_t packet_type,
+                            std::uint32_t nano, CodecOf codec_of, Info &info,
+                            ReadBody &&read_body) {
+  info.multitrack = layout.multitrack;
+  info.multitrack_type = layout.type;
   std::uint32_t fcc = layout.fourcc;
   for (std::size_t count = 0;; ++count) {
     std::uint8_t track_id = 0;
@@ -141,8 +147,17 @@ std::error_code read_tracks(ByteReader &r, const TrackLayout &layout, ParseBody 
     }
     if (!layout.multitrack || layout.type == MultitrackType::one_track)
       r.read_bytes(r.remaining(), body);
-    if (auto ec = parse_body(body, track_id, fcc))
+    typename decltype(Info::tracks)::value_type t;
+    t.track_id = track_id;
+    t.fourcc = fcc;
+    t.codec = codec_of(fcc);
+    t.packet_type = packet_type;
+    t.nanosecond_offset = nano;
+    ByteReader b(body);
+    if (auto ec = read_body(t, b))
       return ec;
+    t.payload = b.rest();
+    info.tracks.push_back(t);
     if (r.empty())
       return {};
   }
@@ -280,6 +295,45 @@ std::error_code write_tracks(ByteWriter &w, bool multitrack, MultitrackType type
     w.bytes(bodies[i]);
   }
   return {};
+}
+
+// The part of write_video_tag / write_audio_tag after the legacy cases: the first byte
+// (`header_bits` | packet type), [ModEx TimestampOffsetNano], then the tracks, whose packet type
+// (`packet_type_of(t)`) and nanosecond offset must all agree. `write_body(t, packet_type, bw)`
+// writes what a track body has before its payload.
+template <typename Info, typename PacketTypeOf, typename WriteBody>
+std::error_code write_ex_tag(ByteWriter &w, const Info &info, std::uint8_t header_bits,
+                             std::uint8_t mod_ex_value, std::uint8_t multitrack_value,
+                             PacketTypeOf packet_type_of, WriteBody &&write_body) {
+  if (info.tracks.empty())
+    return Errc::invalid_argument;
+  const std::uint8_t packet_type = packet_type_of(info.tracks[0]);
+  const std::uint32_t nano = info.tracks[0].nanosecond_offset;
+  std::vector<std::uint32_t> fourccs;
+  std::vector<std::uint8_t> ids;
+  std::vector<Bytes> bodies;
+  for (const auto &t : info.tracks) {
+    if (packet_type_of(t) != packet_type || t.nanosecond_offset != nano)
+      return Errc::invalid_argument;
+    fourccs.push_back(t.fourcc);
+    ids.push_back(t.track_id);
+    Bytes body;
+    ByteWriter bw(body);
+    if (auto ec = write_body(t, packet_type, bw))
+      return ec;
+    bw.bytes(t.payload);
+    bodies.push_back(std::move(body));
+  }
+  const std::uint8_t first_type = info.multitrack ? multitrack_value : packet_type;
+  if (nano != 0) {
+    if (nano > kMaxNanosecondOffset)
+      return Errc::invalid_argument;
+    w.u8(header_bits | mod_ex_value);
+    write_mod_ex_nano(w, nano, first_type);
+  } else {
+    w.u8(header_bits | first_type);
+  }
+  return write_tracks(w, info.multitrack, info.multitrack_type, fourccs, ids, bodies, packet_type);
 }
 
 const amf::Properties *properties_of(const amf::Value &v) {
@@ -431,18 +485,7 @@ Result<VideoTagInfo> parse_video_tag(ByteView payload) {
   // The frame type is ignored for Metadata; otherwise 0, 6 and 7 are reserved.
   if (packet_type != kVptMetadata && (frame_type < 1 || frame_type > 4))
     return Errc::malformed;
-  info.multitrack = layout.multitrack;
-  info.multitrack_type = layout.type;
-
-  auto parse_body = [&](ByteView body, std::uint8_t track_id,
-                        std::uint32_t fcc) -> std::error_code {
-    VideoTrackPacket t;
-    t.track_id = track_id;
-    t.fourcc = fcc;
-    t.codec = video_codec_from_fourcc(fcc);
-    t.packet_type = packet_type;
-    t.nanosecond_offset = nano;
-    ByteReader b(body);
+  auto read_body = [&](VideoTrackPacket &t, ByteReader &b) -> std::error_code {
     switch (packet_type) {
     case kVptSequenceStart:
       t.kind = VideoPacketKind::sequence_start;
@@ -450,7 +493,7 @@ Result<VideoTagInfo> parse_video_tag(ByteView payload) {
     case kVptCodedFrames:
       t.kind = VideoPacketKind::coded_frames;
       // Only AVC and HEVC coded frames carry the SI24 compositionTimeOffset.
-      if (carries_composition_time(fcc) && !b.read_i24(t.composition_time_ms))
+      if (carries_composition_time(t.fourcc) && !b.read_i24(t.composition_time_ms))
         return Errc::truncated;
       break;
     case kVptSequenceEnd:
@@ -466,11 +509,9 @@ Result<VideoTagInfo> parse_video_tag(ByteView payload) {
       t.kind = VideoPacketKind::mpeg2ts_sequence_start;
       break;
     }
-    t.payload = b.rest();
-    info.tracks.push_back(t);
     return {};
   };
-  if (auto ec = read_tracks(r, layout, parse_body))
+  if (auto ec = read_tracks(r, layout, packet_type, nano, video_codec_from_fourcc, info, read_body))
     return ec;
   return info;
 }
@@ -547,18 +588,7 @@ Result<AudioTagInfo> parse_audio_tag(ByteView payload) {
   if (packet_type != kAptSequenceStart && packet_type != kAptCodedFrames &&
       packet_type != kAptSequenceEnd && packet_type != kAptMultichannelConfig)
     return Errc::malformed; // reserved AudioPacketType
-  info.multitrack = layout.multitrack;
-  info.multitrack_type = layout.type;
-
-  auto parse_body = [&](ByteView body, std::uint8_t track_id,
-                        std::uint32_t fcc) -> std::error_code {
-    AudioTrackPacket t;
-    t.track_id = track_id;
-    t.fourcc = fcc;
-    t.codec = audio_codec_from_fourcc(fcc);
-    t.packet_type = packet_type;
-    t.nanosecond_offset = nano;
-    ByteReader b(body);
+  auto read_body = [&](AudioTrackPacket &t, ByteReader &b) -> std::error_code {
     switch (packet_type) {
     case kAptSequenceStart:
       t.kind = AudioPacketKind::sequence_start;
@@ -588,11 +618,9 @@ Result<AudioTagInfo> parse_audio_tag(ByteView payload) {
       break;
     }
     }
-    t.payload = b.rest();
-    info.tracks.push_back(t);
     return {};
   };
-  if (auto ec = read_tracks(r, layout, parse_body))
+  if (auto ec = read_tracks(r, layout, packet_type, nano, audio_codec_from_fourcc, info, read_body))
     return ec;
   return info;
 }
@@ -701,36 +729,14 @@ Result<Bytes> write_video_tag(const VideoTagInfo &info) {
     w.u8(info.command);
     return out;
   }
-  if (info.tracks.empty())
-    return Errc::invalid_argument;
-  const std::uint8_t packet_type = video_packet_type_for(info.tracks[0]);
-  const std::uint32_t nano = info.tracks[0].nanosecond_offset;
-  std::vector<std::uint32_t> fourccs;
-  std::vector<std::uint8_t> ids;
-  std::vector<Bytes> bodies;
-  for (const auto &t : info.tracks) {
-    if (video_packet_type_for(t) != packet_type || t.nanosecond_offset != nano)
-      return Errc::invalid_argument;
-    fourccs.push_back(t.fourcc);
-    ids.push_back(t.track_id);
-    Bytes body;
-    ByteWriter bw(body);
+  auto write_body = [](const VideoTrackPacket &t, std::uint8_t packet_type,
+                       ByteWriter &bw) -> std::error_code {
     if (packet_type == kVptCodedFrames && carries_composition_time(t.fourcc))
       bw.i24(t.composition_time_ms);
-    bw.bytes(t.payload);
-    bodies.push_back(std::move(body));
-  }
-  const std::uint8_t first_type = info.multitrack ? kVptMultitrack : packet_type;
-  if (nano != 0) {
-    if (nano > kMaxNanosecondOffset)
-      return Errc::invalid_argument;
-    w.u8(kExVideoHeaderBit | frame_bits | kVptModEx);
-    write_mod_ex_nano(w, nano, first_type);
-  } else {
-    w.u8(kExVideoHeaderBit | frame_bits | first_type);
-  }
-  if (auto ec =
-          write_tracks(w, info.multitrack, info.multitrack_type, fourccs, ids, bodies, packet_type))
+    return {};
+  };
+  if (auto ec = write_ex_tag(w, info, kExVideoHeaderBit | frame_bits, kVptModEx, kVptMultitrack,
+                             video_packet_type_for, write_body))
     return ec;
   return out;
 }
@@ -748,20 +754,8 @@ Result<Bytes> write_audio_tag(const AudioTagInfo &info) {
     w.bytes(t.payload);
     return out;
   }
-  if (info.tracks.empty())
-    return Errc::invalid_argument;
-  const std::uint8_t packet_type = audio_packet_type_for(info.tracks[0].kind);
-  const std::uint32_t nano = info.tracks[0].nanosecond_offset;
-  std::vector<std::uint32_t> fourccs;
-  std::vector<std::uint8_t> ids;
-  std::vector<Bytes> bodies;
-  for (const auto &t : info.tracks) {
-    if (audio_packet_type_for(t.kind) != packet_type || t.nanosecond_offset != nano)
-      return Errc::invalid_argument;
-    fourccs.push_back(t.fourcc);
-    ids.push_back(t.track_id);
-    Bytes body;
-    ByteWriter bw(body);
+  auto write_body = [](const AudioTrackPacket &t, std::uint8_t packet_type,
+                       ByteWriter &bw) -> std::error_code {
     if (packet_type == kAptMultichannelConfig) {
       const auto &mc = t.multichannel;
       bw.u8(static_cast<std::uint8_t>(mc.order));
@@ -776,21 +770,11 @@ Result<Bytes> write_audio_tag(const AudioTagInfo &info) {
           bw.u32(mc.channel_flags);
       }
     }
-    bw.bytes(t.payload);
-    bodies.push_back(std::move(body));
-  }
+    return {};
+  };
   constexpr auto kEx = static_cast<std::uint8_t>(kSoundFormatExHeader << 4);
-  const std::uint8_t first_type = info.multitrack ? kAptMultitrack : packet_type;
-  if (nano != 0) {
-    if (nano > kMaxNanosecondOffset)
-      return Errc::invalid_argument;
-    w.u8(kEx | kAptModEx);
-    write_mod_ex_nano(w, nano, first_type);
-  } else {
-    w.u8(kEx | first_type);
-  }
-  if (auto ec =
-          write_tracks(w, info.multitrack, info.multitrack_type, fourccs, ids, bodies, packet_type))
+  auto packet_type_of = [](const AudioTrackPacket &t) { return audio_packet_type_for(t.kind); };
+  if (auto ec = write_ex_tag(w, info, kEx, kAptModEx, kAptMultitrack, packet_type_of, write_body))
     return ec;
   return out;
 }
