@@ -23,12 +23,14 @@ What node-media-server v4 (4.4.x) cannot carry is listed in NMS_LIMITS with the 
 reported as a skip of that case (never silently); our own server passes every case. The whole
 test fails (never skips) when node-media-server is missing (scripts/setup-deps.sh --nms).
 
-  h265_opus_late_nms  HEVC + Opus, the player joins node-media-server 1.5 s late: from the GOP
-                      NMS replays (keyframe) on, every buffer and frame
+  h265_opus_late_nms   HEVC + Opus, the player joins node-media-server 1.5 s late: from the GOP
+                       NMS replays (keyframe) on, every buffer and frame
+  multitrack_late_nms  the multitrack stream, joined 1.5 s late: video_0 the same; video_1 and
+                       audio_0 never get a sequence header from NMS (reported as a skip while
+                       so, an error once NMS replays them)
 
-Known failures, run only when named: app_eos_nms (an application EOS does not reach rtmpsrc's
-track pads with output=elementary), multitrack_late_nms (a late player of the multitrack stream
-through NMS: video_0 stops after one buffer, silently; video_1 and audio_0 are NMS's limit).
+Every *_nms case also checks that the EOS the probe sends to the player's pipeline (as
+gst-launch-1.0 -e does) reaches every track pad of rtmpsrc output=elementary.
 
 usage: roundtrip_elementary.py <build dir> <server_probe> [case...]
 """
@@ -162,33 +164,15 @@ for s in STREAMS:
     CASES[f"{s}_server"] = case(s, "server")
     CASES[f"{s}_nms"] = nms_case(s)
 CASES["h265_opus_late_nms"] = late_join_nms("h265_opus")
-
-
-def case_app_eos_nms(e):
-    """An EOS the application sends to the pipeline (gst-launch-1.0 -e, a recorder stopping) must
-    reach rtmpsrc's track pads, so that decoders drain and muxers finish their files. Known bug:
-    basesrc pushes it on the unused always `src` pad only."""
-    tracks = STREAMS["h264_aac"]
-    what = "h264_aac -> node-media-server -> rtmpsrc output=elementary, EOS sent by the application"
-    rh.via_nms(e, tracks, "elementary", what, rh.our_sender(e, tracks, "pads", what),
-               require_eos=True)
-    print(f"ok: {what}: EOS reached every pad")
-
-
-KNOWN_FAILURES = {
-    "app_eos_nms": case_app_eos_nms,
-    # Known bug: with what NMS replays to a late player of this stream, rtmpsrc output=elementary
-    # pushes one video_0 buffer and then nothing more, without an error.
-    "multitrack_late_nms": late_join_nms(
-        "multitrack", ("v1", "a0"),
-        "node-media-server 4.4 files every E-RTMP multitrack message (video_1) as the audio "
-        "sequence header it replays to late players, so a late player gets neither video_1's "
-        "sequence start nor the AAC one"),
-}
+CASES["multitrack_late_nms"] = late_join_nms(
+    "multitrack", ("v1", "a0"),
+    "node-media-server 4.4 files every E-RTMP multitrack message (video_1) as the audio "
+    "sequence header it replays to late players, so a late player gets neither video_1's "
+    "sequence start nor the AAC one")
 
 
 def main():
-    return rh.run_cases(sys.argv, CASES, "roundtrip-es-", KNOWN_FAILURES)
+    return rh.run_cases(sys.argv, CASES, "roundtrip-es-")
 
 
 if __name__ == "__main__":
