@@ -66,13 +66,6 @@ public:
   std::size_t position() const { return in_.position(); }
 
 private:
-  // AMF0 2.9: entries are the complex values (object, typed object, ECMA array, strict array)
-  // in the order they begin. `complete` is false while the value is being decoded.
-  struct RefEntry {
-    std::size_t marker_pos = 0;
-    bool complete;
-  };
-
   std::error_code read(std::size_t depth, Value &out) {
     std::uint8_t marker = 0;
     if (!in_.read_u8(marker))
@@ -188,28 +181,16 @@ private:
   }
 
   std::error_code resolve_reference(std::size_t index, std::size_t depth, Value &out) {
-    if (index >= refs_.size() || !refs_[index].complete)
-      return Errc::amf_bad_reference;
-    ByteReader saved = in_;
-    seek(refs_[index].marker_pos);
-    std::uint8_t marker = 0;
-    in_.read_u8(marker);
-    ++frozen_;
-    auto ec = read_complex(marker, refs_[index].marker_pos, depth, out);
-    --frozen_;
-    in_ = saved;
-    return ec;
+    return refs_.replay(index, data_, in_, [&](std::uint8_t marker, std::size_t marker_pos) {
+      return read_complex(marker, marker_pos, depth, out);
+    });
   }
 
   std::error_code read_complex(std::uint8_t marker, std::size_t marker_pos, std::size_t depth,
                                Value &out) {
     if (depth + 1 > max_depth_)
       return Errc::limit_exceeded;
-    std::optional<std::size_t> entry;
-    if (frozen_ == 0) {
-      entry = refs_.size();
-      refs_.push_back({marker_pos, false});
-    }
+    const auto entry = refs_.add(marker_pos);
     std::error_code ec;
     switch (marker) {
     case kObjectMarker: {
@@ -255,8 +236,8 @@ private:
       break;
     }
     }
-    if (!ec && entry)
-      refs_[*entry].complete = true;
+    if (!ec)
+      refs_.complete(entry);
     return ec;
   }
 
@@ -289,8 +270,9 @@ private:
   DecodeLimits limits_;
   DecodeBudget budget_;
   std::size_t max_depth_ = 0;
-  std::vector<RefEntry> refs_;
-  int frozen_ = 0; // > 0 while replaying a reference: the table must not grow
+  // AMF0 2.9: the complex values (object, typed object, ECMA array, strict array) in the order
+  // they begin.
+  ReferenceTable refs_;
   std::error_code failed_;
 };
 

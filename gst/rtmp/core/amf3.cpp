@@ -93,12 +93,6 @@ private:
     bool dynamic = false;
     bool externalizable = false;
   };
-  // AMF3 2.2: an object-table entry. `complete` stays false while the value is being decoded,
-  // so that a reference to it (a cycle, which a tree of copies cannot hold) is rejected.
-  struct ObjectEntry {
-    std::size_t marker_pos = 0;
-    bool complete;
-  };
 
   void seek(std::size_t pos) {
     in_ = ByteReader(data_);
@@ -157,11 +151,7 @@ private:
       return ec;
     if ((u & 1) == 0)
       return resolve_reference(u >> 1, depth, out);
-    std::optional<std::size_t> entry;
-    if (frozen_ == 0) {
-      entry = objects_.size();
-      objects_.push_back({marker_pos, false});
-    }
+    const auto entry = objects_.add(marker_pos);
     std::error_code ec;
     switch (marker) {
     case kXmlDocMarker:
@@ -199,8 +189,8 @@ private:
       ec = Errc::amf_bad_marker;
       break;
     }
-    if (!ec && entry)
-      objects_[*entry].complete = true;
+    if (!ec)
+      objects_.complete(entry);
     return ec;
   }
 
@@ -264,7 +254,7 @@ private:
     ByteView b;
     in_.read_bytes(len, b);
     out = view_of(b);
-    if (len > 0 && frozen_ == 0)
+    if (len > 0 && !objects_.frozen())
       strings_.push_back(out);
     return {};
   }
@@ -278,17 +268,9 @@ private:
   }
 
   std::error_code resolve_reference(std::size_t index, std::size_t depth, Value &out) {
-    if (index >= objects_.size() || !objects_[index].complete)
-      return Errc::amf_bad_reference;
-    ByteReader saved = in_;
-    seek(objects_[index].marker_pos);
-    std::uint8_t marker = 0;
-    in_.read_u8(marker);
-    ++frozen_;
-    auto ec = read_body(marker, objects_[index].marker_pos, depth, out);
-    --frozen_;
-    in_ = saved;
-    return ec;
+    return objects_.replay(index, data_, in_, [&](std::uint8_t marker, std::size_t marker_pos) {
+      return read_body(marker, marker_pos, depth, out);
+    });
   }
 
   std::error_code read_xml(std::size_t len, bool e4x, Value &out) {
@@ -345,6 +327,21 @@ private:
     }
   }
 
+  // `count` values one after the other, in a container `depth` deep: the dense part of an array,
+  // the items of a Vector.<Object>. The count is checked against the bytes left first.
+  std::error_code read_values(std::size_t count, std::size_t depth, std::vector<Value> &out) {
+    if (auto ec = check_count(count, 1))
+      return ec;
+    out.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      Value v;
+      if (auto ec = read(depth + 1, v))
+        return ec;
+      out.push_back(std::move(v));
+    }
+    return {};
+  }
+
   // AMF3 3.11: U29A dense count, associative pairs, then the dense values.
   std::error_code read_array(std::size_t count, std::size_t depth, Value &out) {
     if (auto ec = check_depth(depth))
@@ -354,15 +351,8 @@ private:
     Array a;
     if (auto ec = read_pairs_until_empty(depth, 0, a.associative))
       return ec;
-    if (auto ec = check_count(count, 1)) // the pairs took some of the bytes
+    if (auto ec = read_values(count, depth, a.dense)) // count checked again after the pairs
       return ec;
-    a.dense.reserve(count);
-    for (std::size_t i = 0; i < count; ++i) {
-      Value v;
-      if (auto ec = read(depth + 1, v))
-        return ec;
-      a.dense.push_back(std::move(v));
-    }
     out = std::move(a);
     return {};
   }
@@ -381,7 +371,7 @@ private:
       t.externalizable = true;
       if (auto ec = read_string_vr(t.class_name))
         return ec;
-      if (frozen_ == 0)
+      if (!objects_.frozen())
         traits_.push_back(t);
     } else {
       t.dynamic = (u & 8) != 0;
@@ -395,7 +385,7 @@ private:
       for (auto &name : t.sealed)
         if (auto ec = read_string_vr(name))
           return ec;
-      if (frozen_ == 0)
+      if (!objects_.frozen())
         traits_.push_back(t);
     }
 
@@ -484,15 +474,8 @@ private:
       return ec;
     if (auto ec = materialize(type_name, v.type_name))
       return ec;
-    if (auto ec = check_count(count, 1))
+    if (auto ec = read_values(count, depth, v.items))
       return ec;
-    v.items.reserve(count);
-    for (std::size_t i = 0; i < count; ++i) {
-      Value item;
-      if (auto ec = read(depth + 1, item))
-        return ec;
-      v.items.push_back(std::move(item));
-    }
     out = std::move(v);
     return {};
   }
@@ -528,8 +511,7 @@ private:
   std::size_t max_depth_ = 0;
   std::vector<std::string_view> strings_;
   std::vector<Traits> traits_;
-  std::vector<ObjectEntry> objects_;
-  int frozen_ = 0; // > 0 while replaying a reference: the tables must not grow
+  ReferenceTable objects_; // its frozen() freezes the string and traits tables too
 };
 
 Result<Value> decode_amf3_embedded(ByteView data, std::size_t &pos, const DecodeLimits &limits,

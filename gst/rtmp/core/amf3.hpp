@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -52,6 +53,57 @@ private:
   }
   std::size_t nodes_left_;
   std::size_t bytes_left_;
+};
+
+// The table of complex values a reference may name: AMF0 2.9, the AMF3 object table (2.2). A
+// decoder resolves a reference by decoding the referenced value again from its bytes ("replay")
+// with its tables frozen, so that they hold positions instead of copies and every node of a copy
+// is charged to the budget like any other.
+class ReferenceTable {
+public:
+  // Adds the value whose marker is at `marker_pos` (nothing while replaying); pass the result to
+  // complete() once the value is decoded. Until then a reference to it (a cycle, which a tree of
+  // copies cannot hold) is rejected.
+  std::optional<std::size_t> add(std::size_t marker_pos) {
+    if (frozen())
+      return std::nullopt;
+    entries_.push_back({marker_pos, false});
+    return entries_.size() - 1;
+  }
+  void complete(std::optional<std::size_t> entry) {
+    if (entry)
+      entries_[*entry].complete = true;
+  }
+  // True while replaying a reference: no table of the decoder may grow.
+  bool frozen() const { return frozen_ > 0; }
+
+  // Decodes entry `index` again: `in` (a reader over `data`) is moved to its marker,
+  // `read_body(marker, marker_pos)` decodes it with the tables frozen, then `in` is back where it
+  // was.
+  template <typename ReadBody>
+  std::error_code replay(std::size_t index, ByteView data, ByteReader &in, ReadBody &&read_body) {
+    if (index >= entries_.size() || !entries_[index].complete)
+      return Errc::amf_bad_reference;
+    const std::size_t marker_pos = entries_[index].marker_pos;
+    const ByteReader saved = in;
+    in = ByteReader(data);
+    in.skip(marker_pos);
+    std::uint8_t marker = 0;
+    in.read_u8(marker);
+    ++frozen_;
+    const std::error_code ec = read_body(marker, marker_pos);
+    --frozen_;
+    in = saved;
+    return ec;
+  }
+
+private:
+  struct Entry {
+    std::size_t marker_pos;
+    bool complete;
+  };
+  std::vector<Entry> entries_;
+  int frozen_ = 0;
 };
 
 class Amf3Decoder;
