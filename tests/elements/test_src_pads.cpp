@@ -723,6 +723,58 @@ TEST_F(SrcPads, RandomTagsThenAValidStream) {
   EXPECT_LT(srv.stop(), 1000.0);
 }
 
+// Legacy video tags with no frame data (FLV spec E.4.3.1): VP6 / VP6A with the flags byte only or
+// the adjustment byte only, Sorenson H.263 and Screen video with the flags byte only. flvdemux
+// pushes nothing for them ("Nothing left in this tag"); neither do we: the pads carry exactly
+// the frames, VP6 without its adjustment byte, VP6A keeping OffsetToAlpha and the alpha data.
+TEST_F(SrcPads, LegacyVideoTagsWithoutFrameDataPushNothing) {
+  struct Case {
+    std::uint8_t codec;
+    std::vector<Bytes> tags; // VideoData after the flags byte of a keyframe, one tag each
+    std::vector<Bytes> frames;
+    const char *caps;
+  };
+  const std::vector<Case> cases = {
+      {4,
+       {hex(""), hex("64"), hex("64 2830 0b"), hex("00"), hex("64 a8")},
+       {hex("2830 0b"), hex("a8")},
+       "video/x-vp6-flash"},
+      {5,
+       {hex(""), hex("64"), hex("64 000002 2830 ff")},
+       {hex("000002 2830 ff")},
+       "video/x-vp6-alpha"},
+      {2, {hex(""), hex("000084 00"), hex("")}, {hex("000084 00")}, "video/x-flash-video"},
+      {3, {hex(""), hex("")}, {}, nullptr},
+  };
+  for (const Case &c : cases) {
+    SCOPED_TRACE(c.codec);
+    Server srv;
+    std::vector<Tag> tags;
+    std::uint32_t ts = 0;
+    for (const Bytes &data : c.tags)
+      tags.push_back({9, ts += 40, concat(Bytes{static_cast<std::uint8_t>(0x10 | c.codec)}, data)});
+    // An AAC stream after them, so that EOS has a pad to reach when no video pad exists.
+    tags.push_back({8, ts, concat(hex("af 00"), kAsc)});
+    tags.push_back({8, ts, concat(hex("af 01"), hex("21100400"))});
+    publish(srv.port, tags);
+    ASSERT_TRUE(srv.wait_eos({"audio_0"}));
+    g_mutex_lock(&srv.collector.lock);
+    const bool has_video = srv.collector.pads.count("video_0") > 0;
+    EXPECT_EQ(has_video, c.caps != nullptr);
+    if (has_video) {
+      const PadLog &v = srv.collector.pads["video_0"];
+      EXPECT_EQ(v.buffers.size(), c.frames.size());
+      for (std::size_t i = 0; i < std::min(c.frames.size(), v.buffers.size()); ++i)
+        EXPECT_EQ(buffer_bytes(v.buffers[i]), c.frames[i]) << "buffer " << i;
+      EXPECT_EQ(v.caps.size(), 1u);
+      if (!v.caps.empty()) {
+        EXPECT_EQ(v.caps[0].rfind(c.caps, 0), 0u) << v.caps[0];
+      }
+    }
+    g_mutex_unlock(&srv.collector.lock);
+  }
+}
+
 // PLAYING -> PAUSED -> PLAYING while a publisher streams: the streaming thread leaves create()
 // (flushing, no EOS) and comes back; later frames reach the same pad.
 TEST_F(SrcPads, PauseAndPlayKeepStreaming) {

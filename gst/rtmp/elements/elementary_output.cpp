@@ -278,10 +278,14 @@ GstFlowReturn ElementaryOutput::push_video(const Message &msg, Stamp &stamp,
       t->caps_pending = true;
     if (packet.kind != VideoPacketKind::coded_frames)
       continue;
+    // A tag without frame data (the flags byte only, VP6's adjustment byte only) pushes
+    // nothing, as in flvdemux.
+    const ByteView data = video_frame_data(packet);
+    if (data.empty())
+      continue;
     if ((t->caps_pending || !t->pad) &&
         !send_caps(*t, true, packet.track_id, t->video.caps(), segment))
       continue; // not negotiable yet (no sequence header)
-    const ByteView data = video_frame_data(packet);
     GstBuffer *buf = gst_buffer_new_memdup(data.data(), data.size());
     const std::int64_t dts = stamp.at(timeline_) * static_cast<std::int64_t>(GST_MSECOND);
     GST_BUFFER_DTS(buf) = to_clock(dts);
