@@ -297,23 +297,23 @@ TEST_F(SinkPads, EnhancedNeverRefusesHevcAtNegotiation) {
   EXPECT_TRUE(gst_caps_can_intersect(vc, h264));
   GstCaps *ac = gst_pad_query_caps(a, nullptr);
   EXPECT_FALSE(gst_caps_can_intersect(ac, opus));
-  EXPECT_EQ(s.wait(GST_MESSAGE_WARNING, 0), nullptr) << "an unfiltered query is not a refusal";
+  EXPECT_EQ(s.wait(GST_MESSAGE_ERROR, 0), nullptr) << "an unfiltered query is not a refusal";
   // A peer asking for Opus (its codec as the filter) is told why not, once.
   GstCaps *none = gst_pad_query_caps(a, opus);
   EXPECT_TRUE(gst_caps_is_empty(none));
   gst_caps_unref(none);
-  std::string text = s.error_text(1000, GST_MESSAGE_WARNING);
+  std::string text = s.error_text(1000);
   EXPECT_NE(text.find("audio_0: audio/x-opus"), std::string::npos) << text;
   EXPECT_NE(text.find("enhanced=never"), std::string::npos) << text;
   none = gst_pad_query_caps(a, opus);
   gst_caps_unref(none);
-  EXPECT_EQ(s.wait(GST_MESSAGE_WARNING, 0), nullptr) << "posted twice for one pad";
+  EXPECT_EQ(s.wait(GST_MESSAGE_ERROR, 0), nullptr) << "posted twice for one pad";
   for (GstCaps *c : {vc, h265, h264, ac, opus})
     gst_caps_unref(c);
   GstCaps *full = caps_with_codec_data(
       "video/x-h265, stream-format=hvc1, alignment=au, width=64, height=64", kHvcC);
   EXPECT_FALSE(gst_pad_query_accept_caps(v, full));
-  text = s.error_text(1000, GST_MESSAGE_WARNING);
+  text = s.error_text(1000);
   EXPECT_NE(text.find("video_0: video/x-h265"), std::string::npos) << text;
   EXPECT_NE(text.find("enhanced=never"), std::string::npos) << text;
   // Forced anyway (the caps event is checked with accept-caps): not negotiated, nothing sent.
@@ -325,8 +325,8 @@ TEST_F(SinkPads, EnhancedNeverRefusesHevcAtNegotiation) {
 }
 
 // What `gst-launch-1.0 videotestsrc ! x265enc ! h265parse ! rtmpsink enhanced=never` gives: the
-// pipeline is built (the link is not refused), then negotiation fails with a warning that says
-// why and the source's not-negotiated error.
+// pipeline is built (the link is not refused), then negotiation fails: first our error that says
+// why, then the source's not-negotiated.
 TEST_F(SinkPads, EnhancedNeverInAPipelineIsNotNegotiated) {
   GError *err = nullptr;
   GstElement *pipe = gst_parse_launch(
@@ -361,19 +361,20 @@ TEST_F(SinkPads, EnhancedNeverInAPipelineIsNotNegotiated) {
     g_free(dbg);
     gst_message_unref(m);
   }
-  EXPECT_NE(warnings.find("video_0: video/x-h265 needs Enhanced RTMP, which enhanced=never "
-                          "forbids"),
-            std::string::npos)
-      << warnings;
+  EXPECT_EQ(errors.rfind("video_0: video/x-h265 needs Enhanced RTMP, which enhanced=never "
+                         "forbids",
+                         0),
+            0u)
+      << "not the first error: " << errors;
   EXPECT_NE(errors.find("not-negotiated"), std::string::npos) << errors;
-  EXPECT_EQ(errors.find("enhanced"), std::string::npos) << "the refusal is not itself an error";
+  EXPECT_EQ(warnings, "");
   gst_element_set_state(pipe, GST_STATE_NULL);
   gst_object_unref(bus);
   gst_object_unref(pipe);
 }
 
 // enhanced=never with a codec that does not need E-RTMP: x264enc ! h264parse links, negotiates
-// and publishes with legacy headers, without any warning.
+// and publishes with legacy headers, without any error or warning.
 TEST_F(SinkPads, EnhancedNeverStillPublishesH264) {
   FakeRtmpServer server;
   GError *err = nullptr;
@@ -991,6 +992,171 @@ TEST_F(SinkPads, NullWithinOneSecondWhileWaitingForTheClock) {
   EXPECT_EQ(args.last, GST_FLOW_FLUSHING);
   EXPECT_EQ(media_only(server.published()).size(), 2u); // config + first frame only
   gst_object_unref(pipeline);
+}
+
+// What a test's src pad linked to a request pad answers to the LATENCY query, and the LATENCY
+// event it got.
+struct UpstreamLatency {
+  bool live = true;
+  GstClockTime min = 0, max = GST_CLOCK_TIME_NONE;
+  GstClockTime event = GST_CLOCK_TIME_NONE;
+
+  void attach(GstPad *src) {
+    gst_pad_set_active(src, TRUE); // takes events
+    gst_pad_set_element_private(src, this);
+    gst_pad_set_query_function(src, [](GstPad *pad, GstObject *, GstQuery *q) -> gboolean {
+      auto *u = static_cast<UpstreamLatency *>(gst_pad_get_element_private(pad));
+      if (GST_QUERY_TYPE(q) != GST_QUERY_LATENCY)
+        return FALSE;
+      gst_query_set_latency(q, u->live, u->min, u->max);
+      return TRUE;
+    });
+    gst_pad_set_event_function(src, [](GstPad *pad, GstObject *, GstEvent *e) -> gboolean {
+      auto *u = static_cast<UpstreamLatency *>(gst_pad_get_element_private(pad));
+      if (GST_EVENT_TYPE(e) == GST_EVENT_LATENCY)
+        gst_event_parse_latency(e, &u->event);
+      gst_event_unref(e);
+      return TRUE;
+    });
+  }
+};
+
+// The pipeline's LATENCY query goes up every request pad and is combined as a muxer does (the
+// largest minimum, the smallest maximum, live when any branch is), plus GstBaseSink's processing
+// deadline when syncing; the LATENCY event goes up every request pad.
+TEST_F(SinkPads, LatencyQueryAndEventGoThroughTheRequestPads) {
+  Sink s("rtmp://127.0.0.1:1/live/x");
+  ASSERT_TRUE(s.request("video_%u") && s.request("audio_%u") && s.request("video_%u"));
+  UpstreamLatency video{true, 100 * GST_MSECOND, GST_SECOND};
+  UpstreamLatency audio{true, 40 * GST_MSECOND, GST_CLOCK_TIME_NONE};
+  UpstreamLatency file{false, 0, 0}; // not live: does not count
+  video.attach(s.peers[0]);
+  audio.attach(s.peers[1]);
+  file.attach(s.peers[2]);
+  const GstClockTime deadline = gst_base_sink_get_processing_deadline(GST_BASE_SINK(s.element));
+  EXPECT_EQ(deadline, 20 * GST_MSECOND); // GstBaseSink's default
+  GstQuery *q = gst_query_new_latency();
+  ASSERT_TRUE(gst_element_query(s.element, q));
+  gboolean live = FALSE;
+  GstClockTime min = 0, max = 0;
+  gst_query_parse_latency(q, &live, &min, &max);
+  EXPECT_TRUE(live);
+  EXPECT_EQ(min, 100 * GST_MSECOND + deadline);
+  EXPECT_EQ(max, GST_SECOND);
+  gst_query_unref(q);
+  // sync=false: not live ourselves, upstream's latency as it is.
+  g_object_set(s.element, "sync", FALSE, nullptr);
+  q = gst_query_new_latency();
+  ASSERT_TRUE(gst_element_query(s.element, q));
+  gst_query_parse_latency(q, &live, &min, &max);
+  EXPECT_FALSE(live);
+  EXPECT_EQ(min, 100 * GST_MSECOND);
+  gst_query_unref(q);
+
+  s.play(); // the request pads are active: they pass events upstream
+  ASSERT_TRUE(gst_element_send_event(s.element, gst_event_new_latency(300 * GST_MSECOND)));
+  EXPECT_EQ(video.event, 300 * GST_MSECOND);
+  EXPECT_EQ(audio.event, 300 * GST_MSECOND);
+  EXPECT_EQ(file.event, 300 * GST_MSECOND);
+}
+
+// With sync=true, a tag waits for running time + the pipeline latency (what GstBaseSink does for
+// its own pad): a frame at running time 0 with 400 ms of latency goes out about 400 ms after
+// PLAYING, not at once.
+TEST_F(SinkPads, ClockWaitIncludesThePipelineLatency) {
+  FakeRtmpServer server;
+  Sink s(server.url());
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  gst_bin_add(GST_BIN(pipeline), GST_ELEMENT(gst_object_ref(s.element)));
+  GstPad *v = s.request("video_%u");
+  ASSERT_EQ(gst_element_set_state(pipeline, GST_STATE_PLAYING), GST_STATE_CHANGE_SUCCESS);
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(gst_element_send_event(pipeline, gst_event_new_latency(400 * GST_MSECOND)));
+  ASSERT_TRUE(Sink::start(v, h264_caps()));
+  EXPECT_EQ(Sink::push(v, frame_bytes(1), 0, 0, true), GST_FLOW_OK);
+  ASSERT_TRUE(server.wait_until([&] { return media_only(server.published()).size() >= 2; }, 3000));
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_GE(took, 0.35) << "sent before running time + latency";
+  EXPECT_LT(took, 1.5);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+}
+
+// A live pipeline (videotestsrc is-live ! x264enc tune=zerolatency, audiotestsrc is-live !
+// avenc_aac) into the request pads, sync=true: the pipeline's latency query is answered from both
+// branches plus the processing deadline, and every buffer reaches the server (none is dropped as
+// late), in order, on the capture timeline.
+TEST_F(SinkPads, LivePipelineLatencyAndNothingDroppedAsLate) {
+  if (!has_factory("x264enc") || !has_factory("avenc_aac")) {
+    GTEST_SKIP() << "x264enc/avenc_aac not available";
+  }
+  FakeRtmpServer server;
+  constexpr int kFrames = 40; // 1.6 s at 25 fps
+  const std::string desc =
+      "rtmpsink name=k location=" + server.url() +
+      " videotestsrc is-live=1 num-buffers=" + std::to_string(kFrames) +
+      " ! video/x-raw,width=64,height=64,framerate=25/1 ! x264enc tune=zerolatency "
+      "key-int-max=25 ! h264parse ! queue ! k.video_0 "
+      "audiotestsrc is-live=1 samplesperbuffer=1024 num-buffers=40 ! avenc_aac ! aacparse ! "
+      "queue ! k.audio_0";
+  GError *err = nullptr;
+  GstElement *pipe = gst_parse_launch(desc.c_str(), &err);
+  ASSERT_TRUE(pipe && !err) << (err ? err->message : "");
+  GstElement *k = gst_bin_get_by_name(GST_BIN(pipe), "k");
+  GstBus *bus = gst_element_get_bus(pipe);
+  ASSERT_NE(gst_element_set_state(pipe, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  ASSERT_TRUE(server.wait_until([&] { return media_only(server.published()).size() >= 4; }, 5000));
+
+  // The pipeline's answer (the sink is its only sink) against the branches' own.
+  GstClockTime branch_min = 0;
+  for (const char *name : {"video_0", "audio_0"}) {
+    GstPad *pad = gst_element_get_static_pad(k, name);
+    GstQuery *q = gst_query_new_latency();
+    ASSERT_TRUE(gst_pad_peer_query(pad, q)) << name;
+    gboolean live = FALSE;
+    GstClockTime min = 0, max = 0;
+    gst_query_parse_latency(q, &live, &min, &max);
+    EXPECT_TRUE(live) << name;
+    branch_min = std::max(branch_min, min);
+    gst_query_unref(q);
+    gst_object_unref(pad);
+  }
+  EXPECT_GT(branch_min, 0u);
+  GstQuery *q = gst_query_new_latency();
+  ASSERT_TRUE(gst_element_query(pipe, q));
+  gboolean live = FALSE;
+  GstClockTime min = 0, max = 0;
+  gst_query_parse_latency(q, &live, &min, &max);
+  gst_query_unref(q);
+  EXPECT_TRUE(live);
+  EXPECT_EQ(min, branch_min + 20 * GST_MSECOND);
+
+  GstMessage *m = gst_bus_timed_pop_filtered(
+      bus, 20 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(GST_MESSAGE_TYPE(m), GST_MESSAGE_EOS);
+  gst_message_unref(m);
+  gst_element_set_state(pipe, GST_STATE_NULL);
+  std::vector<std::uint32_t> video;
+  std::size_t audio = 0;
+  std::uint32_t last = 0;
+  for (const Message &msg : media_only(server.published())) {
+    EXPECT_GE(msg.timestamp, last) << "timestamps went back";
+    last = msg.timestamp;
+    if (msg.type == 9 && msg.payload.size() > 1 && msg.payload[1] == 1) // AVC NALU
+      video.push_back(msg.timestamp);
+    if (msg.type == 8 && msg.payload.size() > 1 && msg.payload[1] == 1) // AAC raw
+      ++audio;
+  }
+  ASSERT_EQ(video.size(), static_cast<std::size_t>(kFrames)) << "video frames dropped";
+  for (std::size_t i = 1; i < video.size(); ++i)
+    EXPECT_NEAR(static_cast<double>(video[i] - video[i - 1]), 40.0, 1.0) << i;
+  // 40 x 1024 samples: avenc_aac makes one frame per 1024 (plus its priming frame at most).
+  EXPECT_GE(audio, 40u);
+  EXPECT_LE(audio, 41u);
+  gst_object_unref(bus);
+  gst_object_unref(k);
+  gst_object_unref(pipe);
 }
 
 // ---- TrackInterleaver on its own -----------------------------------------------------------

@@ -16,7 +16,7 @@
    Multitrack), opusenc: av01 / vp09 FourCCs, sequence starts (av1C built from the first temporal
    unit, vpcC), every frame byte-identical.
 4. enhanced=never with x265enc ! h265parse: gst-launch builds the pipeline, then fails with
-   not-negotiated after the sink's warning naming H.265 and enhanced=never.
+   not-negotiated after the sink's error naming H.265 and enhanced=never.
 5. reconnect=true with request pads: our rtmpserversrc is stopped during a live H.264 + AAC
    publish and started again on the same port; the new publish starts with onMetaData, the AVC
    and AAC sequence headers and a keyframe, its timestamps continue the timeline, and the sink
@@ -279,7 +279,7 @@ def never_refuses_hevc(wd, env):
     assert "video_0: video/x-h265 needs Enhanced RTMP, which enhanced=never forbids" in out, out
     assert "not-negotiated" in out, out
     print("ok: enhanced=never: x265enc ! h265parse ! rtmpsink is refused at negotiation, "
-          "with a warning naming the codec and the property")
+          "with an error naming the codec and the property")
 
 
 def serve_to_file(env, port, out):

@@ -816,6 +816,31 @@ static void gst_rtmp_client_sink_release_pad(GstElement *element, GstPad *pad) {
   PRIV(element)->request_pads->release(pad);
 }
 
+// Whether request pads exist, without the request pads' lock (held by a streaming thread while it
+// waits for the clock or the server): the `sink` pad is the only always pad.
+static bool has_request_pads(GstElement *element) {
+  GST_OBJECT_LOCK(element);
+  const bool any = element->numsinkpads > 1;
+  GST_OBJECT_UNLOCK(element);
+  return any;
+}
+
+// With request pads, the pipeline's LATENCY query and event are theirs (GstBaseSink would ask and
+// tell the unlinked `sink` pad only).
+static gboolean gst_rtmp_client_sink_query(GstElement *element, GstQuery *query) {
+  if (GST_QUERY_TYPE(query) == GST_QUERY_LATENCY && has_request_pads(element)) {
+    PRIV(element)->request_pads->query_latency(query);
+    return TRUE;
+  }
+  return GST_ELEMENT_CLASS(gst_rtmp_client_sink_parent_class)->query(element, query);
+}
+
+static gboolean gst_rtmp_client_sink_send_event(GstElement *element, GstEvent *event) {
+  if (GST_EVENT_TYPE(event) == GST_EVENT_LATENCY && has_request_pads(element))
+    return PRIV(element)->request_pads->set_latency(event);
+  return GST_ELEMENT_CLASS(gst_rtmp_client_sink_parent_class)->send_event(element, event);
+}
+
 // The FLV pad cannot be linked once request pads exist (and request pads are refused while it is
 // linked): the two ways of feeding the sink would interleave nonsense.
 static GstPadLinkReturn sink_pad_link(GstPad *pad, GstObject *parent, GstPad *) {
@@ -951,6 +976,8 @@ static void gst_rtmp_client_sink_class_init(GstRtmpClientSinkClass *klass) {
   SinkRequestPads::add_pad_templates(element_class);
   element_class->request_new_pad = gst_rtmp_client_sink_request_new_pad;
   element_class->release_pad = gst_rtmp_client_sink_release_pad;
+  element_class->query = gst_rtmp_client_sink_query;
+  element_class->send_event = gst_rtmp_client_sink_send_event;
   gst_element_class_set_static_metadata(
       element_class, "RTMP sink", "Sink/Network",
       "Publishes an FLV stream to an RTMP server (rtmp:// and rtmps://)", "gst-rtmp");

@@ -187,6 +187,10 @@ bool SinkRequestPads::empty() {
 }
 
 void SinkRequestPads::reset() {
+  {
+    std::lock_guard l(clock_lock_);
+    latency_ = 0; // the pipeline sends it again before PLAYING
+  }
   std::lock_guard locker(lock_);
   interleaver_.reset();
   for (auto &rp : pads_) {
@@ -339,17 +343,27 @@ GstFlowReturn SinkRequestPads::pump(bool drain) {
   return host_.send(out);
 }
 
-// GstBaseSink `sync` (default true) for the request pads: in PLAYING, a tag is sent when the
-// pipeline clock reaches its running time (a file is published at its own pace, as through flvmux
-// and the `sink` pad); a live source's data, already late, goes at once. No clock, not PLAYING or
-// sync=false: no wait. False when a flush or a state change ended the wait.
+// GstBaseSink `sync` (default true) for the request pads, as GstBaseSink syncs its own pad: in
+// PLAYING, a tag is sent when the pipeline clock reaches its running time plus the pipeline
+// latency (the LATENCY event) and `ts-offset`, minus `render-delay`. A file is published at its
+// own pace (as through flvmux and the `sink` pad); a live source's data, which reaches the sink
+// up to the latency late, goes out at the steady pace of its capture. Nothing is dropped for being
+// late: it is sent at once. No clock, not PLAYING or sync=false: no wait. False when a flush or a
+// state change ended the wait.
 bool SinkRequestPads::wait_for_clock(std::uint32_t timestamp_ms) {
   const std::optional<std::int64_t> base = interleaver_.base_ns();
-  if (!base || !gst_base_sink_get_sync(GST_BASE_SINK(element_)) ||
-      GST_STATE(element_) != GST_STATE_PLAYING)
+  auto *sink = GST_BASE_SINK(element_);
+  if (!base || !gst_base_sink_get_sync(sink) || GST_STATE(element_) != GST_STATE_PLAYING)
     return true;
+  GstClockTime latency = 0;
+  {
+    std::lock_guard l(clock_lock_);
+    latency = latency_;
+  }
   const std::int64_t running =
-      *base + std::int64_t{timestamp_ms} * static_cast<std::int64_t>(GST_MSECOND);
+      *base + std::int64_t{timestamp_ms} * static_cast<std::int64_t>(GST_MSECOND) +
+      static_cast<std::int64_t>(latency) + gst_base_sink_get_ts_offset(sink) -
+      static_cast<std::int64_t>(gst_base_sink_get_render_delay(sink));
   GstClock *clock = gst_element_get_clock(element_);
   if (!clock || running < 0) {
     if (clock)
@@ -366,13 +380,104 @@ bool SinkRequestPads::wait_for_clock(std::uint32_t timestamp_ms) {
   gst_object_unref(clock);
   if (!id)
     return false;
-  const GstClockReturn r = gst_clock_id_wait(id, nullptr);
+  GstClockTimeDiff jitter = 0;
+  const GstClockReturn r = gst_clock_id_wait(id, &jitter);
   {
     std::lock_guard l(clock_lock_);
     clock_id_ = nullptr;
   }
   gst_clock_id_unref(id);
+  if (r == GST_CLOCK_EARLY)
+    GST_LOG_OBJECT(element_, "sent %" G_GINT64_FORMAT " ns after its time", jitter);
   return r != GST_CLOCK_UNSCHEDULED;
+}
+
+// The request pads that have a peer (references). From the element's pad list, not under lock_: a
+// streaming thread holds that while it waits for the clock or the server, and the pipeline asks
+// for the latency from its own thread while going to PLAYING.
+std::vector<GstPad *> SinkRequestPads::linked_request_pads() {
+  std::vector<GstPad *> out;
+  GST_OBJECT_LOCK(element_);
+  for (GList *l = element_->sinkpads; l; l = l->next) {
+    auto *pad = GST_PAD(l->data);
+    if (pad != GST_BASE_SINK_PAD(element_) && gst_pad_is_linked(pad))
+      out.push_back(GST_PAD(gst_object_ref(pad)));
+  }
+  GST_OBJECT_UNLOCK(element_);
+  return out;
+}
+
+void SinkRequestPads::query_latency(GstQuery *query) {
+  std::vector<GstPad *> linked = linked_request_pads();
+  // Upstream: live when any branch is; the largest minimum, the smallest maximum (NONE: none).
+  bool us_live = false;
+  GstClockTime us_min = 0, us_max = GST_CLOCK_TIME_NONE;
+  for (GstPad *pad : linked) {
+    GstQuery *q = gst_query_new_latency();
+    gboolean live = FALSE;
+    GstClockTime min = 0, max = GST_CLOCK_TIME_NONE;
+    if (gst_pad_peer_query(pad, q)) {
+      gst_query_parse_latency(q, &live, &min, &max);
+      GST_DEBUG_OBJECT(pad, "upstream: live %d, min %" GST_TIME_FORMAT ", max %" GST_TIME_FORMAT,
+                       live, GST_TIME_ARGS(min), GST_TIME_ARGS(max));
+      if (live) {
+        us_live = true;
+        us_min = std::max(us_min, min);
+        if (GST_CLOCK_TIME_IS_VALID(max))
+          us_max = GST_CLOCK_TIME_IS_VALID(us_max) ? std::min(us_max, max) : max;
+      }
+    }
+    gst_query_unref(q);
+    gst_object_unref(pad);
+  }
+  // Our part, as GstBaseSink reports for its own pad: live when syncing; then the processing
+  // deadline (when upstream can buffer it) and the render delay.
+  auto *sink = GST_BASE_SINK(element_);
+  const bool live = gst_base_sink_get_sync(sink);
+  GstClockTime min = us_live ? us_min : 0;
+  GstClockTime max = us_live ? us_max : GST_CLOCK_TIME_NONE;
+  if (live) {
+    const GstClockTime deadline = gst_base_sink_get_processing_deadline(sink);
+    if (us_live && GST_CLOCK_TIME_IS_VALID(max) && min + deadline > max) {
+      GST_ELEMENT_WARNING(element_, CORE, CLOCK,
+                          ("the request pads' upstream cannot buffer the processing deadline"),
+                          ("upstream latency %" GST_TIME_FORMAT " .. %" GST_TIME_FORMAT
+                           ", deadline %" GST_TIME_FORMAT ": add queues",
+                           GST_TIME_ARGS(min), GST_TIME_ARGS(max), GST_TIME_ARGS(deadline)));
+      min = max;
+    } else if (us_live) {
+      min += deadline;
+    }
+    const GstClockTime render_delay = gst_base_sink_get_render_delay(sink);
+    min += render_delay;
+    if (GST_CLOCK_TIME_IS_VALID(max))
+      max += render_delay;
+  }
+  if (us_live && GST_CLOCK_TIME_IS_VALID(us_max) && us_min > us_max)
+    GST_WARNING_OBJECT(element_, "upstream minimum latency above its maximum: add queues");
+  GST_DEBUG_OBJECT(element_, "latency: live %d, min %" GST_TIME_FORMAT ", max %" GST_TIME_FORMAT,
+                   live, GST_TIME_ARGS(min), GST_TIME_ARGS(max));
+  gst_query_set_latency(query, live, min, max);
+}
+
+bool SinkRequestPads::set_latency(GstEvent *event) {
+  GstClockTime latency = 0;
+  gst_event_parse_latency(event, &latency);
+  {
+    std::lock_guard l(clock_lock_);
+    latency_ = latency;
+  }
+  GST_DEBUG_OBJECT(element_, "latency %" GST_TIME_FORMAT, GST_TIME_ARGS(latency));
+  std::vector<GstPad *> linked = linked_request_pads();
+  // Like GstBaseSink: the latency is ours once stored; upstream is told for information (a pad
+  // not active yet refuses it).
+  for (GstPad *pad : linked) {
+    if (!gst_pad_push_event(pad, gst_event_ref(event)))
+      GST_DEBUG_OBJECT(pad, "upstream did not take the latency event");
+    gst_object_unref(pad);
+  }
+  gst_event_unref(event);
+  return true;
 }
 
 void SinkRequestPads::set_clock_flushing(bool flushing) {
@@ -619,10 +724,11 @@ GstCaps *SinkRequestPads::allowed_caps(const RequestPad &rp) {
 }
 
 // Caps refused only because of enhanced=never: the user learns why (once per pad) instead of a
-// bare not-negotiated. Upstream finds out through the caps query (a parser asking for its codec
-// gets nothing) or accept-caps (checked by GStreamer before a caps event reaches the pad), so this
-// is posted from there, as a warning: a query may be a question (an encodebin trying encoders),
-// and the element that then fails to negotiate posts the not-negotiated error.
+// bare not-negotiated. Upstream finds out through the caps query (a parser or encoder asking for
+// its codec gets nothing) or accept-caps (checked by GStreamer before a caps event reaches the
+// pad), so this is posted from there. An error, not a warning: negotiation fails right after it
+// anyway (upstream posts not-negotiated), and gst-launch-1.0 drops the warnings still queued when
+// a pipeline fails before PLAYING, so a warning would often not be shown.
 void SinkRequestPads::refused_for_enhanced_never(RequestPad &rp, GstCaps *caps) {
   if (rp.never_reported || host_.enhanced_mode() != EnhancedMode::never)
     return;
@@ -632,15 +738,14 @@ void SinkRequestPads::refused_for_enhanced_never(RequestPad &rp, GstCaps *caps) 
   if (!gst_caps_is_empty(wanted)) {
     rp.never_reported = true;
     gchar *text = gst_caps_to_string(caps);
-    GST_WARNING_OBJECT(rp.pad, "refused for enhanced=never: %s", text);
-    RTMP_POST_WARNING(element_,
-                      (ErrorReport{GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
-                                   std::string(GST_PAD_NAME(rp.pad)) + ": " +
-                                       gst_structure_get_name(gst_caps_get_structure(wanted, 0)) +
-                                       (rp.track_id != 0 ? " on a track other than 0" : "") +
-                                       " needs Enhanced RTMP, which enhanced=never forbids (set "
-                                       "enhanced=auto to send it)",
-                                   std::string("refused caps ") + text}));
+    RTMP_POST_ERROR(element_,
+                    (ErrorReport{GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
+                                 std::string(GST_PAD_NAME(rp.pad)) + ": " +
+                                     gst_structure_get_name(gst_caps_get_structure(wanted, 0)) +
+                                     (rp.track_id != 0 ? " on a track other than 0" : "") +
+                                     " needs Enhanced RTMP, which enhanced=never forbids (set "
+                                     "enhanced=auto to send it)",
+                                 std::string("refused caps ") + text}));
     g_free(text);
   }
   gst_caps_unref(wanted);
@@ -651,7 +756,7 @@ void SinkRequestPads::refused_for_enhanced_never(RequestPad &rp, GstCaps *caps) 
 // An unlinked pad answers the caps query with everything the pad can carry whatever `enhanced`
 // says: gst_pad_link() asks before linking, and refusing there leaves a bare "could not link" (all
 // gst-launch-1.0 prints). Once linked, the answer follows `enhanced`, so that negotiation (the
-// peer's caps query with its codec as filter, accept-caps) refuses with the warning above.
+// peer's caps query with its codec as filter, accept-caps) refuses with the error above.
 bool SinkRequestPads::query(RequestPad &rp, GstQuery *query) {
   if (GST_QUERY_TYPE(query) == GST_QUERY_CAPS) {
     GstCaps *filter = nullptr;

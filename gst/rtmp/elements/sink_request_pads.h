@@ -76,6 +76,14 @@ public:
   // kept and their sequence headers sent again.
   void reset();
 
+  // The element's LATENCY query (from the pipeline): what the linked pads' peers answer,
+  // combined as a muxer does, plus the sink's own part as GstBaseSink adds it (processing
+  // deadline and render delay when syncing). Always answered.
+  void query_latency(GstQuery *query);
+  // The pipeline's LATENCY event: kept for the clock wait and forwarded upstream through every
+  // linked request pad.
+  bool set_latency(GstEvent *event);
+
 private:
   friend struct RequestPadFunctions;
   GstFlowReturn pump(bool drain);
@@ -91,6 +99,7 @@ private:
   bool wait_for_clock(std::uint32_t timestamp_ms);
   void set_clock_flushing(bool flushing);
   EnhancedCapabilities capabilities() const;
+  std::vector<GstPad *> linked_request_pads();
 
   GstElement *element_;
   RequestPadsHost &host_;
@@ -107,6 +116,7 @@ private:
   std::mutex clock_lock_;
   GstClockID clock_id_ = nullptr;
   bool clock_flushing_ = false;
+  GstClockTime latency_ = 0; // from the LATENCY event: added to every clock wait
 };
 
 } // namespace rtmp::gst
