@@ -86,6 +86,7 @@ FlvReader::FlvReader(FlvLimits limits) : limits_(limits) {}
 
 void FlvReader::reset() {
   pending_.clear();
+  pending_body_ = {};
   pending_need_ = 0;
   error_.clear();
   header_ = {};
@@ -170,6 +171,43 @@ std::size_t FlvReader::pending_needed() {
   return need;
 }
 
+void FlvReader::append_pending(ByteView bytes) {
+  // An FLV header stays whole in pending_; of a tag, pending_ takes the 11 header bytes only.
+  const bool flv_header = (pending_.empty() ? bytes[0] : pending_[0]) == kSignature[0];
+  std::size_t to_pending = bytes.size();
+  if (!flv_header)
+    to_pending =
+        std::min(to_pending, kFlvTagHeaderSize - std::min(kFlvTagHeaderSize, pending_.size()));
+  pending_.insert(pending_.end(), bytes.begin(),
+                  bytes.begin() + static_cast<std::ptrdiff_t>(to_pending));
+  bytes = bytes.subspan(to_pending);
+  if (bytes.empty())
+    return;
+  // Only a tag whose header is complete gets here, and needed() has validated that header: its
+  // total size is final and within FlvLimits::max_tag_size.
+  if (pending_body_.empty())
+    pending_body_.reserve(pending_needed() - kFlvTagHeaderSize);
+  pending_body_.insert(pending_body_.end(), bytes.begin(), bytes.end());
+}
+
+FlvTag FlvReader::make_tag(ByteView header, std::uint32_t previous) {
+  // needed() has validated every field read here.
+  ByteReader r(header);
+  std::uint8_t type = 0, ts_ext = 0;
+  std::uint32_t size = 0, ts = 0;
+  r.read_u8(type);
+  r.read_u24(size);
+  r.read_u24(ts);
+  r.read_u8(ts_ext);
+  if (previous != kFlvTagHeaderSize + size)
+    ++mismatches_;
+  FlvTag tag;
+  tag.type = type & kTagTypeMask;
+  tag.timestamp = ts | static_cast<std::uint32_t>(ts_ext) << 24;
+  ++tags_read_;
+  return tag;
+}
+
 void FlvReader::consume_unit(ByteView unit, std::vector<FlvTag> &out) {
   // needed() has validated every field read here and `unit` has exactly the announced size.
   ByteReader r(unit);
@@ -188,24 +226,30 @@ void FlvReader::consume_unit(ByteView unit, std::vector<FlvTag> &out) {
       ++mismatches_;
     return;
   }
-  std::uint8_t type = 0, ts_ext = 0;
-  std::uint32_t size = 0, ts = 0, previous = 0;
-  ByteView data;
-  r.read_u8(type);
-  r.read_u24(size);
-  r.read_u24(ts);
-  r.read_u8(ts_ext);
-  r.skip(3);
-  r.read_bytes(size, data);
-  r.read_u32(previous);
-  if (previous != kFlvTagHeaderSize + size)
-    ++mismatches_;
-  FlvTag tag;
-  tag.type = type & kTagTypeMask;
-  tag.timestamp = ts | static_cast<std::uint32_t>(ts_ext) << 24;
+  const std::size_t size = unit.size() - kFlvTagHeaderSize - kFlvPreviousTagSizeSize;
+  std::uint32_t previous = 0;
+  ByteReader(unit.last(kFlvPreviousTagSizeSize)).read_u32(previous);
+  FlvTag tag = make_tag(unit.first(kFlvTagHeaderSize), previous);
+  const ByteView data = unit.subspan(kFlvTagHeaderSize, size);
   tag.data.assign(data.begin(), data.end());
   out.push_back(std::move(tag));
-  ++tags_read_;
+}
+
+void FlvReader::consume_pending(std::vector<FlvTag> &out) {
+  if (pending_[0] == kSignature[0]) {
+    consume_unit(pending_, out);
+  } else {
+    const std::size_t size = pending_body_.size() - kFlvPreviousTagSizeSize;
+    std::uint32_t previous = 0;
+    ByteReader(ByteView(pending_body_).subspan(size)).read_u32(previous);
+    FlvTag tag = make_tag(pending_, previous);
+    pending_body_.resize(size);
+    tag.data = std::move(pending_body_);
+    out.push_back(std::move(tag));
+  }
+  pending_.clear();
+  pending_body_ = {};
+  pending_need_ = 0;
 }
 
 std::error_code FlvReader::read(ByteView data, std::vector<FlvTag> &out) {
@@ -213,19 +257,17 @@ std::error_code FlvReader::read(ByteView data, std::vector<FlvTag> &out) {
     return error_;
   // First complete a unit begun by an earlier call, copying only the bytes it still lacks.
   while (!pending_.empty()) {
-    const std::size_t need = pending_need_ != 0 ? pending_need_ : pending_needed();
+    const std::size_t need = pending_needed();
     if (error_)
       return error_;
-    if (pending_.size() >= need) {
-      consume_unit(pending_, out);
-      pending_.clear();
-      pending_need_ = 0;
+    if (buffered() >= need) {
+      consume_pending(out);
       break;
     }
     if (data.empty())
       return {};
-    const std::size_t take = std::min(need - pending_.size(), data.size());
-    pending_.insert(pending_.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(take));
+    const std::size_t take = std::min(need - buffered(), data.size());
+    append_pending(data.first(take));
     data = data.subspan(take);
   }
   // Then parse whole units straight from the caller's bytes; only an incomplete tail is copied.
@@ -234,7 +276,7 @@ std::error_code FlvReader::read(ByteView data, std::vector<FlvTag> &out) {
     if (error_)
       return error_;
     if (need > data.size()) {
-      pending_.assign(data.begin(), data.end());
+      append_pending(data);
       break;
     }
     consume_unit(data.first(need), out);

@@ -107,7 +107,7 @@ public:
   bool header_seen() const { return header_seen_; }
   FlvHeader header() const { return header_; }
   // Bytes held of a unit (header or tag) that is not complete yet.
-  std::size_t buffered() const { return pending_.size(); }
+  std::size_t buffered() const { return pending_.size() + pending_body_.size(); }
   std::size_t tags_read() const { return tags_read_; }
   // PreviousTagSize fields that do not equal 11 + DataSize (or 0 after the header). They are
   // tolerated because real muxers get them wrong (some write the data size alone, some always
@@ -126,10 +126,24 @@ private:
   // pending_need_: a unit fed one byte per read() then costs a copy per byte instead of a
   // re-parse of its header (twice) per byte.
   std::size_t pending_needed();
+  // Appends bytes of the pending unit (never more than it still needs): a tag's body and
+  // PreviousTagSize go to pending_body_ once its header is complete, everything else to pending_.
+  void append_pending(ByteView bytes);
+  // Completes the unit of `unit` (header or whole tag, parsed in place) or, for
+  // consume_pending(), the one held in pending_ + pending_body_.
   void consume_unit(ByteView unit, std::vector<FlvTag> &out);
+  void consume_pending(std::vector<FlvTag> &out);
+  // A tag from its validated 11-byte header (E.4.1) and its PreviousTagSize field.
+  FlvTag make_tag(ByteView header, std::uint32_t previous);
 
   FlvLimits limits_;
+  // The pending unit: an FLV header whole, or a tag's header (up to 11 bytes).
   Bytes pending_;
+  // The Data field + PreviousTagSize of a pending tag whose header is complete, reserved at their
+  // full size (bounded by FlvLimits::max_tag_size) when the header completes: a tag that arrives
+  // in pieces (filesrc hands out 4 KiB buffers, video tags are tens of KiB) is copied once into
+  // it and its Data then moved into the FlvTag, not copied out of a buffer holding the whole unit.
+  Bytes pending_body_;
   // Total size of the unit in pending_ once its header is complete (final), else 0.
   std::size_t pending_need_ = 0;
   std::error_code error_;
