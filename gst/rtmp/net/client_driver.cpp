@@ -38,9 +38,10 @@ Drive ClientDriver::pump(bool &progress, GError **error) {
     progress = true;
   }
   if (session_->wants_write()) {
+    // Three buffers take turns (session output, scratch_, transport queue): no fresh
+    // allocation per message once they have grown.
     session_->take_output(scratch_);
-    transport_.queue(std::move(scratch_));
-    scratch_ = Bytes();
+    transport_.queue(scratch_);
   }
   const std::size_t before = transport_.pending_output();
   if (before > 0) {

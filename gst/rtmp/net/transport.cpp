@@ -159,12 +159,16 @@ void Transport::queue(ByteView bytes) {
   out_.insert(out_.end(), bytes.begin(), bytes.end());
 }
 
-void Transport::queue(Bytes &&bytes) {
+void Transport::queue(Bytes &bytes) {
   if (pending_output() == 0) {
-    out_ = std::move(bytes);
+    out_.swap(bytes);
     out_pos_ = 0;
+    bytes.clear();
+    if (bytes.capacity() > kMaxSpareOutput)
+      Bytes().swap(bytes);
   } else {
     queue(ByteView(bytes));
+    bytes.clear();
   }
 }
 

@@ -70,7 +70,12 @@ public:
 
   // Queues bytes to send; flush() writes as much of the queue as the socket takes now.
   void queue(ByteView bytes);
-  void queue(Bytes &&bytes);
+  // Queues `bytes` and leaves an empty buffer in it. When nothing is pending the two buffers are
+  // swapped, so the caller gets back the drained queue with its capacity (up to
+  // kMaxSpareOutput) to fill next time: a publisher sending a 100 KB video frame then reuses the
+  // same pages instead of faulting in a fresh buffer for every frame.
+  void queue(Bytes &bytes);
+  static constexpr std::size_t kMaxSpareOutput = 4 << 20;
   bool flush(GError **error);
   std::size_t pending_output() const { return out_.size() - out_pos_; }
 
