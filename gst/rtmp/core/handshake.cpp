@@ -176,6 +176,29 @@ Result<std::size_t> HandshakeBase::finish_with_packet2(ByteView in, std::size_t 
   return pos;
 }
 
+template <typename Answer, typename Mismatch>
+Result<std::size_t> HandshakeBase::receive_packets(ByteView in, Bytes &out, Answer &&answer,
+                                                   ByteView full_key, Mismatch &&mismatch) {
+  if (state_ == State::failed)
+    return error_;
+  if (state_ == State::idle || state_ == State::done)
+    return Errc::invalid_state;
+
+  std::size_t pos = 0;
+  if (state_ == State::wait_packet1) {
+    std::error_code ec;
+    if (!gather_packet1(in, pos, ec)) {
+      if (ec)
+        return ec;
+      return pos;
+    }
+    answer(read_peer_packet1(), out);
+    in_.clear();
+    state_ = State::wait_packet2;
+  }
+  return finish_with_packet2(in, pos, full_key, mismatch());
+}
+
 // ---------------------------------------------------------------------------------------------
 
 HandshakeClient::HandshakeClient(HandshakeOptions opts) : HandshakeBase(std::move(opts)) {}
@@ -195,36 +218,22 @@ Bytes HandshakeClient::start() {
 }
 
 Result<std::size_t> HandshakeClient::receive(ByteView in, Bytes &out) {
-  if (state_ == State::failed)
-    return error_;
-  if (state_ == State::idle || state_ == State::done)
-    return Errc::invalid_state;
-
-  std::size_t pos = 0;
-  if (state_ == State::wait_packet1) {
-    std::error_code ec;
-    if (!gather_packet1(in, pos, ec)) {
-      if (ec)
-        return ec;
-      return pos;
-    }
-    const ByteView s1 = read_peer_packet1();
+  auto answer_s1 = [&](ByteView s1, Bytes &c2) {
     // A server answers with a digest only when it found ours: nginx-rtmp echoes C1 as S1 when
     // C1's version field is zero or has no valid digest, FFmpeg's listener always answers
     // plain (version 0). Without a valid S1 digest we fall back to the plain form.
     if (our_digest_offset_)
       peer_digest_offset_ = hd::find_digest(s1, hd::server_partial_key());
-    append_packet2(out, s1, peer_digest_offset_.has_value(), hd::kPlayerKey);
-    in_.clear();
-    state_ = State::wait_packet2;
-  }
-
+    append_packet2(c2, s1, peer_digest_offset_.has_value(), hd::kPlayerKey);
+  };
   // S2 proves the server read our C1: FFmpeg (as a player) and librtmp (FP9 mode) reject a bad
   // signature; nginx-rtmp signs S2 whenever C1 had a digest and echoes C1 otherwise.
-  return finish_with_packet2(
-      in, pos, hd::kServerKey,
-      peer_used_digest() ? "S2 carries neither our C1's random bytes nor a valid digest signature"
-                         : "S2 does not echo the random bytes of our C1 (RTMP 1.0 5.2.4)");
+  auto mismatch = [&] {
+    return peer_used_digest()
+               ? "S2 carries neither our C1's random bytes nor a valid digest signature"
+               : "S2 does not echo the random bytes of our C1 (RTMP 1.0 5.2.4)";
+  };
+  return receive_packets(in, out, answer_s1, hd::kServerKey, mismatch);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -234,20 +243,7 @@ HandshakeServer::HandshakeServer(HandshakeOptions opts) : HandshakeBase(std::mov
 }
 
 Result<std::size_t> HandshakeServer::receive(ByteView in, Bytes &out) {
-  if (state_ == State::failed)
-    return error_;
-  if (state_ == State::done)
-    return Errc::invalid_state;
-
-  std::size_t pos = 0;
-  if (state_ == State::wait_packet1) {
-    std::error_code ec;
-    if (!gather_packet1(in, pos, ec)) {
-      if (ec)
-        return ec;
-      return pos;
-    }
-    const ByteView c1 = read_peer_packet1();
+  auto answer_c1 = [&](ByteView c1, Bytes &s0s1s2) {
     // The digest is looked for whatever C1's version field says (nginx-rtmp skips the search
     // when it is zero; a random match is a 2^-256 event, so the result is the same).
     peer_digest_offset_ = hd::find_digest(c1, hd::player_partial_key());
@@ -255,22 +251,20 @@ Result<std::size_t> HandshakeServer::receive(ByteView in, Bytes &out) {
 
     // S0, then S1 in the client's scheme so that clients that try only one position (scheme 0
     // for Flash Player, scheme 1 for RTMPE-style clients) find our digest.
-    out.reserve(out.size() + kPacket0And1Size + kHandshakeSize);
-    out.push_back(kRtmpVersion);
+    s0s1s2.reserve(s0s1s2.size() + kPacket0And1Size + kHandshakeSize);
+    s0s1s2.push_back(kRtmpVersion);
     make_packet1(digest, digest && is_second_half(*peer_digest_offset_), hd::server_partial_key());
-    out.insert(out.end(), packet_.begin(), packet_.end());
+    s0s1s2.insert(s0s1s2.end(), packet_.begin(), packet_.end());
     // S2 signed with the full FMS key is what FFmpeg checks as a player ("Signature mismatch"
     // otherwise) and what nginx-rtmp sends.
-    append_packet2(out, c1, digest, hd::kServerKey);
-    in_.clear();
-    state_ = State::wait_packet2;
-  }
+    append_packet2(s0s1s2, c1, digest, hd::kServerKey);
+  };
 
   // C2 from real clients: FFmpeg publishing and librtmp/OBS echo S1 whole, GStreamer rtmp2
   // echoes it with its own time2, FFmpeg playing, Flash Player and nginx-rtmp relays sign it.
-  return finish_with_packet2(
-      in, pos, hd::kPlayerKey,
-      "C2 carries neither our S1's random bytes nor a valid digest signature");
+  return receive_packets(in, out, answer_c1, hd::kPlayerKey, [] {
+    return "C2 carries neither our S1's random bytes nor a valid digest signature";
+  });
 }
 
 } // namespace rtmp

@@ -106,6 +106,12 @@ protected:
   // Collects the peer's packet 2 and checks it echoes ours (`mismatch` names what is wrong).
   Result<std::size_t> finish_with_packet2(ByteView in, std::size_t pos, ByteView full_key,
                                           std::string mismatch);
+  // receive() of both roles: the sticky error and the state check, the peer's version byte and
+  // packet 1, which `answer(peer_packet1, out)` answers, then the peer's packet 2, checked with
+  // `full_key` (finish_with_packet2; `mismatch()` names what is wrong).
+  template <typename Answer, typename Mismatch>
+  Result<std::size_t> receive_packets(ByteView in, Bytes &out, Answer &&answer, ByteView full_key,
+                                      Mismatch &&mismatch);
 
   HandshakeOptions opts_;
   State state_ = State::idle;
