@@ -21,15 +21,23 @@
    publish and started again on the same port; the new publish starts with onMetaData, the AVC
    and AAC sequence headers and a keyframe, its timestamps continue the timeline, and the sink
    posted rtmp-reconnect without an error.
+6. reconnect=true with request pads and a hostile server behind a proxy (in front of nginx-rtmp):
+   the first connection is dropped after 1.5 s; the reconnection reaches a server that (a) takes
+   the handshake and publish, then stops reading (our send blocks: ~5 MB/s of lossless x264
+   against a stalled socket), or (b) accepts TCP and never answers (the reconnect attempt waits in
+   the handshake, timeout=30). Either way the state change to NULL returns within 1 s, without an
+   error.
 
 usage: sink_request_pads.py <build dir> <client_probe>
 """
 import hashlib
 import os
 import re
+import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -336,6 +344,109 @@ def reconnect_keeps_request_pads_working(wd, env, probe):
           f"{len(tags)} tags after it starting with onMetaData, sequence headers, a keyframe")
 
 
+class HostileProxy(threading.Thread):
+    """In front of `upstream_port`: the first connection is forwarded for `drop_after` s, then
+    closed (the publisher reconnects); later ones get `behaviour`: "stops-reading" forwards until
+    the publisher sent `stall_after` bytes and then reads nothing more, "silent" never reads nor
+    answers."""
+
+    def __init__(self, upstream_port, behaviour, drop_after=1.5, stall_after=512 * 1024):
+        super().__init__(daemon=True)
+        self.upstream_port, self.behaviour = upstream_port, behaviour
+        self.drop_after, self.stall_after = drop_after, stall_after
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.conns, self.dropped, self.stalled = [], threading.Event(), threading.Event()
+        self.start()
+
+    def run(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            threading.Thread(target=self.serve, args=(conn, len(self.conns) - 1),
+                             daemon=True).start()
+
+    @staticmethod
+    def pipe(src, dst, limit=None, on_limit=None):
+        total = 0
+        try:
+            while limit is None or total < limit:
+                b = src.recv(65536)
+                if not b:
+                    return
+                dst.sendall(b)
+                total += len(b)
+        except OSError:
+            return
+        if on_limit:
+            on_limit()
+
+    def serve(self, conn, index):
+        if index > 0 and self.behaviour == "silent":
+            return  # the socket stays open, unread (self.conns keeps it)
+        up = socket.create_connection(("127.0.0.1", self.upstream_port))
+        self.conns.append(up)
+        threading.Thread(target=self.pipe, args=(up, conn), daemon=True).start()
+        if index == 0:
+            threading.Thread(target=self.pipe, args=(conn, up), daemon=True).start()
+            time.sleep(self.drop_after)
+            for s in (conn, up):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.dropped.set()
+        else:  # stops reading: the publisher's socket buffer fills, its send blocks
+            self.pipe(conn, up, self.stall_after, self.stalled.set)
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+
+def reconnect_into_hostile_server(wd, env, probe, behaviour):
+    ng = h.Nginx(os.path.join(wd, "nginx-" + behaviour)).start()
+    proxy = HostileProxy(ng.port, behaviour)
+    try:
+        t0 = time.monotonic()
+        r = subprocess.run(
+            [probe, "5", "rtmpsink", "name=k", f"location=rtmp://127.0.0.1:{proxy.port}/live/test",
+             "reconnect=true", "reconnect-delay=100", "timeout=30",
+             "videotestsrc", "is-live=true", "pattern=snow", "!",
+             "video/x-raw,width=320,height=240,framerate=30/1", "!", "x264enc",
+             "tune=zerolatency", "speed-preset=ultrafast", "pass=quant", "quantizer=0",
+             "key-int-max=30", "!", "h264parse", "!", "queue", "!", "k.video_0",
+             "audiotestsrc", "is-live=true", "!", "avenc_aac", "!", "aacparse", "!", "queue", "!",
+             "k.audio_0"],
+            env=env, capture_output=True, text=True, timeout=60)
+        took = time.monotonic() - t0
+    finally:
+        proxy.close()
+        ng.stop()
+    assert r.returncode == 0, r.stderr
+    res = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+    assert proxy.dropped.is_set(), "the first connection was not dropped"
+    assert int(res.get("reconnect-messages", "0")) >= 1, f"no rtmp-reconnect: {res}"
+    assert len(proxy.conns) >= 3, "the sink did not reconnect"  # first (+ its upstream), second
+    if behaviour == "stops-reading":
+        assert proxy.stalled.is_set(), "the reconnected publish never reached the stall"
+    assert res.get("first-error") == "", f"publisher error: {res}"
+    assert int(res["null-ms"]) < 1000, f"{behaviour}: NULL took {res['null-ms']} ms"
+    what = {"stops-reading": "stops reading", "silent": "never answers"}[behaviour]
+    print(f"ok: reconnect=true with request pads into a server that {what}: "
+          f"{res['reconnect-messages']} rtmp-reconnect, NULL in {res['null-ms']} ms "
+          f"(run {took:.1f} s)")
+
+
 def main():
     build = os.path.abspath(sys.argv[1])
     wd = h.workdir("sinkpads-")
@@ -346,6 +457,8 @@ def main():
     av1_and_vp9_tracks_into_rtmpserversrc(wd, env)
     never_refuses_hevc(wd, env)
     reconnect_keeps_request_pads_working(wd, env, sys.argv[2])
+    for behaviour in ("stops-reading", "silent"):
+        reconnect_into_hostile_server(wd, env, sys.argv[2], behaviour)
 
 
 if __name__ == "__main__":
