@@ -237,6 +237,28 @@ std::optional<Outcome> AsyncConnect::join() {
   return outcome_;
 }
 
+void stop_connection(std::unique_ptr<ClientConnection> &conn, AsyncConnect &async,
+                     ElementState &state) {
+  if (conn && async.pending()) {
+    conn->driver().cancel();
+    (void)async.join();
+  }
+  state.refresh_stats(conn.get());
+  if (conn)
+    conn->close();
+  conn.reset();
+}
+
+void unlock_connection(ClientConnection *conn) {
+  if (conn)
+    conn->driver().cancel();
+}
+
+void unlock_stop_connection(ClientConnection *conn) {
+  if (conn)
+    conn->driver().reset_cancel();
+}
+
 ClientSettings ElementState::snapshot() {
   g_mutex_lock(&lock);
   ClientSettings copy = settings;

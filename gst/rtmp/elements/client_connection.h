@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -144,6 +145,15 @@ struct ElementState {
   // Makes `object`'s GstURIHandler (installed with uri_handler_init) use this state.
   void attach(GObject *object);
 };
+
+// stop() of both elements: a background connect is cancelled and joined, the session's counters
+// are kept for `stats`, the connection is closed and dropped.
+void stop_connection(std::unique_ptr<ClientConnection> &conn, AsyncConnect &async,
+                     ElementState &state);
+// unlock() / unlock_stop() of both elements: the blocking calls of the connection (if any) return
+// at once, or may block again.
+void unlock_connection(ClientConnection *conn);
+void unlock_stop_connection(ClientConnection *conn);
 
 // GstURIHandler for both elements (sink or source from the GType); the state is the one
 // attach()ed to the object.

@@ -80,10 +80,14 @@ public:
   // What create() returns in elementary mode passes through here: the end of the streaming
   // (EOS, an error; not flushing) is EOS on every pad.
   GstFlowReturn finish(GstFlowReturn r);
-  // An EOS the application sent to the element (gst_element_send_event): GstBaseSrc unlocks
-  // create() (which then returns flushing) and pushes EOS on the always pad only; call this
-  // before chaining up so that finish() pushes it on the track pads too. Any thread.
-  void request_eos() { eos_requested_ = true; }
+  // An event the application sends to the element (gst_element_send_event), from the element's
+  // send_event before it chains up. On EOS (gst-launch-1.0 -e, a recorder stopping) GstBaseSrc
+  // unlocks create() (which then returns flushing) and pushes EOS on the always pad only: in
+  // elementary `mode` this makes finish() push it on the track pads too. Any thread.
+  void sent_event(GstEvent *event, OutputMode mode) {
+    if (GST_EVENT_TYPE(event) == GST_EVENT_EOS && mode == OutputMode::elementary)
+      eos_requested_ = true;
+  }
   // EOS on every pad.
   void push_eos();
 

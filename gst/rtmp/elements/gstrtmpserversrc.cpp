@@ -932,12 +932,10 @@ static void gst_rtmp_server_src_get_property(GObject *object, guint prop_id, GVa
   g_mutex_unlock(&p->lock);
 }
 
-// An application EOS (gst-launch-1.0 -e, a recorder stopping) must reach the track pads of
-// output=elementary too, not only the always pad GstBaseSrc pushes it on.
+// An application EOS must reach the track pads of output=elementary too (sent_event()).
 static gboolean gst_rtmp_server_src_send_event(GstElement *element, GstEvent *event) {
   ServerSrcPrivate *p = PRIV(element);
-  if (GST_EVENT_TYPE(event) == GST_EVENT_EOS && p->mode == OutputMode::elementary)
-    p->elementary->request_eos();
+  p->elementary->sent_event(event, p->mode);
   return GST_ELEMENT_CLASS(gst_rtmp_server_src_parent_class)->send_event(element, event);
 }
 

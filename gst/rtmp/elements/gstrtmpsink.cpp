@@ -886,29 +886,20 @@ static gboolean gst_rtmp_client_sink_start(GstBaseSink *sink) {
 
 static gboolean gst_rtmp_client_sink_stop(GstBaseSink *sink) {
   SinkPrivate *p = PRIV(sink);
-  if (p->conn && p->async.pending()) {
-    p->conn->driver().cancel();
-    (void)p->async.join();
-  }
-  p->state.refresh_stats(p->conn.get());
-  if (p->conn)
-    p->conn->close();
-  p->conn.reset();
+  stop_connection(p->conn, p->async, p->state);
   p->publishing = false;
   return TRUE;
 }
 
 static gboolean gst_rtmp_client_sink_unlock(GstBaseSink *sink) {
   SinkPrivate *p = PRIV(sink);
-  if (p->conn)
-    p->conn->driver().cancel();
+  unlock_connection(p->conn.get());
   return TRUE;
 }
 
 static gboolean gst_rtmp_client_sink_unlock_stop(GstBaseSink *sink) {
   SinkPrivate *p = PRIV(sink);
-  if (p->conn)
-    p->conn->driver().reset_cancel();
+  unlock_stop_connection(p->conn.get());
   return TRUE;
 }
 

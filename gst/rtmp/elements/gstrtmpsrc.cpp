@@ -432,14 +432,7 @@ static gboolean gst_rtmp_client_src_start(GstBaseSrc *src) {
 
 static gboolean gst_rtmp_client_src_stop(GstBaseSrc *src) {
   SrcPrivate *p = PRIV(src);
-  if (p->conn && p->async.pending()) {
-    p->conn->driver().cancel();
-    (void)p->async.join();
-  }
-  p->state.refresh_stats(p->conn.get());
-  if (p->conn)
-    p->conn->close();
-  p->conn.reset();
+  stop_connection(p->conn, p->async, p->state);
   p->playing = false;
   p->out.reset();
   p->elementary->reset();
@@ -448,15 +441,13 @@ static gboolean gst_rtmp_client_src_stop(GstBaseSrc *src) {
 
 static gboolean gst_rtmp_client_src_unlock(GstBaseSrc *src) {
   SrcPrivate *p = PRIV(src);
-  if (p->conn)
-    p->conn->driver().cancel();
+  unlock_connection(p->conn.get());
   return TRUE;
 }
 
 static gboolean gst_rtmp_client_src_unlock_stop(GstBaseSrc *src) {
   SrcPrivate *p = PRIV(src);
-  if (p->conn)
-    p->conn->driver().reset_cancel();
+  unlock_stop_connection(p->conn.get());
   return TRUE;
 }
 
@@ -579,12 +570,10 @@ static void gst_rtmp_client_src_get_property(GObject *object, guint prop_id, GVa
   PRIV(object)->state.get_property(object, prop_id, value, pspec);
 }
 
-// An application EOS (gst-launch-1.0 -e, a recorder stopping) must reach the track pads of
-// output=elementary too, not only the always pad GstBaseSrc pushes it on.
+// An application EOS must reach the track pads of output=elementary too (sent_event()).
 static gboolean gst_rtmp_client_src_send_event(GstElement *element, GstEvent *event) {
   SrcPrivate *p = PRIV(element);
-  if (GST_EVENT_TYPE(event) == GST_EVENT_EOS && p->mode == OutputMode::elementary)
-    p->elementary->request_eos();
+  p->elementary->sent_event(event, p->mode);
   return GST_ELEMENT_CLASS(gst_rtmp_client_src_parent_class)->send_event(element, event);
 }
 
