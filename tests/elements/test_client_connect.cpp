@@ -12,63 +12,19 @@
 #include "core/command.hpp"
 #include "core/flv.hpp"
 #include "core/secure_token.hpp"
+#include "element_test_util.hpp"
 #include "fake_server.hpp"
 
 using namespace rtmp;
 using rtmp::test::FakeRtmpServer;
 using rtmp::test::FakeServerOptions;
+using namespace rtmp::test;
 
 namespace {
 
 class ClientConnect : public ::testing::Test {
 protected:
   static void SetUpTestSuite() { gst_init(nullptr, nullptr); }
-};
-
-using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
-
-guint16 refused_port() {
-  GSocket *s =
-      g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, nullptr);
-  GInetAddress *lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *a = g_inet_socket_address_new(lo, 0);
-  g_socket_bind(s, a, TRUE, nullptr);
-  GSocketAddress *local = g_socket_get_local_address(s, nullptr);
-  const guint16 port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local));
-  g_object_unref(local);
-  g_object_unref(a);
-  g_object_unref(lo);
-  g_socket_close(s, nullptr);
-  g_object_unref(s);
-  return port;
-}
-
-std::string refused_url() {
-  return "rtmp://127.0.0.1:" + std::to_string(refused_port()) + "/live/x";
-}
-
-// ERROR messages of an element (a harness element has no bus of its own).
-struct ErrorWatch {
-  GstBus *bus = gst_bus_new();
-  explicit ErrorWatch(GstElement *e) { gst_element_set_bus(e, bus); }
-  ~ErrorWatch() { gst_object_unref(bus); }
-  std::string wait(int ms, gint *code = nullptr) {
-    GstMessage *m = gst_bus_timed_pop_filtered(bus, static_cast<GstClockTime>(ms) * GST_MSECOND,
-                                               GST_MESSAGE_ERROR);
-    if (!m)
-      return {};
-    GError *err = nullptr;
-    gst_message_parse_error(m, &err, nullptr);
-    std::string text = err->message;
-    if (code)
-      *code = err->code;
-    g_error_free(err);
-    gst_message_unref(m);
-    return text;
-  }
 };
 
 // A configured rtmpsink in a harness; the harness sets it to PLAYING, which is timed.
@@ -84,9 +40,9 @@ struct SinkHarness {
     if (secure_token)
       g_object_set(sink, "secure-token", secure_token, nullptr);
     watch = new ErrorWatch(sink);
-    const auto t0 = Clock::now();
+    const auto t0 = std::chrono::steady_clock::now();
     h = gst_harness_new_with_element(sink, "sink", nullptr);
-    start_ms = ms_since(t0);
+    start_ms = elapsed_ms(t0);
     gst_harness_set_src_caps_str(h, "video/x-flv");
   }
   ~SinkHarness() {
@@ -156,14 +112,14 @@ TEST_F(ClientConnect, SinkAsyncConnectPublishesBeforeTheFirstBuffer) {
   FakeRtmpServer server(o);
   SinkHarness s(server.url(), true);
   EXPECT_LT(s.start_ms, 300.0); // the server answers connect after 700 ms
-  const auto t0 = Clock::now();
+  const auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(server.wait_until([&] { return server.saw("PublishRequest"); }, 5000));
-  EXPECT_GT(ms_since(t0), 300.0); // it really waited for the delayed connect answer
+  EXPECT_GT(elapsed_ms(t0), 300.0); // it really waited for the delayed connect answer
   EXPECT_TRUE(server.published().empty());
   // The first buffer finds the publish ready.
-  const auto t1 = Clock::now();
+  const auto t1 = std::chrono::steady_clock::now();
   ASSERT_EQ(s.push(flv_file()), GST_FLOW_OK);
-  EXPECT_LT(ms_since(t1), 300.0);
+  EXPECT_LT(elapsed_ms(t1), 300.0);
   ASSERT_TRUE(server.wait_until([&] { return server.published().size() >= 3; }, 3000));
   EXPECT_EQ(server.published()[1].payload, kAacConfig);
   EXPECT_EQ(server.connections(), 1);
@@ -179,9 +135,9 @@ TEST_F(ClientConnect, SinkDelayedConnectWaitsForTheFirstBuffer) {
   EXPECT_LT(s.start_ms, 300.0);
   g_usleep(600 * 1000);
   EXPECT_EQ(server.connections(), 0);
-  const auto t0 = Clock::now();
+  const auto t0 = std::chrono::steady_clock::now();
   ASSERT_EQ(s.push(flv_file()), GST_FLOW_OK);
-  EXPECT_GT(ms_since(t0), 400.0); // the push carried the connect
+  EXPECT_GT(elapsed_ms(t0), 400.0); // the push carried the connect
   EXPECT_EQ(server.connections(), 1);
   ASSERT_TRUE(server.wait_until([&] { return server.published().size() >= 3; }, 3000));
 }
@@ -192,7 +148,7 @@ TEST_F(ClientConnect, SinkConnectFailureIsAnErrorInBothModes) {
   {
     SinkHarness s(refused_url(), true);
     gint code = 0;
-    const std::string text = s.watch->wait(3000, &code);
+    const std::string text = s.watch->wait(3000, nullptr, &code);
     EXPECT_NE(text.find("could not connect"), std::string::npos) << text;
     EXPECT_EQ(code, GST_RESOURCE_ERROR_OPEN_WRITE);
     EXPECT_EQ(s.push(flv_file()), GST_FLOW_ERROR);
@@ -218,9 +174,9 @@ TEST_F(ClientConnect, SrcConnectsInPausedOnlyWithAsyncConnect) {
     FakeRtmpServer server(o);
     GstElement *p = launch("rtmpsrc async-connect=" + std::string(async ? "true" : "false") +
                            " location=" + server.url() + " ! fakesink");
-    const auto t0 = Clock::now();
+    const auto t0 = std::chrono::steady_clock::now();
     EXPECT_EQ(gst_element_set_state(p, GST_STATE_PAUSED), GST_STATE_CHANGE_NO_PREROLL);
-    EXPECT_LT(ms_since(t0), 300.0);
+    EXPECT_LT(elapsed_ms(t0), 300.0);
     if (async) {
       EXPECT_TRUE(server.wait_until([&] { return server.saw("PlayRequest"); }, 5000));
     } else {
@@ -259,9 +215,9 @@ TEST_F(ClientConnect, NullWithin1sDuringTheBackgroundConnect) {
     gst_element_set_state(p, GST_STATE_PAUSED);
     ASSERT_TRUE(server.wait_until([&] { return server.saw("ConnectRequest"); }, 3000)) << desc;
     g_usleep(200 * 1000);
-    const auto t0 = Clock::now();
+    const auto t0 = std::chrono::steady_clock::now();
     gst_element_set_state(p, GST_STATE_NULL);
-    EXPECT_LT(ms_since(t0), 1000.0) << desc;
+    EXPECT_LT(elapsed_ms(t0), 1000.0) << desc;
     gst_object_unref(p);
   }
 }
@@ -294,7 +250,7 @@ TEST_F(ClientConnect, SrcSecureTokenMissingIsNotAuthorized) {
   GstHarness *h = gst_harness_new_with_element(src, nullptr, "src");
   gst_harness_play(h);
   gint code = 0;
-  const std::string text = watch.wait(3000, &code);
+  const std::string text = watch.wait(3000, nullptr, &code);
   EXPECT_NE(text.find("secure token"), std::string::npos) << text;
   EXPECT_EQ(code, GST_RESOURCE_ERROR_NOT_AUTHORIZED) << text;
   EXPECT_TRUE(server.calls().empty());

@@ -14,6 +14,7 @@
 #include "core/command.hpp"
 #include "core/flv.hpp"
 #include "client_harness.hpp"
+#include "element_test_util.hpp"
 #include "fake_server.hpp"
 #include "our_plugin.hpp"
 
@@ -22,6 +23,7 @@ using rtmp::test::client_harness;
 using rtmp::test::FakeRtmpServer;
 using rtmp::test::FakeServerOptions;
 using rtmp::test::plugin_file;
+using namespace rtmp::test;
 
 namespace {
 
@@ -29,63 +31,6 @@ class ClientElements : public ::testing::Test {
 protected:
   static void SetUpTestSuite() { gst_init(nullptr, nullptr); }
 };
-
-std::string get_string(GstElement *e, const char *prop) {
-  gchar *v = nullptr;
-  g_object_get(e, prop, &v, nullptr);
-  std::string s = v ? v : "";
-  g_free(v);
-  return s;
-}
-
-// A refused port: bind, read the port, close.
-guint16 refused_port() {
-  GSocket *s =
-      g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, nullptr);
-  GInetAddress *lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *a = g_inet_socket_address_new(lo, 0);
-  g_socket_bind(s, a, TRUE, nullptr);
-  GSocketAddress *local = g_socket_get_local_address(s, nullptr);
-  const guint16 port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local));
-  g_object_unref(local);
-  g_object_unref(a);
-  g_object_unref(lo);
-  g_socket_close(s, nullptr);
-  g_object_unref(s);
-  return port;
-}
-
-// Watches the ERROR messages of an element that is not in a pipeline (GstHarness).
-struct ErrorWatch {
-  GstBus *bus = gst_bus_new();
-  explicit ErrorWatch(GstElement *e) { gst_element_set_bus(e, bus); }
-  ~ErrorWatch() { gst_object_unref(bus); }
-  // Text of the first error, "" when none within `ms`; `code` gets the GError code.
-  std::string wait(int ms, GQuark *domain = nullptr, gint *code = nullptr) {
-    GstMessage *m = gst_bus_timed_pop_filtered(bus, static_cast<GstClockTime>(ms) * GST_MSECOND,
-                                               GST_MESSAGE_ERROR);
-    if (!m)
-      return {};
-    GError *err = nullptr;
-    gst_message_parse_error(m, &err, nullptr);
-    std::string text = err->message;
-    if (domain)
-      *domain = err->domain;
-    if (code)
-      *code = err->code;
-    g_error_free(err);
-    gst_message_unref(m);
-    return text;
-  }
-};
-
-Bytes buffer_bytes(GstBuffer *b) {
-  GstMapInfo map;
-  gst_buffer_map(b, &map, GST_MAP_READ);
-  Bytes out(map.data, map.data + map.size);
-  gst_buffer_unmap(b, &map);
-  return out;
-}
 
 // FLV spec 10.1 E.2: "FLV", version 1, flags audio+video (0x05), DataOffset 9, then
 // PreviousTagSize0 = 0 (E.3).
@@ -124,10 +69,6 @@ GstBuffer *pull_scripted(GstHarness *h) {
     }
     return b;
   }
-}
-
-double elapsed_ms(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
 } // namespace

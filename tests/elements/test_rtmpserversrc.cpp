@@ -20,9 +20,11 @@
 #include "core/flv.hpp"
 #include "elements/flv_output.h"
 #include "client_harness.hpp"
+#include "element_test_util.hpp"
 #include "our_plugin.hpp"
 
 using namespace rtmp;
+using namespace rtmp::test;
 
 namespace {
 
@@ -30,14 +32,6 @@ class ServerSrc : public ::testing::Test {
 protected:
   static void SetUpTestSuite() { gst_init(nullptr, nullptr); }
 };
-
-std::string get_string(GstElement *e, const char *prop) {
-  gchar *v = nullptr;
-  g_object_get(e, prop, &v, nullptr);
-  std::string s = v ? v : "";
-  g_free(v);
-  return s;
-}
 
 guint get_uint(GstElement *e, const char *prop) {
   guint v = 0;
@@ -53,11 +47,6 @@ std::string enum_nick(GstElement *e, const char *prop) {
   g_object_get(e, prop, &v, nullptr);
   GEnumValue *ev = g_enum_get_value(G_PARAM_SPEC_ENUM(spec)->enum_class, v);
   return ev ? ev->value_nick : "";
-}
-
-double elapsed_ms(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since)
-      .count();
 }
 
 // A TCP connection to 127.0.0.1:port that sends nothing (a silent client).
@@ -113,12 +102,6 @@ GstBuffer *pull_within(GstHarness *h, int ms) {
     g_usleep(2000);
   }
   return nullptr;
-}
-
-Bytes buffer_bytes(GstBuffer *b) {
-  Bytes out(gst_buffer_get_size(b));
-  gst_buffer_extract(b, 0, out.data(), out.size());
-  return out;
 }
 
 // FLV spec 10.1 E.2: "FLV", version 1, audio+video flags 0x05, header size 9, then

@@ -22,6 +22,7 @@
 #include "elements/codec_caps.h"
 #include "../core/test_hex.hpp"
 #include "client_harness.hpp"
+#include "element_test_util.hpp"
 #include "fake_server.hpp"
 
 using namespace rtmp;
@@ -33,6 +34,7 @@ protected:
   static void SetUpTestSuite() { gst_init(nullptr, nullptr); }
 };
 
+using test::buffer_bytes;
 using test::hex;
 
 Bytes concat(const Bytes &a, const Bytes &b) {
@@ -273,12 +275,6 @@ Bytes metadata(amf::Properties props) {
 
 Bytes data(const char *handler, amf::Properties props) {
   return encode_data(DataMessage{handler, {amf::make_ecma_array(std::move(props))}}, 1, 0).payload;
-}
-
-Bytes buffer_bytes(GstBuffer *b) {
-  Bytes out(gst_buffer_get_size(b));
-  gst_buffer_extract(b, 0, out.data(), out.size());
-  return out;
 }
 
 constexpr GstClockTime ms(std::uint64_t v) {
