@@ -453,15 +453,9 @@ TEST_F(ServerSrc, LoopbackPublishKeepsTagsAndPostsTextDataAndCuePoints) {
 TEST_F(ServerSrc, PublisherLeavingIsEosWithOnDisconnectEos) {
   GstHarness *srv = start_server();
   const guint port = get_uint(srv->element, "bound-port");
-  GstHarness *pub = rtmp::test::client_harness("rtmpsink");
-  const std::string url = "rtmp://127.0.0.1:" + std::to_string(port) + "/live/key";
-  g_object_set(pub->element, "location", url.c_str(), nullptr);
-  gst_harness_set_src_caps_str(pub, "video/x-flv");
-  gst_harness_play(pub);
-  Bytes stream = make_flv_header(FlvHeader{false, true});
-  const Bytes t = flv_tag(9, 0, Bytes{0x17, 0x01, 0x00, 0x00, 0x00, 0xAA});
-  stream.insert(stream.end(), t.begin(), t.end());
-  ASSERT_EQ(gst_harness_push(pub, gst_buffer_new_memdup(stream.data(), stream.size())),
+  GstHarness *pub = flv_publisher(server_url(port));
+  ASSERT_EQ(push_flv(pub, make_flv_header(FlvHeader{false, true}),
+                     {{9, 0, Bytes{0x17, 0x01, 0x00, 0x00, 0x00, 0xAA}}}),
             GST_FLOW_OK);
   expect_header_first(srv);
   GstBuffer *frame = pull_within(srv, 20000);
@@ -541,18 +535,14 @@ TEST_F(ServerSrc, SecondPublisherOfABusyKeyIsRejectedAndTheFirstKept) {
 TEST_F(ServerSrc, EnhancedRtmpTagsPassThroughUnchanged) {
   GstHarness *srv = start_server();
   const guint port = get_uint(srv->element, "bound-port");
-  GstHarness *pub = rtmp::test::client_harness("rtmpsink");
-  const std::string url = "rtmp://127.0.0.1:" + std::to_string(port) + "/live/key";
-  g_object_set(pub->element, "location", url.c_str(), nullptr);
-  gst_harness_set_src_caps_str(pub, "video/x-flv");
-  gst_harness_play(pub);
+  GstHarness *pub = flv_publisher(server_url(port));
 
   auto with = [](Bytes header, const Bytes &body) {
     header.insert(header.end(), body.begin(), body.end());
     return header;
   };
   const std::uint32_t hvc1 = fourcc("hvc1"), opus = fourcc("Opus");
-  const std::vector<std::tuple<std::uint8_t, std::uint32_t, Bytes>> sent = {
+  const std::vector<FlvTagSpec> sent = {
       {9, 0,
        with(make_enhanced_video_header(FrameType::keyframe, VideoPacketKind::sequence_start, hvc1),
             Bytes{0x01, 0x01, 0x60, 0x00, 0x00, 0x00})},
@@ -570,13 +560,7 @@ TEST_F(ServerSrc, EnhancedRtmpTagsPassThroughUnchanged) {
        with(make_enhanced_video_header(FrameType::inter, VideoPacketKind::coded_frames, hvc1),
             Bytes{0x00, 0x00, 0x00, 0x02, 0x02, 0x01})},
   };
-  Bytes stream = make_flv_header(FlvHeader{true, true});
-  for (const auto &[type, ts, payload] : sent) {
-    const Bytes t = flv_tag(type, ts, payload);
-    stream.insert(stream.end(), t.begin(), t.end());
-  }
-  ASSERT_EQ(gst_harness_push(pub, gst_buffer_new_memdup(stream.data(), stream.size())),
-            GST_FLOW_OK);
+  ASSERT_EQ(push_flv(pub, make_flv_header(FlvHeader{true, true}), sent), GST_FLOW_OK);
   expect_header_first(srv);
   for (const auto &[type, ts, payload] : sent) {
     GstBuffer *b = pull_within(srv, 20000);
@@ -613,19 +597,9 @@ namespace {
 
 // One publish from our rtmpsink (a harness) of `tags` (type, timestamp, payload) as an FLV
 // stream, then the publisher goes away.
-void publish_and_leave(guint port, const std::vector<std::tuple<int, std::uint32_t, Bytes>> &tags) {
-  GstHarness *pub = rtmp::test::client_harness("rtmpsink");
-  const std::string url = "rtmp://127.0.0.1:" + std::to_string(port) + "/live/key";
-  g_object_set(pub->element, "location", url.c_str(), nullptr);
-  gst_harness_set_src_caps_str(pub, "video/x-flv");
-  gst_harness_play(pub);
-  Bytes stream = make_flv_header(FlvHeader{true, true});
-  for (const auto &[type, ts, payload] : tags) {
-    const Bytes t = flv_tag(static_cast<std::uint8_t>(type), ts, payload);
-    stream.insert(stream.end(), t.begin(), t.end());
-  }
-  EXPECT_EQ(gst_harness_push(pub, gst_buffer_new_memdup(stream.data(), stream.size())),
-            GST_FLOW_OK);
+void publish_and_leave(guint port, const std::vector<FlvTagSpec> &tags) {
+  GstHarness *pub = flv_publisher(server_url(port));
+  EXPECT_EQ(push_flv(pub, make_flv_header(FlvHeader{true, true}), tags), GST_FLOW_OK);
   gst_harness_push_event(pub, gst_event_new_eos());
   gst_harness_teardown(pub);
 }

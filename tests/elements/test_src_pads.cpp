@@ -248,25 +248,28 @@ struct Server {
   }
 };
 
-using Tag = std::tuple<std::uint8_t, std::uint32_t, Bytes>; // type, timestamp, payload
+using Tag = test::FlvTagSpec;
 
 // Publishes `tags` as one FLV stream from our rtmpsink, then leaves (EOS).
 void publish(guint port, const std::vector<Tag> &tags) {
-  GstHarness *pub = rtmp::test::client_harness("rtmpsink");
-  const std::string url = "rtmp://127.0.0.1:" + std::to_string(port) + "/live/key";
-  g_object_set(pub->element, "location", url.c_str(), nullptr);
-  gst_harness_set_src_caps_str(pub, "video/x-flv");
-  gst_harness_play(pub);
-  Bytes stream = make_flv_header(FlvHeader{true, true});
-  for (const auto &[type, ts, payload] : tags) {
-    Bytes t;
-    EXPECT_FALSE(write_flv_tag(type, ts, payload, t));
-    stream.insert(stream.end(), t.begin(), t.end());
-  }
-  EXPECT_EQ(gst_harness_push(pub, gst_buffer_new_memdup(stream.data(), stream.size())),
-            GST_FLOW_OK);
+  GstHarness *pub = test::flv_publisher(test::server_url(port));
+  EXPECT_EQ(test::push_flv(pub, make_flv_header(FlvHeader{true, true}), tags), GST_FLOW_OK);
   gst_harness_push_event(pub, gst_event_new_eos());
   gst_harness_teardown(pub);
+}
+
+// Our rtmpsink publishing an AVC sequence header and a keyframe to `srv`, still connected once
+// both of srv's pads (always src and video_0) exist or 10 s have passed.
+GstHarness *publish_keyframe(Server &srv) {
+  GstHarness *pub = test::flv_publisher(test::server_url(srv.port));
+  EXPECT_EQ(test::push_flv(pub, make_flv_header(FlvHeader{true, true}),
+                           {{9, 0, concat(hex("17 00 000000"), kAvcC)},
+                            {9, 0, concat(hex("17 01 000000"), hex("00000001 65"))}}),
+            GST_FLOW_OK);
+  const gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+  while (srv.pad_names().size() < 2 && g_get_monotonic_time() < end)
+    g_usleep(5000);
+  return pub;
 }
 
 Bytes metadata(amf::Properties props) {
@@ -775,19 +778,9 @@ TEST_F(SrcPads, LegacyVideoTagsWithoutFrameDataPushNothing) {
 // (flushing, no EOS) and comes back; later frames reach the same pad.
 TEST_F(SrcPads, PauseAndPlayKeepStreaming) {
   Server srv;
-  GstHarness *pub = rtmp::test::client_harness("rtmpsink");
-  const std::string url = "rtmp://127.0.0.1:" + std::to_string(srv.port) + "/live/key";
-  g_object_set(pub->element, "location", url.c_str(), nullptr);
-  gst_harness_set_src_caps_str(pub, "video/x-flv");
-  gst_harness_play(pub);
-  auto push = [&](std::vector<Tag> tags, bool header) {
-    Bytes stream = header ? make_flv_header(FlvHeader{true, true}) : Bytes{};
-    for (const auto &[type, ts, payload] : tags) {
-      Bytes t;
-      EXPECT_FALSE(write_flv_tag(type, ts, payload, t));
-      stream.insert(stream.end(), t.begin(), t.end());
-    }
-    EXPECT_EQ(gst_harness_push(pub, gst_buffer_new_memdup(stream.data(), stream.size())),
+  GstHarness *pub = test::flv_publisher(test::server_url(srv.port));
+  auto push = [&](const std::vector<Tag> &tags, bool header) {
+    EXPECT_EQ(test::push_flv(pub, header ? make_flv_header(FlvHeader{true, true}) : Bytes{}, tags),
               GST_FLOW_OK);
   };
   auto video_buffers = [&] {
@@ -822,23 +815,7 @@ TEST_F(SrcPads, PauseAndPlayKeepStreaming) {
 // streaming reaches the track pads, not only the unused always pad.
 TEST_F(SrcPads, ApplicationEosReachesTheTrackPads) {
   Server srv;
-  GstHarness *pub = rtmp::test::client_harness("rtmpsink");
-  const std::string url = "rtmp://127.0.0.1:" + std::to_string(srv.port) + "/live/key";
-  g_object_set(pub->element, "location", url.c_str(), nullptr);
-  gst_harness_set_src_caps_str(pub, "video/x-flv");
-  gst_harness_play(pub);
-  Bytes stream = make_flv_header(FlvHeader{true, true});
-  for (const Tag &tag : std::vector<Tag>{{9, 0, concat(hex("17 00 000000"), kAvcC)},
-                                         {9, 0, concat(hex("17 01 000000"), hex("00000001 65"))}}) {
-    Bytes t;
-    ASSERT_FALSE(write_flv_tag(std::get<0>(tag), std::get<1>(tag), std::get<2>(tag), t));
-    stream.insert(stream.end(), t.begin(), t.end());
-  }
-  ASSERT_EQ(gst_harness_push(pub, gst_buffer_new_memdup(stream.data(), stream.size())),
-            GST_FLOW_OK);
-  const gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-  while (srv.pad_names().size() < 2 && g_get_monotonic_time() < end)
-    g_usleep(5000);
+  GstHarness *pub = publish_keyframe(srv);
   ASSERT_EQ(srv.pad_names().size(), 2u);
   EXPECT_TRUE(gst_element_send_event(srv.src, gst_event_new_eos()));
   EXPECT_TRUE(srv.wait_eos({"video_0"}));
@@ -852,23 +829,7 @@ TEST_F(SrcPads, ApplicationEosReachesTheTrackPads) {
 // NULL within 1 s while a publisher is connected and streaming (pads exist, one unlinked).
 TEST_F(SrcPads, NullWithinOneSecondWhilePublishing) {
   Server srv;
-  GstHarness *pub = rtmp::test::client_harness("rtmpsink");
-  const std::string url = "rtmp://127.0.0.1:" + std::to_string(srv.port) + "/live/key";
-  g_object_set(pub->element, "location", url.c_str(), nullptr);
-  gst_harness_set_src_caps_str(pub, "video/x-flv");
-  gst_harness_play(pub);
-  Bytes stream = make_flv_header(FlvHeader{true, true});
-  for (const Tag &tag : std::vector<Tag>{{9, 0, concat(hex("17 00 000000"), kAvcC)},
-                                         {9, 0, concat(hex("17 01 000000"), hex("00000001 65"))}}) {
-    Bytes t;
-    ASSERT_FALSE(write_flv_tag(std::get<0>(tag), std::get<1>(tag), std::get<2>(tag), t));
-    stream.insert(stream.end(), t.begin(), t.end());
-  }
-  ASSERT_EQ(gst_harness_push(pub, gst_buffer_new_memdup(stream.data(), stream.size())),
-            GST_FLOW_OK);
-  const gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-  while (srv.pad_names().size() < 2 && g_get_monotonic_time() < end)
-    g_usleep(5000);
+  GstHarness *pub = publish_keyframe(srv);
   ASSERT_EQ(srv.pad_names().size(), 2u);
   EXPECT_LT(srv.stop(), 1000.0);
   gst_harness_teardown(pub);
