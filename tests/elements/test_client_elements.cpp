@@ -15,6 +15,7 @@
 #include "core/flv.hpp"
 #include "client_harness.hpp"
 #include "element_test_util.hpp"
+#include "tee_renegotiation.hpp"
 #include "fake_server.hpp"
 #include "our_plugin.hpp"
 
@@ -821,4 +822,24 @@ TEST_F(ClientElements, SinkStatsAfterPublishing) {
   EXPECT_LT(rtt, 1000u);
   gst_structure_free(s);
   gst_harness_teardown(h);
+}
+
+// The same renegotiation as rtmpserversrc's RenegotiationWithAHeldTeeBranch... (see
+// tee_renegotiation.hpp): rtmpsrc answers GstBaseSrc's ALLOCATION query itself, so a `tee`
+// branch holding its buffers does not stop the other one.
+TEST_F(ClientElements, SrcRenegotiationWithAHeldTeeBranchKeepsTheOtherBranchFlowing) {
+  FakeServerOptions o;
+  o.play_media.push_back(test::make_media(MessageType::audio, 0, kAacConfig));
+  o.play_media.push_back(test::make_media(MessageType::video, 0, kAvcConfig));
+  o.play_media.push_back(test::make_media(MessageType::video, 0, avc_frame(true, 1)));
+  for (std::uint32_t i = 1; i <= 20; ++i) {
+    o.play_media.push_back(test::make_media(MessageType::audio, i * 20, aac_frame(2)));
+    o.play_media.push_back(test::make_media(MessageType::video, i * 40, avc_frame(false, 3)));
+  }
+  FakeRtmpServer server(o);
+  // The FLV header, |RtmpSampleAccess (sent with Play.Start, as nginx-rtmp does), every message.
+  const int want = 2 + static_cast<int>(o.play_media.size());
+  const int got = test::free_branch_buffers_after_renegotiation(
+      "rtmpsrc location=" + server.url(), [](GstElement *) {}, want, 10000);
+  EXPECT_EQ(got, want) << "the free branch stopped";
 }

@@ -22,6 +22,7 @@
 #include "client_harness.hpp"
 #include "element_test_util.hpp"
 #include "our_plugin.hpp"
+#include "tee_renegotiation.hpp"
 
 using namespace rtmp;
 using namespace rtmp::test;
@@ -734,4 +735,24 @@ TEST_F(ServerSrc, AuthWithGetPasswordSignal) {
     gst_harness_teardown(srv);
     gst_object_unref(bus);
   }
+}
+
+// server_sessions.py case `tee`, deterministic (tee_renegotiation.hpp): GstBaseSrc's ALLOCATION
+// query after a RECONFIGURE is answered by the source itself; sent downstream, it waited in the
+// held branch's queue with the streaming thread blocked in it, and the other branch got the FLV
+// header only.
+TEST_F(ServerSrc, RenegotiationWithAHeldTeeBranchKeepsTheOtherBranchFlowing) {
+  const Bytes key = {0x17, 0x01, 0x00, 0x00, 0x00, 0x11};
+  const Bytes inter = {0x27, 0x01, 0x00, 0x00, 0x00, 0x22};
+  const Bytes aac = {0xAF, 0x01, 0x33};
+  std::vector<std::tuple<int, std::uint32_t, Bytes>> tags = {{9, 0, key}};
+  for (std::uint32_t i = 1; i <= 20; ++i) {
+    tags.emplace_back(8, i * 20, aac);
+    tags.emplace_back(9, i * 40, inter);
+  }
+  const int want = 1 + static_cast<int>(tags.size()); // the FLV header, then every tag
+  const int got = rtmp::test::free_branch_buffers_after_renegotiation(
+      "rtmpserversrc location=rtmp://127.0.0.1:0/live/key",
+      [&](GstElement *srv) { publish_and_leave(get_uint(srv, "bound-port"), tags); }, want, 10000);
+  EXPECT_EQ(got, want) << "the free branch stopped";
 }

@@ -99,6 +99,23 @@ GstBuffer *flv_tag_buffer(std::uint8_t type, std::uint32_t timestamp, Bytes &&pa
   return buf;
 }
 
+namespace {
+
+GstPadProbeReturn answer_allocation(GstPad *, GstPadProbeInfo *info, gpointer) {
+  GstQuery *query = GST_PAD_PROBE_INFO_QUERY(info);
+  if ((GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_PUSH) &&
+      GST_QUERY_TYPE(query) == GST_QUERY_ALLOCATION)
+    return GST_PAD_PROBE_HANDLED; // answered (no requirements), not forwarded
+  return GST_PAD_PROBE_OK;
+}
+
+} // namespace
+
+void answer_allocation_locally(GstPad *srcpad) {
+  gst_pad_add_probe(srcpad, GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM, answer_allocation, nullptr,
+                    nullptr);
+}
+
 bool is_video_config(ByteView p) {
   if (p.size() < 2)
     return false;

@@ -101,6 +101,15 @@ private:
 GstBuffer *flv_tag_buffer(std::uint8_t type, std::uint32_t timestamp, Bytes &&payload,
                           std::shared_ptr<StoragePool> pool = nullptr);
 
+// Answers the ALLOCATION query that GstBaseSrc sends downstream at every (re)negotiation at the
+// source's own src pad instead. The sources never allocate from a downstream pool (their buffers
+// hold the message payloads, flv_tag_buffer), and sent downstream the query is serialized: a
+// `tee ! queue` branch holds it behind its buffers while its sink waits for preroll, and a live
+// pipeline plays only once every sink prerolled, so when another branch's sink still waits for
+// data (flvdemux's audio pad) from the very thread blocked in the query, the stream stops for
+// good. flvdemux linking a pad sends the RECONFIGURE that starts such a renegotiation.
+void answer_allocation_locally(GstPad *srcpad);
+
 class FlvOutput {
 public:
   FlvOutput();

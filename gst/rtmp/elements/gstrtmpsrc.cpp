@@ -451,8 +451,12 @@ static gboolean gst_rtmp_client_src_unlock_stop(GstBaseSrc *src) {
   return TRUE;
 }
 
+// A caps query may come from any thread, while `out` belongs to the streaming thread: once
+// caps are set, the pad's (what the streaming thread last set) answer it.
 static GstCaps *gst_rtmp_client_src_get_caps(GstBaseSrc *src, GstCaps *filter) {
-  GstCaps *caps = PRIV(src)->out.caps();
+  GstCaps *caps = gst_pad_get_current_caps(GST_BASE_SRC_PAD(src));
+  if (!caps) // not negotiated yet: the streaming thread has not started writing `out`
+    caps = PRIV(src)->out.caps();
   if (filter) {
     GstCaps *i = gst_caps_intersect_full(filter, caps, GST_CAPS_INTERSECT_FIRST);
     gst_caps_unref(caps);
@@ -589,6 +593,7 @@ static void gst_rtmp_client_src_init(GstRtmpClientSrc *self) {
       std::make_unique<ElementaryOutput>(GST_ELEMENT(self), self->priv->out.timeline());
   gst_base_src_set_format(GST_BASE_SRC(self), GST_FORMAT_TIME);
   gst_base_src_set_live(GST_BASE_SRC(self), TRUE);
+  answer_allocation_locally(GST_BASE_SRC_PAD(self));
 }
 
 static void gst_rtmp_client_src_class_init(GstRtmpClientSrcClass *klass) {
