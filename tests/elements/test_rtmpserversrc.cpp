@@ -745,7 +745,7 @@ TEST_F(ServerSrc, RenegotiationWithAHeldTeeBranchKeepsTheOtherBranchFlowing) {
   const Bytes key = {0x17, 0x01, 0x00, 0x00, 0x00, 0x11};
   const Bytes inter = {0x27, 0x01, 0x00, 0x00, 0x00, 0x22};
   const Bytes aac = {0xAF, 0x01, 0x33};
-  std::vector<std::tuple<int, std::uint32_t, Bytes>> tags = {{9, 0, key}};
+  std::vector<rtmp::test::FlvTagSpec> tags = {{9, 0, key}};
   for (std::uint32_t i = 1; i <= 20; ++i) {
     tags.emplace_back(8, i * 20, aac);
     tags.emplace_back(9, i * 40, inter);
