@@ -774,6 +774,46 @@ TEST_F(SrcPads, LegacyVideoTagsWithoutFrameDataPushNothing) {
   }
 }
 
+// AAC frames without their AudioSpecificConfig for 2 s (what a late player of node-media-server
+// gets for the tracks whose sequence start it does not replay): no pad for them, as flvdemux,
+// but one warning on the bus once they have lasted kNoMorePadsWaitMs, naming the track. An H.264
+// frame before its sequence start (a stale message before the replayed headers) gives none.
+TEST_F(SrcPads, FramesWithoutSequenceHeaderWarnOnce) {
+  Server srv;
+  std::vector<Tag> tags;
+  // video_0: one stale AVC frame, then its sequence start and frames (no warning for it).
+  tags.push_back({9, 0, concat(hex("27 01 000000"), hex("00000002 4101"))});
+  tags.push_back({9, 0, concat(hex("17 00 000000"), kAvcC)});
+  // audio_0: AAC frames without AudioSpecificConfig for 2 s (40 frames, 50 ms apart).
+  for (std::uint32_t ts = 0; ts <= 2000; ts += 50) {
+    tags.push_back({9, ts, concat(hex("27 01 000000"), hex("00000002 4101"))});
+    tags.push_back({8, ts, concat(hex("af 01"), hex("2110"))});
+  }
+  publish(srv.port, tags);
+  ASSERT_TRUE(srv.wait_eos({"video_0"}));
+  std::vector<std::string> warnings;
+  GstBus *bus = gst_element_get_bus(srv.pipeline);
+  while (GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_WARNING)) {
+    GError *err = nullptr;
+    gchar *debug = nullptr;
+    gst_message_parse_warning(m, &err, &debug);
+    warnings.push_back(std::string(err->message) + " | " + (debug ? debug : ""));
+    g_error_free(err);
+    g_free(debug);
+    gst_message_unref(m);
+  }
+  gst_object_unref(bus);
+  ASSERT_EQ(warnings.size(), 1u) << (warnings.empty() ? "" : warnings[0]);
+  EXPECT_NE(warnings[0].find("audio track 0: coded frames dropped, no usable sequence header"),
+            std::string::npos)
+      << warnings[0];
+  EXPECT_NE(warnings[0].find("configuration record"), std::string::npos) << warnings[0];
+  EXPECT_EQ(srv.pad_names().size(), 2u) << "src and video_0, no audio_0";
+  g_mutex_lock(&srv.collector.lock);
+  EXPECT_EQ(srv.collector.pads["video_0"].buffers.size(), 41u);
+  g_mutex_unlock(&srv.collector.lock);
+}
+
 // PLAYING -> PAUSED -> PLAYING while a publisher streams: the streaming thread leaves create()
 // (flushing, no EOS) and comes back; later frames reach the same pad.
 TEST_F(SrcPads, PauseAndPlayKeepStreaming) {

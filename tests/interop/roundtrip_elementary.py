@@ -27,7 +27,8 @@ test fails (never skips) when node-media-server is missing (scripts/setup-deps.s
                        NMS replays (keyframe) on, every buffer and frame
   multitrack_late_nms  the multitrack stream, joined 1.5 s late: video_0 the same; video_1 and
                        audio_0 never get a sequence header from NMS (reported as a skip while
-                       so, an error once NMS replays them)
+                       so, an error once NMS replays them); rtmpsrc must post its "coded frames
+                       dropped, no usable sequence header" warning for each of them
 
 Every *_nms case also checks that the EOS the probe sends to the player's pipeline (as
 gst-launch-1.0 -e does) reaches every track pad of rtmpsrc output=elementary.
@@ -115,8 +116,16 @@ def late_join_nms(stream, limited=None, limit=None):
                 rh.check_tracks([t for t in tracks if t.label in limited], sent, got, what,
                                 late=True)
             except AssertionError as err:
+                # Meanwhile rtmpsrc must say so: one warning per track that got frames without
+                # its sequence header.
+                for t in tracks:
+                    if t.label in limited:
+                        text = f"{t.kind} track {t.id}: coded frames dropped"
+                        assert any(x.startswith("warning s ") and text in x for x in got), \
+                            f"{what}: no warning '{text}' from rtmpsrc: " \
+                            f"{[x for x in got if x.startswith('warning')]}"
                 print(f"skip: {stream}, late join through node-media-server, tracks {limited}: "
-                      f"{limit} ({err})")
+                      f"{limit}; rtmpsrc warned for each ({err})")
             else:
                 raise AssertionError(f"{what}: {limited} passed although the test says: "
                                      f"{limit}; remove that")

@@ -13,6 +13,7 @@
 //   msg <element> <structure>             element messages (rtmp-client-connected, ...)
 //   tag <element> <taglist>               tag messages, with the element that posted them
 //   error <text> | <debug>
+//   warning <element> <text> | <debug>
 //   eos
 //   stats <element> <structure>           of every rtmpserversrc, at the end
 //   null-ms <ms>                          how long set_state(NULL) took
@@ -249,8 +250,9 @@ int main(int argc, char **argv) {
     }
     GstMessage *msg = gst_bus_timed_pop_filtered(
         bus, static_cast<GstClockTime>(std::min(end, eos_at) - now) * GST_USECOND,
-        static_cast<GstMessageType>(GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_ELEMENT |
-                                    GST_MESSAGE_TAG | GST_MESSAGE_APPLICATION));
+        static_cast<GstMessageType>(GST_MESSAGE_ERROR | GST_MESSAGE_WARNING | GST_MESSAGE_EOS |
+                                    GST_MESSAGE_ELEMENT | GST_MESSAGE_TAG |
+                                    GST_MESSAGE_APPLICATION));
     if (!msg)
       continue;
     switch (GST_MESSAGE_TYPE(msg)) {
@@ -262,6 +264,16 @@ int main(int argc, char **argv) {
       g_clear_error(&e);
       g_free(dbg);
       done = true;
+      break;
+    }
+    case GST_MESSAGE_WARNING: {
+      GError *e = nullptr;
+      gchar *dbg = nullptr;
+      gst_message_parse_warning(msg, &e, &dbg);
+      print_line(std::string("warning ") + GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)) + " " +
+                 (e ? e->message : "?") + " | " + (dbg ? dbg : ""));
+      g_clear_error(&e);
+      g_free(dbg);
       break;
     }
     case GST_MESSAGE_EOS:

@@ -82,6 +82,10 @@ struct ElementaryOutput::Track {
   VideoTrackCaps video;
   AudioTrackCaps audio;
   bool caps_pending = false; // caps changed: send them before the next buffer
+  // Coded frames dropped while the track had no caps, from the RTMP timestamp of the first one.
+  std::uint64_t dropped = 0;
+  std::uint32_t first_dropped_timestamp = 0;
+  bool warned_dropped = false;
 };
 
 ElementaryOutput::ElementaryOutput(GstElement *element, Timeline &timeline)
@@ -202,6 +206,28 @@ GstFlowReturn ElementaryOutput::push_buffer(Track &t, GstBuffer *buf) {
   return gst_flow_combiner_update_pad_flow(combiner_, t.pad, r);
 }
 
+void ElementaryOutput::frame_dropped(Track &t, bool video, std::uint8_t id,
+                                     std::uint32_t timestamp) {
+  if (t.warned_dropped)
+    return;
+  if (t.dropped++ == 0)
+    t.first_dropped_timestamp = timestamp;
+  // RTMP timestamps wrap at 2^32 ms: the difference modulo 2^32, read as signed.
+  const auto elapsed_ms = static_cast<std::int32_t>(timestamp - t.first_dropped_timestamp);
+  GST_LOG_OBJECT(element_, "%s track %u: coded frame dropped, no caps (%" G_GUINT64_FORMAT ")",
+                 video ? "video" : "audio", id, t.dropped);
+  if (elapsed_ms < kNoMorePadsWaitMs && t.dropped < kNoMorePadsWaitMessages)
+    return;
+  t.warned_dropped = true;
+  GST_ELEMENT_WARNING(element_, STREAM, DEMUX,
+                      ("%s track %u: coded frames dropped, no usable sequence header",
+                       video ? "video" : "audio", id),
+                      ("%" G_GUINT64_FORMAT " coded frames over %d ms without caps: the codec "
+                       "needs its configuration record (sequence start), which did not arrive or "
+                       "was refused (a late join through a server that does not replay it?)",
+                       t.dropped, static_cast<int>(elapsed_ms)));
+}
+
 GstFlowReturn ElementaryOutput::finish(GstFlowReturn r) {
   if (r == GST_FLOW_FLUSHING && eos_requested_.exchange(false)) {
     push_eos();
@@ -284,8 +310,10 @@ GstFlowReturn ElementaryOutput::push_video(const Message &msg, Stamp &stamp,
     if (data.empty())
       continue;
     if ((t->caps_pending || !t->pad) &&
-        !send_caps(*t, true, packet.track_id, t->video.caps(), segment))
-      continue; // not negotiable yet (no sequence header)
+        !send_caps(*t, true, packet.track_id, t->video.caps(), segment)) {
+      frame_dropped(*t, true, packet.track_id, msg.timestamp); // no sequence header yet
+      continue;
+    }
     GstBuffer *buf = gst_buffer_new_memdup(data.data(), data.size());
     const std::int64_t dts = stamp.at(timeline_) * static_cast<std::int64_t>(GST_MSECOND);
     GST_BUFFER_DTS(buf) = to_clock(dts);
@@ -318,8 +346,10 @@ GstFlowReturn ElementaryOutput::push_audio(const Message &msg, Stamp &stamp,
     if (packet.kind != AudioPacketKind::coded_frames || packet.payload.empty())
       continue;
     if ((t->caps_pending || !t->pad) &&
-        !send_caps(*t, false, packet.track_id, t->audio.caps(), segment))
+        !send_caps(*t, false, packet.track_id, t->audio.caps(), segment)) {
+      frame_dropped(*t, false, packet.track_id, msg.timestamp);
       continue;
+    }
     GstBuffer *buf = gst_buffer_new_memdup(packet.payload.data(), packet.payload.size());
     const std::int64_t ts = stamp.at(timeline_) * static_cast<std::int64_t>(GST_MSECOND) +
                             static_cast<std::int64_t>(packet.nanosecond_offset);

@@ -16,6 +16,11 @@
 // kNoMorePadsWaitMessages audio/video messages since the first one, whichever comes first.
 // A track that shows up later still gets a pad.
 //
+// Coded frames of a track that has no caps (AVC, HEVC, AV1, AAC, Opus, FLAC before their sequence
+// start, or after a refused one) are dropped, as flvdemux does; when that lasts the same bounded
+// wait (kNoMorePadsWaitMs of message timestamps or kNoMorePadsWaitMessages frames) the element
+// posts one warning for the track, so that a missing pad or a stalled one is not a silent loss.
+//
 // Threading: everything is called from the element's streaming thread, except reset() which is
 // called from stop() when that thread is stopped.
 #pragma once
@@ -116,6 +121,8 @@ private:
   bool send_caps(Track &t, bool video, std::uint8_t id, GstCaps *caps, const GstSegment &segment);
   void send_tags(Track &t, bool video);
   GstFlowReturn push_buffer(Track &t, GstBuffer *buf);
+  // A coded frame of track `t` was dropped for want of caps (see above).
+  void frame_dropped(Track &t, bool video, std::uint8_t id, std::uint32_t timestamp);
   void check_no_more_pads(std::int64_t ms);
 
   GstElement *element_;
