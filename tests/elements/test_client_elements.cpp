@@ -342,22 +342,34 @@ TEST_F(ClientElements, SrcTimestampsCrossExtendedAndWrap) {
   gst_harness_teardown(h);
 }
 
+// The first error an element posted: its text, GError domain and code.
+struct PostedError {
+  std::string text;
+  GQuark domain = 0;
+  gint code = 0;
+};
+
+// rtmpsrc playing `url`: the first error within 5 s.
+static PostedError play_error(const std::string &url) {
+  GstHarness *h = client_harness("rtmpsrc");
+  ErrorWatch watch(h->element);
+  g_object_set(h->element, "location", url.c_str(), nullptr);
+  gst_harness_play(h);
+  PostedError e;
+  e.text = watch.wait(5000, &e.domain, &e.code);
+  gst_harness_teardown(h);
+  return e;
+}
+
 TEST_F(ClientElements, SrcPlayRejectedIsANotFoundError) {
   FakeServerOptions o;
   o.reject_play = {{std::string(status::play_stream_not_found), "No such stream"}};
   FakeRtmpServer server(o);
-  GstHarness *h = client_harness("rtmpsrc");
-  ErrorWatch watch(h->element);
-  g_object_set(h->element, "location", server.url().c_str(), nullptr);
-  gst_harness_play(h);
-  GQuark domain = 0;
-  gint code = 0;
-  const std::string text = watch.wait(5000, &domain, &code);
+  const auto [text, domain, code] = play_error(server.url());
   EXPECT_NE(text.find("NetStream.Play.StreamNotFound"), std::string::npos) << text;
   EXPECT_NE(text.find("No such stream"), std::string::npos) << text;
   EXPECT_EQ(domain, GST_RESOURCE_ERROR);
   EXPECT_EQ(code, GST_RESOURCE_ERROR_NOT_FOUND);
-  gst_harness_teardown(h);
 }
 
 // ---- rtmpsink against the fake server -----------------------------------------------------
@@ -374,6 +386,20 @@ static Bytes flv_file() {
   write_flv_tag(8, 23, aac_frame(8), f);
   write_flv_tag(9, 0x1000000, avc_frame(false, 9), f); // extended timestamp
   return f;
+}
+
+// rtmpsink publishing flv_file() to `url`: the push fails, then the first error within 1 s.
+static PostedError publish_error(const std::string &url) {
+  GstHarness *h = client_harness("rtmpsink");
+  ErrorWatch watch(h->element);
+  g_object_set(h->element, "location", url.c_str(), nullptr);
+  gst_harness_set_src_caps_str(h, "video/x-flv");
+  const Bytes file = flv_file();
+  EXPECT_EQ(gst_harness_push(h, gst_buffer_new_memdup(file.data(), file.size())), GST_FLOW_ERROR);
+  PostedError e;
+  e.text = watch.wait(1000, &e.domain, &e.code);
+  gst_harness_teardown(h);
+  return e;
 }
 
 TEST_F(ClientElements, SinkPublishesUnalignedFlv) {
@@ -441,51 +467,30 @@ TEST_F(ClientElements, SinkPublishRejectedNamesTheServerCode) {
   FakeServerOptions o;
   o.reject_publish = {{std::string(status::publish_bad_name), "Stream already publishing"}};
   FakeRtmpServer server(o);
-  GstHarness *h = client_harness("rtmpsink");
-  ErrorWatch watch(h->element);
-  g_object_set(h->element, "location", server.url().c_str(), nullptr);
-  gst_harness_set_src_caps_str(h, "video/x-flv");
-  const Bytes file = flv_file();
-  EXPECT_EQ(gst_harness_push(h, gst_buffer_new_memdup(file.data(), file.size())), GST_FLOW_ERROR);
-  const std::string text = watch.wait(1000);
+  const auto [text, domain, code] = publish_error(server.url());
   EXPECT_NE(text.find("server rejected publish"), std::string::npos) << text;
   EXPECT_NE(text.find("NetStream.Publish.BadName"), std::string::npos) << text;
   EXPECT_NE(text.find("Stream already publishing"), std::string::npos) << text;
-  gst_harness_teardown(h);
+  EXPECT_EQ(domain, GST_RESOURCE_ERROR);
 }
 
 TEST_F(ClientElements, SinkConnectRefusedIsAClearError) {
   const guint16 port = refused_port();
-  GstHarness *h = client_harness("rtmpsink");
-  ErrorWatch watch(h->element);
-  const std::string url = "rtmp://127.0.0.1:" + std::to_string(port) + "/live/x";
-  g_object_set(h->element, "location", url.c_str(), nullptr);
-  gst_harness_set_src_caps_str(h, "video/x-flv");
-  const Bytes file = flv_file();
-  EXPECT_EQ(gst_harness_push(h, gst_buffer_new_memdup(file.data(), file.size())), GST_FLOW_ERROR);
-  GQuark domain = 0;
-  gint code = 0;
-  const std::string text = watch.wait(1000, &domain, &code);
+  const auto [text, domain, code] =
+      publish_error("rtmp://127.0.0.1:" + std::to_string(port) + "/live/x");
   EXPECT_EQ(text.rfind("could not connect to 127.0.0.1:" + std::to_string(port), 0), 0u) << text;
   EXPECT_EQ(domain, GST_RESOURCE_ERROR);
   EXPECT_EQ(code, GST_RESOURCE_ERROR_OPEN_WRITE);
-  gst_harness_teardown(h);
 }
 
 TEST_F(ClientElements, ConnectRejectedIsNotAuthorized) {
   FakeServerOptions o;
   o.reject_connect = {{std::string(status::connect_rejected), "go away"}};
   FakeRtmpServer server(o);
-  GstHarness *h = client_harness("rtmpsrc");
-  ErrorWatch watch(h->element);
-  g_object_set(h->element, "location", server.url().c_str(), nullptr);
-  gst_harness_play(h);
-  GQuark domain = 0;
-  gint code = 0;
-  const std::string text = watch.wait(5000, &domain, &code);
+  const auto [text, domain, code] = play_error(server.url());
   EXPECT_NE(text.find("go away"), std::string::npos) << text;
+  EXPECT_EQ(domain, GST_RESOURCE_ERROR);
   EXPECT_EQ(code, GST_RESOURCE_ERROR_NOT_AUTHORIZED) << text;
-  gst_harness_teardown(h);
 }
 
 // ---- state changes ------------------------------------------------------------------------
