@@ -167,6 +167,18 @@ Bytes frame_bytes(std::uint8_t fill, std::size_t n = 100) {
   return Bytes(n, fill);
 }
 
+// A sink publishing to a fresh fake server, with video_0 (H.264) negotiated.
+struct VideoPublish {
+  FakeRtmpServer server;
+  Sink s;
+  GstPad *v = nullptr;
+  VideoPublish() : s(server.url()) {
+    v = s.request("video_%u");
+    s.play();
+    EXPECT_TRUE(Sink::start(v, h264_caps()));
+  }
+};
+
 // A sink publishing to a fresh fake server, with video_0 (H.264) and audio_0 (AAC) negotiated.
 struct AvPublish {
   FakeRtmpServer server;
@@ -421,9 +433,7 @@ TEST_F(SinkPads, CapsWithoutCodecDataAreAClearError) {
 // H.264 with B-frames + AAC: what the server receives, message by message.
 TEST_F(SinkPads, H264AndAacInterleavedByDtsWithCompositionTime) {
   AvPublish av;
-  FakeRtmpServer &server = av.server;
-  Sink &s = av.s;
-  GstPad *v = av.v, *a = av.a;
+  auto &[server, s, v, a] = av;
   // Video I P B B at 40 ms, DTS starting 80 ms before the PTS (as x264enc makes them, with the
   // first DTS before the segment start); audio every 23 ms from 0.
   const GstClockTime ms = GST_MSECOND;
@@ -585,11 +595,8 @@ TEST_F(SinkPads, HevcAndOpusUseFourCcHeadersAndAnnounceThem) {
 }
 
 TEST_F(SinkPads, DtsGoingBackwardsIsSentAtTheLastOne) {
-  FakeRtmpServer server;
-  Sink s(server.url());
-  GstPad *v = s.request("video_%u");
-  s.play();
-  ASSERT_TRUE(Sink::start(v, h264_caps()));
+  VideoPublish vp;
+  auto &[server, s, v] = vp;
   const GstClockTime ms = GST_MSECOND;
   for (GstClockTime t : {0 * ms, 80 * ms, 40 * ms, 120 * ms})
     ASSERT_EQ(Sink::push(v, frame_bytes(1), t, t, t == 0), GST_FLOW_OK);
@@ -603,11 +610,8 @@ TEST_F(SinkPads, DtsGoingBackwardsIsSentAtTheLastOne) {
 
 // A frame larger than an RTMP message can be (24-bit length): a clear error, nothing sent of it.
 TEST_F(SinkPads, FrameAboveTheMessageSizeLimitIsAnError) {
-  FakeRtmpServer server;
-  Sink s(server.url());
-  GstPad *v = s.request("video_%u");
-  s.play();
-  ASSERT_TRUE(Sink::start(v, h264_caps()));
+  VideoPublish vp;
+  auto &[server, s, v] = vp;
   ASSERT_EQ(Sink::push(v, frame_bytes(1), 0, 0, true), GST_FLOW_OK);
   EXPECT_EQ(Sink::push(v, Bytes(17 * 1024 * 1024, 0x42), 40 * GST_MSECOND, 40 * GST_MSECOND, false),
             GST_FLOW_ERROR);
@@ -658,9 +662,7 @@ TEST_F(SinkPads, SecondVideoTrackIsMultitrack) {
 // enhanced=always: H.264 and AAC get FourCC headers (avc1, mp4a).
 TEST_F(SinkPads, EnhancedAlwaysUsesFourCcForH264AndAac) {
   AvPublish av("always");
-  FakeRtmpServer &server = av.server;
-  Sink &s = av.s;
-  GstPad *v = av.v, *a = av.a;
+  auto &[server, s, v, a] = av;
   ASSERT_EQ(Sink::push(v, frame_bytes(1), 0, 0, true), GST_FLOW_OK);
   ASSERT_EQ(Sink::push(a, frame_bytes(2, 20), 0, 0, true), GST_FLOW_OK);
   ASSERT_TRUE(s.end({v, a}));
@@ -685,11 +687,8 @@ TEST_F(SinkPads, EnhancedAlwaysUsesFourCcForH264AndAac) {
 // New caps with a new codec_data mid-stream (a resolution change): a new sequence start before the
 // next frame and an updated onMetaData; the same caps again send nothing new.
 TEST_F(SinkPads, CapsChangeSendsANewSequenceStartAndMetadata) {
-  FakeRtmpServer server;
-  Sink s(server.url());
-  GstPad *v = s.request("video_%u");
-  s.play();
-  ASSERT_TRUE(Sink::start(v, h264_caps()));
+  VideoPublish vp;
+  auto &[server, s, v] = vp;
   ASSERT_EQ(Sink::push(v, frame_bytes(1), 0, 0, true), GST_FLOW_OK);
   Bytes other = kAvcC;
   other[3] = 0x28; // another level: another configuration record
@@ -748,9 +747,7 @@ TEST_F(SinkPads, UnlinkedPadDoesNotHoldBackEos) {
 // Releasing one pad while the other streams: the other goes on (per-pad flushing).
 TEST_F(SinkPads, ReleasingAPadLeavesTheOthersStreaming) {
   AvPublish av;
-  FakeRtmpServer &server = av.server;
-  Sink &s = av.s;
-  GstPad *v = av.v, *a = av.a;
+  auto &[server, s, v, a] = av;
   ASSERT_EQ(Sink::push(v, frame_bytes(1), 0, 0, true), GST_FLOW_OK);
   ASSERT_EQ(Sink::push(a, frame_bytes(2, 20), 0, 0, true), GST_FLOW_OK);
   gst_element_release_request_pad(s.element, a);
@@ -853,9 +850,7 @@ TEST_F(SinkPads, ReconnectResendsTheSequenceHeadersOfEveryTrack) {
 // A linked audio pad that never gets a buffer: video waits kMaxStallWaitUs once, then flows.
 TEST_F(SinkPads, PadWithoutDataHoldsTheOthersBackOnlyBriefly) {
   AvPublish av;
-  FakeRtmpServer &server = av.server;
-  Sink &s = av.s;
-  GstPad *v = av.v, *a = av.a;
+  auto &[server, s, v, a] = av;
   const auto t0 = std::chrono::steady_clock::now();
   constexpr int kFrames = 100; // 4 s at 25 fps: twice what a track queues while waiting
   for (int i = 0; i < kFrames; ++i)
