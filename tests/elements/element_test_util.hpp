@@ -20,6 +20,13 @@ inline std::string get_string(GstElement *e, const char *prop) {
   return s;
 }
 
+// A string GLib allocated (gst_caps_to_string, ...), freed.
+inline std::string take_string(gchar *s) {
+  std::string out = s ? s : "";
+  g_free(s);
+  return out;
+}
+
 inline Bytes buffer_bytes(GstBuffer *b) {
   Bytes out(gst_buffer_get_size(b));
   gst_buffer_extract(b, 0, out.data(), out.size());

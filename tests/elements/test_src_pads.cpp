@@ -106,9 +106,7 @@ gboolean collect_event(GstPad *pad, GstObject *, GstEvent *e) {
   case GST_EVENT_CAPS: {
     GstCaps *caps = nullptr;
     gst_event_parse_caps(e, &caps);
-    gchar *s = gst_caps_to_string(caps);
-    l.caps.push_back(s);
-    g_free(s);
+    l.caps.push_back(test::take_string(gst_caps_to_string(caps)));
     l.order.push_back("caps");
     break;
   }
@@ -118,9 +116,7 @@ gboolean collect_event(GstPad *pad, GstObject *, GstEvent *e) {
   case GST_EVENT_TAG: {
     GstTagList *t = nullptr;
     gst_event_parse_tag(e, &t);
-    gchar *s = gst_tag_list_to_string(t);
-    l.tags.push_back(s);
-    g_free(s);
+    l.tags.push_back(test::take_string(gst_tag_list_to_string(t)));
     l.order.push_back("tag");
     break;
   }
