@@ -12,33 +12,12 @@
 
 #include "core/enhanced.hpp"
 
+#include "test_hex.hpp"
+
 using namespace rtmp;
+using rtmp::test::hex;
 
 namespace {
-
-Bytes hex(std::string_view s) {
-  Bytes out;
-  int hi = -1;
-  for (char c : s) {
-    int v = -1;
-    if (c >= '0' && c <= '9')
-      v = c - '0';
-    else if (c >= 'a' && c <= 'f')
-      v = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F')
-      v = c - 'A' + 10;
-    if (v < 0)
-      continue;
-    if (hi < 0) {
-      hi = v;
-    } else {
-      out.push_back(static_cast<std::uint8_t>(hi << 4 | v));
-      hi = -1;
-    }
-  }
-  EXPECT_EQ(hi, -1) << "odd number of hex digits in " << s;
-  return out;
-}
 
 // Parse results point into their input: keep table bytes alive for the whole test run.
 ByteView held(std::string_view s) {
@@ -49,6 +28,41 @@ ByteView held(std::string_view s) {
 
 Bytes view_bytes(ByteView v) {
   return Bytes(v.begin(), v.end());
+}
+
+// `parse` then `write` gives back the same bytes.
+template <typename Parse, typename Write>
+void expect_round_trip(ByteView bytes, Parse parse, Write write) {
+  auto info = parse(bytes);
+  ASSERT_TRUE(info) << info.error().message();
+  auto written = write(*info);
+  ASSERT_TRUE(written) << written.error().message();
+  EXPECT_EQ(*written, view_bytes(bytes));
+}
+
+// Every cut of `c.bytes` from `first_cut` bytes on: inside the headers it is truncated (only a cut
+// exactly between size-prefixed tracks leaves a valid message with fewer tracks); inside the last
+// track's payload, that payload just gets shorter. Each prefix is an exact-size copy, so ASan
+// sees any overread.
+template <typename Case, typename Parse>
+void expect_every_cut(const Case &c, Parse parse, std::size_t first_cut = 0) {
+  SCOPED_TRACE(c.name);
+  const Bytes full = hex(c.bytes);
+  const auto full_info = parse(full);
+  ASSERT_TRUE(full_info);
+  for (std::size_t n = first_cut; n < full.size(); ++n) {
+    const Bytes prefix(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(n));
+    auto info = parse(prefix);
+    if (n < c.header_len) {
+      if (info)
+        EXPECT_LT(info->tracks.size(), full_info->tracks.size()) << n;
+      else
+        EXPECT_EQ(info.error(), make_error_code(Errc::truncated)) << n;
+    } else {
+      ASSERT_TRUE(info) << n << ": " << info.error().message();
+      EXPECT_EQ(info->tracks.back().payload.size(), n - c.header_len) << n;
+    }
+  }
 }
 
 } // namespace
@@ -413,46 +427,19 @@ TEST(EnhancedVideo, EnforcesMaxTracks) {
 TEST(EnhancedVideo, RoundTripsEveryTable) {
   for (const auto &c : kEnhancedVideo) {
     SCOPED_TRACE(c.name);
-    const Bytes bytes = hex(c.bytes);
-    auto info = parse_video_tag(bytes);
-    ASSERT_TRUE(info) << info.error().message();
-    auto written = write_video_tag(*info);
-    ASSERT_TRUE(written) << written.error().message();
-    EXPECT_EQ(*written, bytes);
+    expect_round_trip(hex(c.bytes), parse_video_tag, write_video_tag);
   }
   // Legacy shapes that carry all their bits in VideoTagInfo.
   for (const char *legacy : {"17 00 000000 0164", "27 01 fffff6 00", "17 02 000000", "22 0011",
                              "34 01 02", "1c 01 000021 00"}) {
-    auto info = parse_video_tag(held(legacy));
-    ASSERT_TRUE(info) << legacy;
-    auto written = write_video_tag(*info);
-    ASSERT_TRUE(written) << legacy;
-    EXPECT_EQ(*written, hex(legacy)) << legacy;
+    SCOPED_TRACE(legacy);
+    expect_round_trip(held(legacy), parse_video_tag, write_video_tag);
   }
 }
 
 TEST(EnhancedVideo, TruncatedAtEveryOffset) {
-  for (const auto &c : kEnhancedVideo) {
-    SCOPED_TRACE(c.name);
-    const Bytes full = hex(c.bytes);
-    const auto full_info = parse_video_tag(full);
-    ASSERT_TRUE(full_info);
-    for (std::size_t n = 0; n < full.size(); ++n) {
-      const Bytes prefix(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(n));
-      auto info = parse_video_tag(prefix); // an exact-size copy, so ASan sees any overread
-      if (n < c.header_len) {
-        // Only a cut exactly between size-prefixed tracks leaves a valid, shorter message.
-        if (info)
-          EXPECT_LT(info->tracks.size(), full_info->tracks.size()) << n;
-        else
-          EXPECT_EQ(info.error(), make_error_code(Errc::truncated)) << n;
-      } else {
-        // Cutting a track's payload: the last track just gets a shorter payload.
-        ASSERT_TRUE(info) << n << ": " << info.error().message();
-        EXPECT_EQ(info->tracks.back().payload.size(), n - c.header_len) << n;
-      }
-    }
-  }
+  for (const auto &c : kEnhancedVideo)
+    expect_every_cut(c, parse_video_tag);
 }
 
 TEST(EnhancedVideo, Builders) {
@@ -745,45 +732,21 @@ TEST(EnhancedAudio, Errors) {
 TEST(EnhancedAudio, RoundTripsEveryTable) {
   for (const auto &c : kEnhancedAudio) {
     SCOPED_TRACE(c.name);
-    const Bytes bytes = hex(c.bytes);
-    auto info = parse_audio_tag(bytes);
-    ASSERT_TRUE(info) << info.error().message();
-    auto written = write_audio_tag(*info);
-    ASSERT_TRUE(written) << written.error().message();
-    EXPECT_EQ(*written, bytes);
+    expect_round_trip(hex(c.bytes), parse_audio_tag, write_audio_tag);
   }
   for (const char *legacy : {"af 00 1210", "af 01 2110", "2f 00 11", "b2 00", "52 01", "38 00"}) {
-    auto info = parse_audio_tag(held(legacy));
-    ASSERT_TRUE(info) << legacy;
-    auto written = write_audio_tag(*info);
-    ASSERT_TRUE(written) << legacy;
-    EXPECT_EQ(*written, hex(legacy)) << legacy;
+    SCOPED_TRACE(legacy);
+    expect_round_trip(held(legacy), parse_audio_tag, write_audio_tag);
   }
 }
 
 TEST(EnhancedAudio, TruncatedAtEveryOffset) {
-  for (const auto &c : kEnhancedAudio) {
-    SCOPED_TRACE(c.name);
-    const Bytes full = hex(c.bytes);
-    const auto full_info = parse_audio_tag(full);
-    ASSERT_TRUE(full_info);
-    for (std::size_t n = 0; n < full.size(); ++n) {
-      const Bytes prefix(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(n));
-      auto info = parse_audio_tag(prefix);
-      if (n == 0) {
-        ASSERT_TRUE(info);
-        EXPECT_TRUE(info->silence);
-      } else if (n < c.header_len) {
-        if (info)
-          EXPECT_LT(info->tracks.size(), full_info->tracks.size()) << n;
-        else
-          EXPECT_EQ(info.error(), make_error_code(Errc::truncated)) << n;
-      } else {
-        ASSERT_TRUE(info) << n << ": " << info.error().message();
-        EXPECT_EQ(info->tracks.back().payload.size(), n - c.header_len) << n;
-      }
-    }
-  }
+  // The empty prefix is an empty audio message: silence, not an error.
+  const auto empty = parse_audio_tag({});
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->silence);
+  for (const auto &c : kEnhancedAudio)
+    expect_every_cut(c, parse_audio_tag, 1);
 }
 
 TEST(EnhancedAudio, Builders) {

@@ -1,6 +1,7 @@
 // Byte-table helpers shared by the core tests: hex text to bytes, and concatenation.
 #pragma once
 
+#include <cassert>
 #include <cstdint>
 #include <initializer_list>
 #include <string_view>
@@ -10,7 +11,8 @@
 namespace rtmp::test {
 
 // "02 00 03 61" -> bytes. Any character that is not a hex digit (spaces, newlines) is skipped,
-// so tables can be grouped by field; both letter cases are accepted.
+// so tables can be grouped by field; both letter cases are accepted. An odd number of digits (a
+// typo in a table) fails an assert.
 inline Bytes hex(std::string_view s) {
   Bytes out;
   int hi = -1;
@@ -31,6 +33,7 @@ inline Bytes hex(std::string_view s) {
       hi = -1;
     }
   }
+  assert(hi < 0 && "odd number of hex digits");
   return out;
 }
 
