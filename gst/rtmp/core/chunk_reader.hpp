@@ -1,8 +1,9 @@
 // RTMP chunk stream reader (RTMP 1.0 section 5.3): reassembles messages from interleaved chunks.
 //
-// Sans-IO: feed whatever bytes arrived with read(); complete messages come out in order. The
-// reader never allocates what the peer announces before the bytes arrive, and every value the
-// peer controls (message length, number of chunk streams, bytes held in partial messages) has a
+// Sans-IO: feed whatever bytes arrived with read(); complete messages come out in order. Of what
+// the peer announces, the reader reserves at most 1 MiB per message before the bytes arrive (the
+// whole of a typical frame, so that reassembly never reallocates it), and every value the peer
+// controls (message length, number of chunk streams, bytes held in partial messages) has a
 // bound in ChunkLimits whose violation is Errc::limit_exceeded.
 //
 // Peers disagree on whether a type 3 chunk repeats an extended timestamp (5.3.1.3; FFmpeg and
