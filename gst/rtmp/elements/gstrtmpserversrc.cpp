@@ -147,6 +147,7 @@ public:
                           const std::string &why) override;
   void on_publish_start(const net::PublishInfo &info) override;
   bool on_media(std::uint64_t conn_id, Message &&msg) override;
+  std::vector<Bytes> take_spare_storage() override;
   void on_publish_stop(std::uint64_t conn_id, const std::string &reason,
                        const Stats &session_stats) override;
   std::optional<std::string> password_for(std::string_view user) override;
@@ -314,6 +315,11 @@ void ServerEndpoint::on_publish_start(const net::PublishInfo &info) {
                                                 G_TYPE_STRING, info.stream.c_str(), "query",
                                                 G_TYPE_STRING, info.query.c_str(), "type",
                                                 G_TYPE_STRING, info.type.c_str(), nullptr));
+}
+
+// The pool of FlvOutput is thread-safe and lives as long as the element (reset() keeps it).
+std::vector<Bytes> ServerEndpoint::take_spare_storage() {
+  return self_->priv->out.take_spare_storage();
 }
 
 bool ServerEndpoint::on_media(std::uint64_t conn_id, Message &&msg) {

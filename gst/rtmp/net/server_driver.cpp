@@ -530,6 +530,10 @@ void Listener::update_sources(Conn *c) {
 
 void Listener::on_readable(Conn *c) {
   for (int i = 0; i < kMaxReadsPerWakeup && !c->closing && !c->read_paused; ++i) {
+    if (c->endpoint) {
+      for (Bytes &spare : c->endpoint->take_spare_storage())
+        c->session->give_storage(std::move(spare));
+    }
     GError *err = nullptr;
     gssize n = g_pollable_input_stream_read_nonblocking(c->in, read_buf_.data(), read_buf_.size(),
                                                         nullptr, &err);

@@ -101,6 +101,11 @@ public:
   // connection until resume_reading(id) (the endpoint's queue is full); the message itself is
   // always taken.
   virtual bool on_media(std::uint64_t conn_id, Message &&msg) = 0;
+  // Payload storage of earlier messages that came back (their buffers were freed downstream),
+  // for the chunk reader of the publishing connection to reassemble the next messages into
+  // (ChunkReader::give_storage): reused storage is not page-faulted in again. Asked before each
+  // read of a connection publishing to this endpoint; thread-safe on the endpoint's side.
+  virtual std::vector<Bytes> take_spare_storage() { return {}; }
   virtual void on_publish_stop(std::uint64_t conn_id, const std::string &reason,
                                const Stats &session_stats) = 0;
   // The password of `user` for server-side authentication (ServerConfig::auth), nullopt when
