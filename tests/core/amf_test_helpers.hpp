@@ -33,4 +33,22 @@ template <class Reader> std::error_code decode_err(const Bytes &b, amf::DecodeLi
   return v.ok() ? std::error_code{} : v.error();
 }
 
+// `b` decodes with the bound `field` of DecodeLimits at `exact` and exceeds it at one less.
+template <class Reader>
+void expect_exact_limit(const Bytes &b, std::size_t amf::DecodeLimits::*field, std::size_t exact) {
+  amf::DecodeLimits limits;
+  limits.*field = exact;
+  auto v = decode_one<Reader>(b, limits);
+  EXPECT_TRUE(v.ok()) << "at the limit: " << v.error().message();
+  limits.*field = exact - 1;
+  EXPECT_EQ(decode_err<Reader>(b, limits), Errc::limit_exceeded) << "one below the limit";
+}
+
+// After an error every later read() returns the same error.
+template <class Reader> void expect_sticky_error(const Bytes &wire, Errc e) {
+  Reader r(wire);
+  EXPECT_EQ(r.read().error(), e);
+  EXPECT_EQ(r.read().error(), e);
+}
+
 } // namespace rtmp::test

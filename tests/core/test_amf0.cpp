@@ -476,22 +476,14 @@ TEST(Amf0Hostile, ReferenceAmplificationIsCounted) {
 TEST(Amf0Hostile, CopiesCountAsNodes) {
   // [ {a: null, b: null}, ref 1, ref 1 ]: 1 array + 3 objects x 3 nodes = 10 nodes.
   Bytes b = hex("0A 00 00 00 03  03 00 01 61 05 00 01 62 05 00 00 09  07 00 01  07 00 01");
-  DecodeLimits limits;
-  limits.max_nodes = 10;
-  EXPECT_TRUE(decode_one(b, limits).ok());
-  limits.max_nodes = 9;
-  EXPECT_EQ(decode_err(b, limits), Errc::limit_exceeded);
+  test::expect_exact_limit<Amf0Reader>(b, &DecodeLimits::max_nodes, 10);
 }
 
 TEST(Amf0Hostile, CopiedStringBytesAreCounted) {
   // [ {s: 600 bytes}, ref 1 ]: 1200 bytes of strings (plus the key "s" twice).
   Bytes b =
       cat({hex("0A 00 00 00 02 03 00 01 73 02 02 58"), Bytes(600, 'x'), hex("00 00 09 07 00 01")});
-  DecodeLimits limits;
-  limits.max_total_bytes = 1202;
-  EXPECT_TRUE(decode_one(b, limits).ok());
-  limits.max_total_bytes = 1201;
-  EXPECT_EQ(decode_err(b, limits), Errc::limit_exceeded);
+  test::expect_exact_limit<Amf0Reader>(b, &DecodeLimits::max_total_bytes, 1202);
 }
 
 TEST(Amf0Hostile, HugeCountsFailBeforeAllocating) {
@@ -530,10 +522,7 @@ TEST(Amf0Hostile, StringLimit) {
 }
 
 TEST(Amf0Hostile, ErrorsAreSticky) {
-  Bytes wire = hex("04 05");
-  Amf0Reader r(wire);
-  EXPECT_EQ(r.read().error(), Errc::amf_bad_marker);
-  EXPECT_EQ(r.read().error(), Errc::amf_bad_marker);
+  test::expect_sticky_error<Amf0Reader>(hex("04 05"), Errc::amf_bad_marker);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -456,11 +456,7 @@ TEST(Amf3Hostile, StringReferenceAmplificationIsCounted) {
 TEST(Amf3Hostile, VectorCopiesCountAsNodes) {
   // [ Vector.<int> of 4, ref 1, ref 1 ]: 1 + 3 x (1 + 4) = 16 nodes.
   Bytes b = hex("09 07 01  0D 09 00 00000001 00000002 00000003 00000004  0D 02  0D 02");
-  DecodeLimits limits;
-  limits.max_nodes = 16;
-  EXPECT_TRUE(decode_one(b, limits).ok());
-  limits.max_nodes = 15;
-  EXPECT_EQ(decode_err(b, limits), Errc::limit_exceeded);
+  test::expect_exact_limit<Amf3Reader>(b, &DecodeLimits::max_nodes, 16);
 }
 
 TEST(Amf3Hostile, HugeCountsFailBeforeAllocating) {
@@ -504,10 +500,7 @@ TEST(Amf3Hostile, StringLimit) {
 }
 
 TEST(Amf3Hostile, ErrorsAreSticky) {
-  Bytes wire = hex("12 01");
-  Amf3Reader r(wire);
-  EXPECT_EQ(r.read().error(), Errc::amf_bad_marker);
-  EXPECT_EQ(r.read().error(), Errc::amf_bad_marker);
+  test::expect_sticky_error<Amf3Reader>(hex("12 01"), Errc::amf_bad_marker);
 }
 
 } // namespace
