@@ -278,6 +278,17 @@ GstBuffer *FlvOutput::header_buffer() const {
   return buf;
 }
 
+GstCaps *FlvOutput::query_caps(GstPad *srcpad, GstCaps *filter) const {
+  GstCaps *current = gst_pad_get_current_caps(srcpad);
+  if (!current)
+    current = caps();
+  if (!filter)
+    return current;
+  GstCaps *i = gst_caps_intersect_full(filter, current, GST_CAPS_INTERSECT_FIRST);
+  gst_caps_unref(current);
+  return i;
+}
+
 GstCaps *FlvOutput::caps() const {
   GValue array = G_VALUE_INIT;
   gst_value_array_init(&array, 4);

@@ -124,6 +124,11 @@ public:
   GstBuffer *header_buffer() const;
   // Caps with the current streamheader.
   GstCaps *caps() const;
+  // The answer to a caps query on the source's `srcpad` (GstBaseSrc::get_caps), intersected with
+  // `filter` when given. A caps query may come from any thread while the FlvOutput belongs to the
+  // streaming thread: once caps are set, the pad's (what the streaming thread last set) answer
+  // it; before, the streaming thread has not started writing and caps() does.
+  GstCaps *query_caps(GstPad *srcpad, GstCaps *filter) const;
   // True once when the streamheader changed since the last call (set new caps then).
   bool take_caps_changed();
 

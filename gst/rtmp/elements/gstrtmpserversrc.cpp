@@ -720,18 +720,8 @@ static GstFlowReturn create_buffer(GstRtmpServerSrc *self, GstBuffer **outbuf) {
   }
 }
 
-// A caps query may come from any thread, while `out` belongs to the streaming thread: once
-// caps are set, the pad's (what the streaming thread last set) answer it.
 static GstCaps *gst_rtmp_server_src_get_caps(GstBaseSrc *src, GstCaps *filter) {
-  GstCaps *caps = gst_pad_get_current_caps(GST_BASE_SRC_PAD(src));
-  if (!caps) // not negotiated yet: the streaming thread has not started writing `out`
-    caps = PRIV(src)->out.caps();
-  if (filter) {
-    GstCaps *i = gst_caps_intersect_full(filter, caps, GST_CAPS_INTERSECT_FIRST);
-    gst_caps_unref(caps);
-    caps = i;
-  }
-  return caps;
+  return PRIV(src)->out.query_caps(GST_BASE_SRC_PAD(src), filter);
 }
 
 static gboolean gst_rtmp_server_src_is_seekable(GstBaseSrc *) {
