@@ -196,6 +196,10 @@ void FakeRtmpServer::serve(GSocket *sock) {
           s.send_media(sid, m.kind(), m.timestamp, m.payload);
       } else if (auto *sk = std::get_if<Seek>(&*e)) {
         if (opts_.on_seek) {
+          // As nginx-rtmp: NetStream.Seek.Notify, then the media from the new position.
+          (void)s.send_status(sk->stream_id, StatusInfo{std::string(status::level_status),
+                                                        std::string(status::seek_notify), "seeking",
+                                                        amf::Value{}});
           for (const Message &m : opts_.on_seek(sk->ms))
             s.send_media(sk->stream_id, m.kind(), m.timestamp, m.payload);
         }

@@ -36,7 +36,8 @@ struct FakeServerOptions {
   std::vector<Message> play2_media;
   // Answer connect only after this long (a slow server: async-connect tests).
   int connect_delay_ms = 0;
-  // Seek requests (VOD): called with the position; may return media to send after the seek.
+  // Seek requests (VOD): called with the position; may return media to send after the seek
+  // (which is answered NetStream.Seek.Notify first when this is set).
   std::function<std::vector<Message>(double ms)> on_seek;
 };
 

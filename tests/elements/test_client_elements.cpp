@@ -848,3 +848,29 @@ TEST_F(ClientElements, SrcRenegotiationWithAHeldTeeBranchKeepsTheOtherBranchFlow
       "rtmpsrc location=" + server.url(), [](GstElement *) {}, want, 10000);
   EXPECT_EQ(got, want) << "the free branch stopped";
 }
+
+// do-timestamp=true (output=flv): the buffers carry the running time of their arrival (GstBaseSrc
+// stamps buffers without timestamps), not the stream's, which jumps 10 s here although
+// everything arrives at once.
+TEST_F(ClientElements, SrcDoTimestampStampsArrivalTime) {
+  FakeServerOptions o;
+  o.play_media.push_back(test::make_media(MessageType::video, 0, kAvcConfig));
+  o.play_media.push_back(test::make_media(MessageType::video, 0, avc_frame(true, 1)));
+  o.play_media.push_back(test::make_media(MessageType::video, 10000, avc_frame(false, 2)));
+  FakeRtmpServer server(o);
+  GstHarness *h = client_harness("rtmpsrc");
+  g_object_set(h->element, "location", server.url().c_str(), "do-timestamp", TRUE, nullptr);
+  gst_harness_play(h);
+  gst_buffer_unref(gst_harness_pull(h)); // the FLV header
+  std::vector<GstClockTime> dts;
+  for (int i = 0; i < 3; ++i) {
+    GstBuffer *b = pull_scripted(h);
+    ASSERT_NE(b, nullptr) << i;
+    dts.push_back(GST_BUFFER_DTS(b));
+    EXPECT_EQ(GST_BUFFER_PTS(b), GST_BUFFER_DTS(b)) << i;
+    gst_buffer_unref(b);
+  }
+  ASSERT_TRUE(GST_CLOCK_TIME_IS_VALID(dts[1]) && GST_CLOCK_TIME_IS_VALID(dts[2]));
+  EXPECT_LT(dts[2] - dts[1], GST_SECOND) << "stream time (10 s apart), not arrival time";
+  gst_harness_teardown(h);
+}

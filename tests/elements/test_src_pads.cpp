@@ -55,7 +55,9 @@ const Bytes kAsc = hex("1210");
 const Bytes kOpusHead = hex("4f707573486561640102380180bb0000000000");
 
 struct PadLog {
-  std::vector<std::string> order; // "stream-start", "caps", "segment", "tag", "buffer", "eos"
+  // "stream-start", "caps", "segment", "tag", "buffer", "eos", "flush-start", "flush-stop"
+  std::vector<std::string> order;
+  std::vector<GstClockTime> segment_starts;
   std::vector<std::string> caps;
   std::vector<std::string> tags;
   std::vector<GstBuffer *> buffers;
@@ -110,8 +112,18 @@ gboolean collect_event(GstPad *pad, GstObject *, GstEvent *e) {
     l.order.push_back("caps");
     break;
   }
-  case GST_EVENT_SEGMENT:
+  case GST_EVENT_SEGMENT: {
+    const GstSegment *seg = nullptr;
+    gst_event_parse_segment(e, &seg);
+    l.segment_starts.push_back(seg->start);
     l.order.push_back("segment");
+    break;
+  }
+  case GST_EVENT_FLUSH_START:
+    l.order.push_back("flush-start");
+    break;
+  case GST_EVENT_FLUSH_STOP:
+    l.order.push_back("flush-stop");
     break;
   case GST_EVENT_TAG: {
     GstTagList *t = nullptr;
@@ -878,11 +890,13 @@ namespace {
 struct Client {
   GstElement *pipeline = nullptr, *src = nullptr;
   Collector collector;
-  explicit Client(const std::string &url) {
+  explicit Client(const std::string &url, const std::function<void(GstElement *)> &setup = {}) {
     pipeline = gst_pipeline_new(nullptr);
     src = gst_element_factory_make("rtmpsrc", nullptr);
     g_object_set(src, "location", url.c_str(), nullptr);
     gst_util_set_object_arg(G_OBJECT(src), "output", "elementary");
+    if (setup)
+      setup(src);
     g_signal_connect(src, "pad-added", G_CALLBACK(on_pad_added), &collector);
     g_signal_connect(src, "no-more-pads", G_CALLBACK(on_no_more_pads), &collector);
     gst_bin_add(GST_BIN(pipeline), src);
@@ -988,4 +1002,137 @@ TEST_F(SrcPads, RtmpsrcNullWithinOneSecond) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_LT(took, 1000.0);
   EXPECT_EQ(c.src->numsrcpads, 1u) << "track pads removed";
+}
+
+namespace {
+
+// A recorded H.264+AAC stream: onMetaData with a duration, the sequence headers, a keyframe at
+// `at` ms (composition time 33 ms) and audio, then a delta frame and audio `step` ms later.
+std::vector<Message> recorded_media(std::uint32_t at, std::uint32_t step, bool headers) {
+  std::vector<Message> m;
+  if (headers) {
+    m.push_back(test::make_metadata(
+        {{"duration", 60.0}, {"hasVideo", amf::Value(true)}, {"hasAudio", amf::Value(true)}}));
+    m.push_back(test::make_media(MessageType::video, at, concat(hex("17 00 000000"), kAvcC)));
+    m.push_back(test::make_media(MessageType::audio, at, concat(hex("af 00"), kAsc)));
+  }
+  m.push_back(
+      test::make_media(MessageType::video, at, concat(hex("17 01 000021"), hex("00000001 65"))));
+  m.push_back(test::make_media(MessageType::audio, at + 5, concat(hex("af 01"), hex("2110"))));
+  m.push_back(test::make_media(MessageType::video, at + step,
+                               concat(hex("27 01 000000"), hex("00000001 41"))));
+  m.push_back(test::make_media(MessageType::audio, at + step, concat(hex("af 01"), hex("2111"))));
+  return m;
+}
+
+std::size_t count_of(const std::vector<std::string> &v, const char *what) {
+  return static_cast<std::size_t>(std::count(v.begin(), v.end(), what));
+}
+
+} // namespace
+
+// rtmpsrc output=elementary, a recorded stream: the track pads answer SEEKING (seekable, to the
+// onMetaData duration) and DURATION; a flushing seek sent up both track pads (one seqnum, as a
+// pipeline seek comes up every branch) sends one RTMP seek, flushes both pads once, and each gets
+// a segment starting at the target before the buffers of the new position, which carry the
+// server's timestamps.
+TEST_F(SrcPads, RtmpsrcSeekFlushesAndRestartsEveryTrackPad) {
+  test::FakeServerOptions opts;
+  opts.play_media = recorded_media(0, 40, true);
+  opts.end_after_media = false;
+  opts.on_seek = [](double ms) {
+    return recorded_media(static_cast<std::uint32_t>(ms), 40, false);
+  };
+  test::FakeRtmpServer server(std::move(opts));
+  Client c(server.url());
+  ASSERT_TRUE(c.wait(
+      [](Collector &col) {
+        return col.pads["video_0"].buffers.size() == 2 && col.pads["audio_0"].buffers.size() == 2;
+      },
+      10000));
+  GstPad *video = gst_element_get_static_pad(c.src, "video_0");
+  GstPad *audio = gst_element_get_static_pad(c.src, "audio_0");
+  ASSERT_NE(video, nullptr);
+  ASSERT_NE(audio, nullptr);
+  GstQuery *q = gst_query_new_seeking(GST_FORMAT_TIME);
+  ASSERT_TRUE(gst_pad_peer_query(c.collector.sinks[0], q));
+  gboolean seekable = FALSE;
+  gint64 end = 0;
+  gst_query_parse_seeking(q, nullptr, &seekable, nullptr, &end);
+  gst_query_unref(q);
+  EXPECT_TRUE(seekable);
+  EXPECT_EQ(end, static_cast<gint64>(60 * GST_SECOND));
+  gint64 duration = 0;
+  EXPECT_TRUE(gst_pad_query_duration(audio, GST_FORMAT_TIME, &duration));
+  EXPECT_EQ(duration, static_cast<gint64>(60 * GST_SECOND));
+
+  GstEvent *seek = gst_event_new_seek(1.0, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH, GST_SEEK_TYPE_SET,
+                                      static_cast<gint64>(30 * GST_SECOND), GST_SEEK_TYPE_NONE, -1);
+  for (GstPad *sink : c.collector.sinks)
+    EXPECT_TRUE(gst_pad_push_event(sink, gst_event_ref(seek)));
+  gst_event_unref(seek);
+  ASSERT_TRUE(c.wait(
+      [](Collector &col) {
+        return col.pads["video_0"].buffers.size() == 4 && col.pads["audio_0"].buffers.size() == 4;
+      },
+      10000));
+  g_mutex_lock(&c.collector.lock);
+  for (const char *name : {"video_0", "audio_0"}) {
+    PadLog &l = c.collector.pads[name];
+    EXPECT_EQ(count_of(l.order, "flush-start"), 1u) << name;
+    EXPECT_EQ(count_of(l.order, "flush-stop"), 1u) << name;
+    // flush-stop, then the new segment, then the buffers of the new position.
+    auto stop = std::find(l.order.begin(), l.order.end(), "flush-stop");
+    ASSERT_NE(stop, l.order.end()) << name;
+    auto seg = std::find(stop, l.order.end(), "segment");
+    EXPECT_NE(seg, l.order.end()) << name;
+    EXPECT_EQ(std::count(stop, seg, std::string("buffer")), 0) << name;
+    ASSERT_EQ(l.segment_starts.size(), 2u) << name;
+    EXPECT_EQ(l.segment_starts[1], 30 * GST_SECOND) << name;
+  }
+  PadLog &v = c.collector.pads["video_0"];
+  PadLog &a = c.collector.pads["audio_0"];
+  EXPECT_EQ(GST_BUFFER_DTS(v.buffers[2]), 30 * GST_SECOND);
+  EXPECT_EQ(GST_BUFFER_PTS(v.buffers[2]), 30 * GST_SECOND + ms(33));
+  EXPECT_EQ(GST_BUFFER_DTS(v.buffers[3]), 30 * GST_SECOND + ms(40));
+  EXPECT_EQ(GST_BUFFER_PTS(a.buffers[2]), 30 * GST_SECOND + ms(5));
+  g_mutex_unlock(&c.collector.lock);
+  std::size_t seeks = 0;
+  for (const std::string &e : server.events())
+    seeks += e == "Seek";
+  EXPECT_EQ(seeks, 1u);
+  gst_object_unref(video);
+  gst_object_unref(audio);
+}
+
+// rtmpsrc output=elementary do-timestamp=true: DTS is the running time of arrival, not the
+// stream's (which jumps 10 s here although everything arrives at once); PTS keeps its distance
+// to DTS (the composition time).
+TEST_F(SrcPads, RtmpsrcDoTimestampStampsArrival) {
+  test::FakeServerOptions opts;
+  opts.play_media = recorded_media(1000, 10000, true);
+  opts.end_after_media = false;
+  test::FakeRtmpServer server(std::move(opts));
+  Client c(server.url(), [](GstElement *src) { g_object_set(src, "do-timestamp", TRUE, nullptr); });
+  ASSERT_TRUE(c.wait(
+      [](Collector &col) {
+        return col.pads["video_0"].buffers.size() == 2 && col.pads["audio_0"].buffers.size() == 2;
+      },
+      10000));
+  GstClock *clock = gst_element_get_clock(c.pipeline);
+  ASSERT_NE(clock, nullptr);
+  const GstClockTime running = gst_clock_get_time(clock) - gst_element_get_base_time(c.pipeline);
+  gst_object_unref(clock);
+  g_mutex_lock(&c.collector.lock);
+  PadLog &v = c.collector.pads["video_0"];
+  PadLog &a = c.collector.pads["audio_0"];
+  for (GstBuffer *b : {v.buffers[0], v.buffers[1], a.buffers[0], a.buffers[1]}) {
+    ASSERT_TRUE(GST_BUFFER_DTS_IS_VALID(b));
+    EXPECT_LE(GST_BUFFER_DTS(b), running);
+  }
+  EXPECT_LT(GST_BUFFER_DTS(v.buffers[1]) - GST_BUFFER_DTS(v.buffers[0]), 2 * GST_SECOND)
+      << "stream time (10 s apart), not arrival time";
+  EXPECT_EQ(GST_BUFFER_PTS(v.buffers[0]) - GST_BUFFER_DTS(v.buffers[0]), ms(33));
+  EXPECT_EQ(GST_BUFFER_PTS(a.buffers[1]), GST_BUFFER_DTS(a.buffers[1]));
+  g_mutex_unlock(&c.collector.lock);
 }

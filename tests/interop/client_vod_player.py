@@ -1,6 +1,7 @@
 """Inner driver of client_vod.py, run with the system python3 (PyGObject): plays a recorded
-stream with rtmpsrc ! flvdemux, queries duration and seeking, seeks, pauses and resumes, and
-prints what it saw as JSON. usage: client_vod_player.py <url> <live: 0|1>"""
+stream with rtmpsrc ! flvdemux (output flv) or rtmpsrc's own track pads (output elementary),
+queries duration and seeking, seeks, pauses and resumes, and prints what it saw as JSON.
+usage: client_vod_player.py <url> <live: 0|1> [flv|elementary]"""
 import json
 import sys
 import time
@@ -12,10 +13,27 @@ from gi.repository import Gst  # noqa: E402
 
 Gst.init(None)
 url, live = sys.argv[1], sys.argv[2] == "1"
+output = sys.argv[3] if len(sys.argv) > 3 else "flv"
+src = f"rtmpsrc name=src location={url} live={'true' if live else 'false'} output={output}"
+if output == "flv":
+    src += " ! flvdemux name=d"
+pads = ("d.video", "d.audio") if output == "flv" else ("src.video_0", "src.audio_0")
 pipeline = Gst.parse_launch(
-    f"rtmpsrc name=src location={url} live={'true' if live else 'false'} ! flvdemux name=d "
-    "d.video ! queue ! fakesink name=v sync=true d.audio ! queue ! fakesink sync=true")
+    f"{src} {pads[0]} ! queue ! fakesink name=v sync=true "
+    f"{pads[1]} ! queue ! fakesink name=a sync=true")
 seen = {"pts": None, "count": 0}
+# Per sink: FLUSH_STOPs and the start of the last segment (the seek must flush and restart both).
+flushes = {"v": 0, "a": 0}
+segment_ms = {"v": None, "a": None}
+
+
+def on_event(pad, info, name):
+    ev = info.get_event()
+    if ev.type == Gst.EventType.FLUSH_STOP:
+        flushes[name] += 1
+    elif ev.type == Gst.EventType.SEGMENT:
+        segment_ms[name] = ev.parse_segment().start // Gst.MSECOND
+    return Gst.PadProbeReturn.OK
 
 
 def on_buffer(pad, info):
@@ -27,6 +45,9 @@ def on_buffer(pad, info):
 
 
 pipeline.get_by_name("v").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, on_buffer)
+for name in ("v", "a"):
+    pipeline.get_by_name(name).get_static_pad("sink").add_probe(
+        Gst.PadProbeType.EVENT_DOWNSTREAM | Gst.PadProbeType.EVENT_FLUSH, on_event, name)
 bus = pipeline.get_bus()
 result = {"errors": []}
 
@@ -59,6 +80,8 @@ result["seek_sent"] = pipeline.seek_simple(Gst.Format.TIME,
 pump(10, lambda: seen["pts"] is not None)
 result["after_seek_pts_ms"] = None if seen["pts"] is None else seen["pts"] // Gst.MSECOND
 result["seek_ms"] = round((time.monotonic() - t0) * 1000)
+result["flushes"] = dict(flushes)
+result["segment_ms"] = dict(segment_ms)
 
 pump(1.0)
 pipeline.set_state(Gst.State.PAUSED)

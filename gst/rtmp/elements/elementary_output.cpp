@@ -38,12 +38,31 @@ void init_debug() {
   }
 }
 
-// Upstream queries on a track pad: latency (the element is a live source) is answered by the
-// element's always pad, caps by the pad's fixed caps.
+// Upstream queries on a track pad: latency (the element is a live source), seeking and duration
+// (a recorded stream) are answered by the element's always pad, caps by the pad's fixed caps.
 gboolean track_pad_query(GstPad *pad, GstObject *parent, GstQuery *query) {
-  if (GST_QUERY_TYPE(query) == GST_QUERY_LATENCY && parent && GST_IS_BASE_SRC(parent))
-    return gst_pad_query(GST_BASE_SRC_PAD(parent), query);
+  switch (GST_QUERY_TYPE(query)) {
+  case GST_QUERY_LATENCY:
+  case GST_QUERY_SEEKING:
+  case GST_QUERY_DURATION:
+    if (parent && GST_IS_BASE_SRC(parent))
+      return gst_pad_query(GST_BASE_SRC_PAD(parent), query);
+    break;
+  default:
+    break;
+  }
   return gst_pad_query_default(pad, parent, query);
+}
+
+// The running time now on the element's clock, or GST_CLOCK_TIME_NONE without a clock.
+GstClockTime running_time_now(GstElement *element) {
+  GstClock *clock = gst_element_get_clock(element);
+  if (!clock)
+    return GST_CLOCK_TIME_NONE;
+  const GstClockTime now = gst_clock_get_time(clock);
+  gst_object_unref(clock);
+  const GstClockTime base = gst_element_get_base_time(element);
+  return now >= base ? now - base : 0;
 }
 
 } // namespace
@@ -91,6 +110,57 @@ struct ElementaryOutput::Track {
 ElementaryOutput::ElementaryOutput(GstElement *element, Timeline &timeline)
     : element_(element), timeline_(timeline), combiner_(gst_flow_combiner_new()) {
   init_debug();
+  if (GST_IS_BASE_SRC(element))
+    gst_pad_add_probe(GST_BASE_SRC_PAD(element), GST_PAD_PROBE_TYPE_EVENT_FLUSH,
+                      &ElementaryOutput::on_always_pad_flush, this, nullptr);
+}
+
+// A flushing seek: GstBaseSrc pushes FLUSH_START on the always pad before it stops the streaming
+// thread (which may be blocked pushing on a track pad: the flush unblocks it) and FLUSH_STOP with
+// that thread stopped, before it restarts it. Both go to every track pad too; after FLUSH_STOP
+// each track pad needs a new segment (GstBaseSrc's, set by the seek) before its next buffer.
+GstPadProbeReturn ElementaryOutput::on_always_pad_flush(GstPad *always, GstPadProbeInfo *info,
+                                                        gpointer data) {
+  auto *self = static_cast<ElementaryOutput *>(data);
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT(info);
+  if (!(GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_PUSH))
+    return GST_PAD_PROBE_OK;
+  struct Forward {
+    GstPad *always;
+    GstEvent *event;
+  } fwd{always, event};
+  // The element's pad list, not tracks_: FLUSH_START comes while the streaming thread may be
+  // adding a pad.
+  gst_element_foreach_src_pad(
+      self->element_,
+      [](GstElement *, GstPad *pad, gpointer user) -> gboolean {
+        auto *f = static_cast<Forward *>(user);
+        if (pad != f->always)
+          gst_pad_push_event(pad, gst_event_ref(f->event));
+        return TRUE;
+      },
+      &fwd);
+  if (GST_EVENT_TYPE(event) == GST_EVENT_FLUSH_STOP) {
+    gst_flow_combiner_reset(self->combiner_);
+    self->segment_seqnum_ = gst_event_get_seqnum(event);
+    self->segment_pending_ = true;
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+gboolean ElementaryOutput::track_pad_event(GstPad *pad, GstObject *parent, GstEvent *event) {
+  auto *self = static_cast<ElementaryOutput *>(gst_pad_get_element_private(pad));
+  if (GST_EVENT_TYPE(event) == GST_EVENT_SEEK && self && parent && GST_IS_BASE_SRC(parent)) {
+    // Every branch forwards the pipeline's seek (one seqnum) upstream: it is performed once.
+    const guint32 seqnum = gst_event_get_seqnum(event);
+    if (self->last_seek_seqnum_.exchange(seqnum) == seqnum) {
+      GST_DEBUG_OBJECT(pad, "seek %u already performed", seqnum);
+      gst_event_unref(event);
+      return TRUE;
+    }
+    return gst_pad_send_event(GST_BASE_SRC_PAD(parent), event);
+  }
+  return gst_pad_event_default(pad, parent, event);
 }
 
 // The pads are not touched here: by the time the element is finalized GstElement's dispose
@@ -131,6 +201,7 @@ void ElementaryOutput::reset() {
   media_messages_ = 0;
   group_id_ = 0;
   eos_requested_ = false;
+  segment_pending_ = false;
 }
 
 void ElementaryOutput::new_publisher() {
@@ -167,6 +238,8 @@ bool ElementaryOutput::send_caps(Track &t, bool video, std::uint8_t id, GstCaps 
                   : gst_pad_new(name.c_str(), GST_PAD_SRC);
     gst_pad_use_fixed_caps(t.pad);
     gst_pad_set_query_function(t.pad, track_pad_query);
+    gst_pad_set_element_private(t.pad, this);
+    gst_pad_set_event_function(t.pad, &ElementaryOutput::track_pad_event);
     gst_pad_set_active(t.pad, TRUE);
     if (group_id_ == 0)
       group_id_ = gst_util_group_id_next();
@@ -202,6 +275,15 @@ void ElementaryOutput::send_tags(Track &t, bool video) {
 }
 
 GstFlowReturn ElementaryOutput::push_buffer(Track &t, GstBuffer *buf) {
+  if (GST_IS_BASE_SRC(element_) && gst_base_src_get_do_timestamp(GST_BASE_SRC(element_))) {
+    // do-timestamp: DTS is the arrival's running time; PTS keeps its distance to DTS.
+    if (const GstClockTime now = running_time_now(element_); GST_CLOCK_TIME_IS_VALID(now)) {
+      const GstClockTimeDiff offset = GST_CLOCK_DIFF(GST_BUFFER_DTS(buf), GST_BUFFER_PTS(buf));
+      GST_BUFFER_DTS(buf) = now;
+      GST_BUFFER_PTS(buf) = static_cast<GstClockTime>(
+          std::max<GstClockTimeDiff>(static_cast<GstClockTimeDiff>(now) + offset, 0));
+    }
+  }
   const GstFlowReturn r = gst_pad_push(t.pad, buf);
   return gst_flow_combiner_update_pad_flow(combiner_, t.pad, r);
 }
@@ -247,6 +329,15 @@ GstFlowReturn ElementaryOutput::push_message(const Message &msg) {
     GST_OBJECT_LOCK(element_);
     gst_segment_copy_into(&GST_BASE_SRC(element_)->segment, &segment);
     GST_OBJECT_UNLOCK(element_);
+  }
+  if (segment_pending_.exchange(false)) { // after a flushing seek: the new segment first
+    for (auto &[key, t] : tracks_) {
+      if (!t->pad)
+        continue;
+      GstEvent *ev = gst_event_new_segment(&segment);
+      gst_event_set_seqnum(ev, segment_seqnum_);
+      gst_pad_push_event(t->pad, ev);
+    }
   }
   switch (msg.kind()) {
   case MessageType::data_amf0:

@@ -21,8 +21,16 @@
 // wait (kNoMorePadsWaitMs of message timestamps or kNoMorePadsWaitMessages frames) the element
 // posts one warning for the track, so that a missing pad or a stalled one is not a silent loss.
 //
+// Seeking (rtmpsrc, recorded streams): a SEEK event on a track pad goes to the element's always
+// pad (once per seqnum, although every branch forwards it), where GstBaseSrc performs it; the
+// FLUSH_START / FLUSH_STOP it pushes there are pushed on every track pad too, and each track pad
+// gets the new segment before its next buffer. SEEKING / DURATION / LATENCY queries on a track
+// pad are answered by the always pad. With do-timestamp, DTS is the running time of arrival.
+//
 // Threading: everything is called from the element's streaming thread, except reset() which is
-// called from stop() when that thread is stopped.
+// called from stop() when that thread is stopped, and the track pad events and the flush probe
+// (the seeking thread; they touch only the element's pad list and atomics, and FLUSH_STOP comes
+// while GstBaseSrc holds the streaming thread stopped).
 #pragma once
 
 #include <gst/base/gstbasesrc.h>
@@ -124,10 +132,18 @@ private:
   // A coded frame of track `t` was dropped for want of caps (see above).
   void frame_dropped(Track &t, bool video, std::uint8_t id, std::uint32_t timestamp);
   void check_no_more_pads(std::int64_t ms);
+  static GstPadProbeReturn on_always_pad_flush(GstPad *always, GstPadProbeInfo *info,
+                                               gpointer self);
+  static gboolean track_pad_event(GstPad *pad, GstObject *parent, GstEvent *event);
 
   GstElement *element_;
   Timeline &timeline_;
   std::atomic<bool> eos_requested_{false};
+  // Seeking (recorded streams): the seqnum of the last seek a track pad passed on (the pipeline's
+  // seek comes up every branch), and a new segment owed to every track pad after FLUSH_STOP.
+  std::atomic<guint32> last_seek_seqnum_{GST_SEQNUM_INVALID};
+  std::atomic<bool> segment_pending_{false};
+  std::atomic<guint32> segment_seqnum_{GST_SEQNUM_INVALID};
   GstFlowCombiner *combiner_;
   guint group_id_ = 0;
   std::map<std::pair<bool, std::uint8_t>, std::unique_ptr<Track>> tracks_;

@@ -352,6 +352,10 @@ static GstFlowReturn create_buffer(GstRtmpClientSrc *self, GstBuffer **outbuf) {
         gst_caps_unref(caps);
       }
       p->state.refresh_stats(p->conn.get());
+      if (gst_base_src_get_do_timestamp(GST_BASE_SRC(self))) {
+        // Arrival time instead: GstBaseSrc stamps only buffers that have none.
+        GST_BUFFER_PTS(buf) = GST_BUFFER_DTS(buf) = GST_CLOCK_TIME_NONE;
+      }
       *outbuf = buf;
       return GST_FLOW_OK;
     }
@@ -456,12 +460,10 @@ static GstCaps *gst_rtmp_client_src_get_caps(GstBaseSrc *src, GstCaps *filter) {
 }
 
 // A recorded stream (Stream Is Recorded, or a duration in onMetaData) can seek; a live one
-// cannot.
-// Not in output=elementary mode: a flushing seek would flush only the unused `src` pad.
+// cannot. In output=elementary mode too: ElementaryOutput brings the seek from the track pads to
+// GstBaseSrc and its flushes and new segment to the track pads.
 static gboolean gst_rtmp_client_src_is_seekable(GstBaseSrc *src) {
   SrcPrivate *p = PRIV(src);
-  if (p->mode == OutputMode::elementary)
-    return FALSE;
   return p->recorded || p->duration_ms > 0;
 }
 
