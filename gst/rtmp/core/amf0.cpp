@@ -295,15 +295,7 @@ std::size_t Amf0Reader::position() const {
 }
 
 Result<std::vector<Value>> decode_amf0_sequence(ByteView data, DecodeLimits limits) {
-  Amf0Reader r(data, limits);
-  std::vector<Value> values;
-  while (!r.at_end()) {
-    auto v = r.read();
-    if (!v)
-      return v.error();
-    values.push_back(std::move(*v));
-  }
-  return values;
+  return detail::decode_sequence<Amf0Reader>(data, limits);
 }
 
 namespace {
@@ -425,11 +417,7 @@ void Amf0Writer::write(const Value &v) {
 }
 
 Bytes encode_amf0(const std::vector<Value> &values) {
-  Bytes out;
-  Amf0Writer w(out);
-  for (const Value &v : values)
-    w.write(v);
-  return out;
+  return detail::encode_sequence<Amf0Writer>(values);
 }
 
 } // namespace rtmp::amf

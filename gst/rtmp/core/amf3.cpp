@@ -765,15 +765,7 @@ std::size_t Amf3Reader::position() const {
 }
 
 Result<std::vector<Value>> decode_amf3_sequence(ByteView data, DecodeLimits limits) {
-  Amf3Reader r(data, limits);
-  std::vector<Value> values;
-  while (!r.at_end()) {
-    auto v = r.read();
-    if (!v)
-      return v.error();
-    values.push_back(std::move(*v));
-  }
-  return values;
+  return detail::decode_sequence<Amf3Reader>(data, limits);
 }
 
 Amf3Writer::Amf3Writer(Bytes &out) : e_(std::make_unique<detail::Amf3Encoder>(out)) {}
@@ -783,11 +775,7 @@ void Amf3Writer::write(const Value &v) {
 }
 
 Bytes encode_amf3(const std::vector<Value> &values) {
-  Bytes out;
-  Amf3Writer w(out);
-  for (const Value &v : values)
-    w.write(v);
-  return out;
+  return detail::encode_sequence<Amf3Writer>(values);
 }
 
 } // namespace rtmp::amf

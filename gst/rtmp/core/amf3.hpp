@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/amf_value.hpp"
@@ -105,6 +106,29 @@ private:
   std::vector<Entry> entries_;
   int frozen_ = 0;
 };
+
+// decode_amf0_sequence / decode_amf3_sequence: every value of `data` with one Reader.
+template <class Reader>
+Result<std::vector<Value>> decode_sequence(ByteView data, DecodeLimits limits) {
+  Reader r(data, limits);
+  std::vector<Value> values;
+  while (!r.at_end()) {
+    auto v = r.read();
+    if (!v)
+      return v.error();
+    values.push_back(std::move(*v));
+  }
+  return values;
+}
+
+// encode_amf0 / encode_amf3: `values` one after the other with one Writer.
+template <class Writer> Bytes encode_sequence(const std::vector<Value> &values) {
+  Bytes out;
+  Writer w(out);
+  for (const Value &v : values)
+    w.write(v);
+  return out;
+}
 
 class Amf3Decoder;
 class Amf3Encoder;
