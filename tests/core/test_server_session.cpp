@@ -56,6 +56,19 @@ struct ServerFixture {
       return 0;
     return created_stream_id(cmds.back()).value_or(0);
   }
+  // A new stream on which the client asked to publish `name` (the decision is the test's).
+  std::uint32_t request_publish(const std::string &name) {
+    const std::uint32_t id = create_stream();
+    c.send(make_publish(0, name, PublishType::live), id);
+    flush();
+    return id;
+  }
+  // The same, accepted.
+  std::uint32_t publish(const std::string &name) {
+    const std::uint32_t id = request_publish(name);
+    EXPECT_FALSE(s.accept_publish(id));
+    return id;
+  }
   std::vector<Command> reply_commands() { return commands_in(replies); }
 };
 
@@ -268,9 +281,7 @@ TEST(ServerSession, PublishFlow) {
 TEST(ServerSession, RejectPublishBadName) {
   ServerFixture f;
   f.connect();
-  const std::uint32_t id = f.create_stream();
-  f.c.send(make_publish(0, "taken", PublishType::live), id);
-  f.flush();
+  const std::uint32_t id = f.request_publish("taken");
   ASSERT_FALSE(f.s.reject_publish(id, "NetStream.Publish.BadName", "taken is already used"));
   f.flush();
   auto cmds = f.reply_commands();
@@ -373,10 +384,7 @@ TEST(ServerSession, AcknowledgesWhenWindowReached) {
   f.c.send(make_window_ack_size(5000));
   f.flush();
   EXPECT_EQ(f.s.stats().ack_window_in, 5000u);
-  const std::uint32_t id = f.create_stream();
-  f.c.send(make_publish(0, "x", PublishType::live), id);
-  f.flush();
-  ASSERT_FALSE(f.s.accept_publish(id));
+  const std::uint32_t id = f.publish("x");
   f.flush();
   f.replies.clear();
   Message audio;
@@ -411,10 +419,7 @@ TEST(ServerSession, SetPeerBandwidthHardAnswersWindowAckSize) {
 TEST(ServerSession, SplitsAggregatesInOrder) {
   ServerFixture f;
   f.connect();
-  const std::uint32_t id = f.create_stream();
-  f.c.send(make_publish(0, "x", PublishType::live), id);
-  f.flush();
-  ASSERT_FALSE(f.s.accept_publish(id));
+  const std::uint32_t id = f.publish("x");
   std::vector<Message> parts(3);
   for (int i = 0; i < 3; ++i) {
     parts[i].type = i == 1 ? 8 : 9;
@@ -625,10 +630,7 @@ TEST(ServerSession, TruncatedAtEveryOffset) {
 TEST(ServerSession, PeerClosedWhilePublishingReportsUnpublished) {
   ServerFixture f;
   f.connect();
-  const std::uint32_t id = f.create_stream();
-  f.c.send(make_publish(0, "x", PublishType::live), id);
-  f.flush();
-  ASSERT_FALSE(f.s.accept_publish(id));
+  f.publish("x");
   f.s.peer_closed();
   drain(f.s, f.events);
   EXPECT_EQ(events_of<Unpublished>(f.events).size(), 1u);
