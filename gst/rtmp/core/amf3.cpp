@@ -231,6 +231,14 @@ private:
       return Errc::truncated;
     return {};
   }
+  // A U8 flag (vector fixed, dictionary weak keys): true when not zero.
+  std::error_code read_flag(bool &out) {
+    std::uint8_t b = 0;
+    if (!in_.read_u8(b))
+      return Errc::truncated;
+    out = b != 0;
+    return {};
+  }
   std::error_code check_depth(std::size_t depth) const {
     return depth + 1 > max_depth_ ? make_error_code(Errc::limit_exceeded) : std::error_code{};
   }
@@ -439,9 +447,7 @@ private:
     if (!budget_.take_nodes(count))
       return Errc::limit_exceeded;
     V v;
-    std::uint8_t fixed = 0;
-    in_.read_u8(fixed);
-    v.fixed = fixed != 0;
+    (void)read_flag(v.fixed); // the byte is there: checked with the items above
     v.items.reserve(count);
     for (std::size_t i = 0; i < count; ++i) {
       if constexpr (std::is_same_v<Item, double>) {
@@ -465,10 +471,8 @@ private:
     if (auto ec = check_count(count, 1))
       return ec;
     VectorObject v;
-    std::uint8_t fixed = 0;
-    if (!in_.read_u8(fixed))
-      return Errc::truncated;
-    v.fixed = fixed != 0;
+    if (auto ec = read_flag(v.fixed))
+      return ec;
     std::string_view type_name;
     if (auto ec = read_string_vr(type_name))
       return ec;
@@ -487,10 +491,8 @@ private:
     if (auto ec = check_count(count, 2))
       return ec;
     Dictionary d;
-    std::uint8_t weak = 0;
-    if (!in_.read_u8(weak))
-      return Errc::truncated;
-    d.weak_keys = weak != 0;
+    if (auto ec = read_flag(d.weak_keys))
+      return ec;
     d.entries.reserve(count);
     for (std::size_t i = 0; i < count; ++i) {
       std::pair<Value, Value> e;
