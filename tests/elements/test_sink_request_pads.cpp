@@ -2,8 +2,9 @@
 // pad, enhanced=never at caps negotiation, and what a server receives from them (the fake
 // server of fake_server.hpp records every message): onMetaData first, sequence headers, frames
 // interleaved by DTS with the composition time, E-RTMP FourCC headers and the connect command's
-// fourCcList for HEVC + Opus, sequence end and EOS, a DTS going backwards, a pad that never gets
-// data, caps without codec_data. The TrackInterleaver is also tested on its own.
+// fourCcList for HEVC + Opus, sequence end and EOS, FLAC's in-band header buffers left out, a DTS
+// going backwards, a pad that never gets data, caps without codec_data. The TrackInterleaver is
+// also tested on its own.
 #include <gst/base/gstbasesink.h>
 #include <gst/check/gstharness.h>
 #include <gst/gst.h>
@@ -591,6 +592,81 @@ TEST_F(SinkPads, HevcAndOpusUseFourCcHeadersAndAnnounceThem) {
   const ByteView head = audio[0].tracks[0].payload;
   ASSERT_GE(head.size(), 8u);
   EXPECT_EQ(std::memcmp(head.data(), "OpusHead", 8), 0);
+  EXPECT_EQ(audio[3].tracks[0].kind, AudioPacketKind::sequence_end);
+}
+
+// "fLaC" + the STREAMINFO block as flacparse pushes them in-band (FLAC format:
+// METADATA_BLOCK_HEADER type 0, length 34; block size 4096/4096, frame sizes 0/0, 44100 Hz, 2
+// channels, 16 bits, 0 samples, zero MD5), and a VORBIS_COMMENT block (type 4, last) with an empty
+// vendor string.
+const Bytes kFlacMarker = {'f', 'L', 'a', 'C'};
+const Bytes kFlacStreamInfo = [] {
+  Bytes b = {0x00, 0x00, 0x00, 0x22, 0x10, 0x00, 0x10, 0x00, 0, 0, 0,
+             0,    0,    0,    0x0A, 0xC4, 0x42, 0xF0, 0,    0, 0, 0};
+  b.resize(4 + 34, 0);
+  return b;
+}();
+const Bytes kFlacComment = {0x84, 0x00, 0x00, 0x08, 0, 0, 0, 0, 0, 0, 0, 0};
+
+// flacparse's caps: streamheader = the Ogg-FLAC mapping packet (0x7F "FLAC" 1.0, one more header
+// packet, "fLaC", STREAMINFO) and the comment block.
+GstCaps *flac_caps() {
+  GstCaps *c = gst_caps_from_string("audio/x-flac, framed=true, rate=44100, channels=2");
+  Bytes mapping = {0x7F, 'F', 'L', 'A', 'C', 0x01, 0x00, 0x00, 0x01};
+  mapping.insert(mapping.end(), kFlacMarker.begin(), kFlacMarker.end());
+  mapping.insert(mapping.end(), kFlacStreamInfo.begin(), kFlacStreamInfo.end());
+  GValue array = G_VALUE_INIT;
+  g_value_init(&array, GST_TYPE_ARRAY);
+  for (const Bytes *b : std::initializer_list<const Bytes *>{&mapping, &kFlacComment}) {
+    GValue v = G_VALUE_INIT;
+    g_value_init(&v, GST_TYPE_BUFFER);
+    GstBuffer *buf = bytes_buffer(*b);
+    GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_HEADER);
+    g_value_take_boxed(&v, buf);
+    gst_value_array_append_and_take_value(&array, &v);
+  }
+  gst_structure_take_value(gst_caps_get_structure(c, 0), "streamheader", &array);
+  return c;
+}
+
+TEST_F(SinkPads, FlacHeaderBuffersInBandAreNotSentAsFrames) {
+  FakeRtmpServer server;
+  Sink s(server.url());
+  GstPad *a = s.request("audio_%u");
+  s.play();
+  ASSERT_TRUE(Sink::start(a, flac_caps()));
+  // flacparse pushes its header buffers untimed, flagged HEADER, before the first frame.
+  for (const Bytes *h : {&kFlacMarker, &kFlacStreamInfo, &kFlacComment}) {
+    GstBuffer *b = bytes_buffer(*h);
+    GST_BUFFER_FLAG_SET(b, GST_BUFFER_FLAG_HEADER);
+    ASSERT_EQ(gst_pad_chain(a, b), GST_FLOW_OK);
+  }
+  const GstClockTime ms = GST_MSECOND;
+  ASSERT_EQ(Sink::push(a, frame_bytes(5, 30), 0, 0, true), GST_FLOW_OK);
+  ASSERT_EQ(Sink::push(a, frame_bytes(6, 30), 26 * ms, 26 * ms, true), GST_FLOW_OK);
+  ASSERT_TRUE(s.end({a}));
+  ASSERT_TRUE(server.wait_until([&] { return server.saw("DeleteStream"); }, 3000));
+
+  // Sequence start ("fLaC" + STREAMINFO), the two frames and nothing else, sequence end.
+  const auto media = media_only(server.published());
+  std::vector<AudioTagInfo> audio;
+  for (const Message &m : media) {
+    auto t = parse_audio_tag(m.payload);
+    ASSERT_TRUE(t) << "audio tag does not parse";
+    ASSERT_EQ(t->tracks.size(), 1u);
+    EXPECT_EQ(t->tracks[0].codec, AudioCodec::flac);
+    audio.push_back(*t);
+  }
+  ASSERT_EQ(audio.size(), 4u);
+  EXPECT_EQ(audio[0].tracks[0].kind, AudioPacketKind::sequence_start);
+  const ByteView start = audio[0].tracks[0].payload;
+  ASSERT_EQ(start.size(), kFlacMarker.size() + kFlacStreamInfo.size());
+  EXPECT_EQ(std::memcmp(start.data(), "fLaC", 4), 0);
+  for (std::size_t i = 1; i <= 2; ++i) {
+    EXPECT_EQ(audio[i].tracks[0].kind, AudioPacketKind::coded_frames);
+    EXPECT_EQ(Bytes(audio[i].tracks[0].payload.begin(), audio[i].tracks[0].payload.end()),
+              frame_bytes(static_cast<std::uint8_t>(4 + i), 30));
+  }
   EXPECT_EQ(audio[3].tracks[0].kind, AudioPacketKind::sequence_end);
 }
 

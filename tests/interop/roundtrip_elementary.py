@@ -13,6 +13,16 @@ for the streams
   av1_opus     av1enc ! av1parse + opusenc  (av01 + Opus)
   vp9_opus     vp9enc ! vp9parse + opusenc  (vp09 + Opus)
   multitrack   two H.264 video tracks (video_0, video_1 = E-RTMP multitrack) + AAC
+  vp8_flac     vp8enc (vp08) + flacenc ! flacparse (fLaC; its in-band header buffers are not
+               sent, STREAMINFO must arrive in the receiver's streamheader)
+  h264_ac3     H.264 + avenc_ac3 ! ac3parse (ac-3)
+  h264_eac3    H.264 + avenc_eac3 ! ac3parse (ec-3)
+  h264_mp3     H.264 + lamemp3enc ! mpegaudioparse at 44.1 kHz (legacy SoundFormat 2)
+  mp3_8k       MP3 at 8 kHz alone (legacy SoundFormat 14)
+  mp3_48k      MP3 at 48 kHz alone (Enhanced `.mp3`: the legacy flags have no 48 kHz)
+
+For the codecs that name one (rh.CODECS codecid) the receiver's rtmp-metadata message must carry
+the videocodecid / audiocodecid the sink announced: which header it chose.
 
 Per track: the receiver's pad has the expected caps (media type, stream-format, alignment,
 codec_data / streamheader), the same number of buffers as went into rtmpsink (a tee after the
@@ -53,6 +63,12 @@ STREAMS = {
     "vp9_opus": [T("vp9"), T("opus")],
     "h265_opus": [T("h265"), T("opus")],
     "multitrack": [T("h264", 0, "ball"), T("h264", 1, "smpte"), T("aac")],
+    "vp8_flac": [T("vp8"), T("flac")],
+    "h264_ac3": [T("h264"), T("ac3")],
+    "h264_eac3": [T("h264"), T("eac3")],
+    "h264_mp3": [T("h264"), T("mp3")],
+    "mp3_8k": [T("mp3_8k")],
+    "mp3_48k": [T("mp3_48k")],
 }
 
 # Streams node-media-server v4 does not relay intact, with the reason (checked by the test: a
@@ -75,8 +91,26 @@ def case(stream, server):
             sent, got = rh.via_nms(e, tracks, "elementary", what, publish)
         else:
             sent, got = rh.via_server(e, tracks, "elementary", what, publish)
-        print(f"ok: {what}: {rh.check_tracks(tracks, sent, got, what)}")
+        summary = rh.check_tracks(tracks, sent, got, what)
+        print(f"ok: {what}: {summary}{check_codec_ids(tracks, got, what)}")
     return run
+
+
+def check_codec_ids(tracks, got, what):
+    """The header the sink chose, as its onMetaData announces it (videocodecid / audiocodecid:
+    the legacy id or the FourCC as a number) and the receiver posts it (rtmp-metadata), for the
+    codecs that say which one they expect (MP3: 2, 14 or `.mp3` by rate)."""
+    messages = [x for x in got if x.startswith("msg s rtmp-metadata")]
+    said = []
+    for t in tracks:
+        want = rh.CODECS[t.codec].get("codecid")
+        if want is None:
+            continue
+        field = f"{t.kind}codecid=(double){want}"
+        assert any(field in m for m in messages), \
+            f"{what}: {t}: no {field} in the receiver's rtmp-metadata: {messages[-1:]}"
+        said.append(f"{t.kind}codecid {want}")
+    return f"; onMetaData {', '.join(said)}" if said else ""
 
 
 def nms_case(stream):
@@ -150,7 +184,7 @@ def late_join(e, tracks, what):
             rh.check_clean(sent, what, "sender")
             counts = {}
             for t in tracks:
-                all_sent = sh.probe_buffers(sent, f"out_sent_{t.label}")
+                all_sent = rh.sent_buffers(sent, t)
                 tail = rh.sent_from_first_received(all_sent, list(player.lines), t.label)
                 counts[t.label] = len(tail) or len(all_sent)
             try:

@@ -12,6 +12,7 @@ one constant offset, and the number of decoded frames.
 A track is named `v0`, `v1`, `a0`... (kind and RTMP track id).
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -72,7 +73,50 @@ CODECS = {
                  dec="opusdec"),
 }
 
-AUDIO_RATE = {"aac": (44100, 1024), "opus": (48000, 960)}
+# Enhanced RTMP v2 codecs without a legacy id (VP8, FLAC, AC-3, E-AC-3) and MP3 at the three rates
+# that select its three headers: 44.1 kHz legacy SoundFormat 2, 8 kHz legacy 14, 48 kHz `.mp3`
+# (the flags cannot say 48 kHz). `codecid`: the audiocodecid / videocodecid the sink's onMetaData
+# must announce (the legacy id, or the FourCC as a number), which the receiver posts in its
+# rtmp-metadata message.
+CODECS.update({
+    "vp8": dict(kind="video",
+                enc="vp8enc deadline=1 cpu-used=8 keyframe-max-dist=30 target-bitrate=200000",
+                caps="video/x-vp8", fields=[], elementary_fields=[],
+                dec="vp8dec", codecid=int.from_bytes(b"vp08", "big")),
+    # flacparse pushes "fLaC", STREAMINFO and VORBIS_COMMENT untimed, flagged HEADER, before the
+    # first frame (in_band_headers): the sink leaves them out, its sequence start carries
+    # STREAMINFO (compared by check_flac_streaminfo).
+    "flac": dict(kind="audio", in_band_headers=3,
+                 enc="flacenc blocksize=1152 ! flacparse",
+                 caps="audio/x-flac", fields=["framed=(boolean)true", "rate=(int)44100",
+                                              "channels=(int)2"],
+                 elementary_fields=["streamheader"],
+                 dec="flacdec", codecid=int.from_bytes(b"fLaC", "big")),
+    "ac3": dict(kind="audio",
+                enc="avenc_ac3 bitrate=96000 ! ac3parse",
+                caps="audio/x-ac3", fields=["framed=(boolean)true", "alignment=(string)frame"],
+                elementary_fields=[],
+                dec="ac3parse ! avdec_ac3", codecid=int.from_bytes(b"ac-3", "big")),
+    "eac3": dict(kind="audio",
+                 enc="avenc_eac3 bitrate=96000 ! ac3parse",
+                 caps="audio/x-eac3", fields=["framed=(boolean)true", "alignment=(string)frame"],
+                 elementary_fields=[],
+                 dec="ac3parse ! avdec_eac3", codecid=int.from_bytes(b"ec-3", "big")),
+})
+# (LAME resamples below 128 kbit/s stereo: 64 kbit/s at 44.1 kHz would come out at 24 kHz)
+for name, rate, kbps, codecid in (("mp3", 44100, 128, 2), ("mp3_8k", 8000, 32, 14),
+                                  ("mp3_48k", 48000, 128, int.from_bytes(b".mp3", "big"))):
+    CODECS[name] = dict(kind="audio",
+                        enc=f"lamemp3enc target=bitrate bitrate={kbps} cbr=true ! "
+                            "mpegaudioparse",
+                        caps="audio/mpeg", fields=["mpegversion=(int)1", "layer=(int)3",
+                                                   f"rate=(int){rate}", "channels=(int)2"],
+                        elementary_fields=[],
+                        dec="mpegaudioparse ! mpg123audiodec", codecid=codecid)
+
+AUDIO_RATE = {"aac": (44100, 1024), "opus": (48000, 960), "flac": (44100, 1152),
+              "ac3": (48000, 1536), "eac3": (48000, 1536), "mp3": (44100, 1152),
+              "mp3_8k": (8000, 576), "mp3_48k": (48000, 1152)}
 
 
 class Track:
@@ -140,6 +184,33 @@ def receiver_pipeline(tracks, source, mode):
     return tokens(" ".join(parts))
 
 
+def sent_buffers(sent_lines, t):
+    """What went into the sink's pad for track t and must arrive: the buffers the tee recorded,
+    without the in-band header buffers of a codec that has them (untimed, before the first
+    frame; the sink sends their content as the sequence start)."""
+    sent = sh.probe_buffers(sent_lines, f"out_sent_{t.label}")
+    headers = CODECS[t.codec].get("in_band_headers", 0)
+    if headers:
+        assert len(sent) > headers and all(b[0] is None for b in sent[:headers]) and \
+            sent[headers][0] is not None, \
+            f"{t}: expected {headers} untimed header buffers first: {sent[:headers + 1]}"
+    return sent[headers:]
+
+
+def check_flac_streaminfo(sent_lines, got_lines, t, what):
+    """The receiver's streamheader has the STREAMINFO body (34 bytes after "fLaC" and the block
+    header) of the sender's, byte for byte."""
+    def streaminfo(lines, sink):
+        caps = caps_of(lines, sink)
+        m = re.search(r"streamheader=\(buffer\)< ?([0-9a-f]+)", caps[0] if caps else "")
+        at = m.group(1).find("664c6143") if m else -1
+        return m.group(1)[at + 16:at + 16 + 68] if at >= 0 else None
+    sent, got = (streaminfo(sent_lines, f"out_sent_{t.label}"),
+                 streaminfo(got_lines, f"out_{t.label}"))
+    assert sent and len(sent) == 68 and sent == got, \
+        f"{what}: {t}: STREAMINFO {got} arrived, {sent} sent"
+
+
 def caps_of(lines, sink):
     return [x.split(" ", 2)[2] for x in lines if x.startswith(f"caps {sink} ")]
 
@@ -169,7 +240,7 @@ def check_tracks(tracks, sent_lines, got_lines, what, elementary=True, decode=Tr
     joined mid-stream, compare from the sent buffer it got first. Returns a summary."""
     summary = []
     for t in tracks:
-        sent = sh.probe_buffers(sent_lines, f"out_sent_{t.label}")
+        sent = sent_buffers(sent_lines, t)
         assert sent, f"{what}: {t}: the sender produced no buffer: {sent_lines[-10:]}"
         if late:
             sent = sent_from_first_received(sent, got_lines, t.label)
@@ -178,6 +249,8 @@ def check_tracks(tracks, sent_lines, got_lines, what, elementary=True, decode=Tr
         assert caps, f"{what}: {t}: no caps reached the receiver ({len(got)} buffers): " \
             f"{got_lines[-10:]}"
         check_caps(t, caps[0], what, elementary)
+        if t.codec == "flac" and elementary:
+            check_flac_streaminfo(sent_lines, got_lines, t, what)
         assert len(got) == len(sent), \
             f"{what}: {t}: {len(got)} buffers arrived, {len(sent)} sent"
         for i, (e, g) in enumerate(zip(sent, got)):
@@ -238,7 +311,7 @@ class Env:
 
 
 def sent_counts(tracks, sent_lines):
-    return {t.label: len(sh.probe_buffers(sent_lines, f"out_sent_{t.label}")) for t in tracks}
+    return {t.label: len(sent_buffers(sent_lines, t)) for t in tracks}
 
 
 def our_sender(e, tracks, send_mode, what, tags=None, sink_props=""):

@@ -29,6 +29,9 @@ struct RequestPad {
   std::optional<AudioSendFormat> afmt;
   Bytes sent_config; // the configuration of the last sequence start queued
   bool need_sequence_start = false;
+  // The caps carry a streamheader (flacparse, speexenc): the HEADER buffers pushed in-band repeat
+  // it, and the sequence start (or the caps alone, for Speex) already says it.
+  bool streamheader_in_caps = false;
   bool never_reported = false; // the enhanced=never refusal was posted
   bool flushing = false;
   GstSegment segment;
@@ -538,6 +541,12 @@ GstFlowReturn SinkRequestPads::chain(RequestPad &rp, GstBuffer *buffer) {
                       (nullptr));
     return GST_FLOW_NOT_NEGOTIATED;
   }
+  // Sent as coded frames, flacparse's "fLaC" / STREAMINFO / VORBIS_COMMENT buffers would reach
+  // the player's decoder as audio (FFmpeg's FLV muxer sends only the frames).
+  if (rp.streamheader_in_caps && GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_HEADER)) {
+    gst_buffer_unref(buffer);
+    return GST_FLOW_OK;
+  }
   const GstClockTime ts =
       GST_BUFFER_DTS_IS_VALID(buffer) ? GST_BUFFER_DTS(buffer) : GST_BUFFER_PTS(buffer);
   const std::int64_t dts = signed_running_time(rp.segment, ts).value_or(rp.last_dts);
@@ -608,6 +617,8 @@ bool SinkRequestPads::set_caps(RequestPad &rp, GstCaps *caps) {
     g_free(text);
     return false;
   }
+  rp.streamheader_in_caps =
+      gst_structure_has_field(gst_caps_get_structure(caps, 0), "streamheader");
   if (config != rp.sent_config || rp.sent_config.empty()) {
     rp.need_sequence_start = true;
     rp.sent_config = std::move(config);
