@@ -172,17 +172,19 @@ std::size_t FlvReader::pending_needed() {
 }
 
 void FlvReader::append_pending(ByteView bytes) {
-  // An FLV header stays whole in pending_; of a tag, pending_ takes the 11 header bytes only.
-  const bool flv_header = (pending_.empty() ? bytes[0] : pending_[0]) == kSignature[0];
-  std::size_t to_pending = bytes.size();
-  if (!flv_header)
-    to_pending =
-        std::min(to_pending, kFlvTagHeaderSize - std::min(kFlvTagHeaderSize, pending_.size()));
-  pending_.insert(pending_.end(), bytes.begin(),
-                  bytes.begin() + static_cast<std::ptrdiff_t>(to_pending));
-  bytes = bytes.subspan(to_pending);
-  if (bytes.empty())
-    return;
+  // Once a tag's header is complete (pending_need_ set), everything goes to its body: the common
+  // case, and the only one when input comes a byte at a time.
+  if (pending_need_ == 0 || pending_[0] == kSignature[0]) {
+    // An FLV header stays whole in pending_; of a tag, pending_ takes the 11 header bytes only.
+    const bool flv_header = (pending_.empty() ? bytes[0] : pending_[0]) == kSignature[0];
+    const std::size_t to_pending =
+        flv_header ? bytes.size() : std::min(bytes.size(), kFlvTagHeaderSize - pending_.size());
+    pending_.insert(pending_.end(), bytes.begin(),
+                    bytes.begin() + static_cast<std::ptrdiff_t>(to_pending));
+    bytes = bytes.subspan(to_pending);
+    if (bytes.empty())
+      return;
+  }
   // Only a tag whose header is complete gets here, and needed() has validated that header: its
   // total size is final and within FlvLimits::max_tag_size.
   if (pending_body_.empty())
@@ -257,16 +259,17 @@ std::error_code FlvReader::read(ByteView data, std::vector<FlvTag> &out) {
     return error_;
   // First complete a unit begun by an earlier call, copying only the bytes it still lacks.
   while (!pending_.empty()) {
-    const std::size_t need = pending_needed();
+    const std::size_t need = pending_need_ != 0 ? pending_need_ : pending_needed();
     if (error_)
       return error_;
-    if (buffered() >= need) {
+    const std::size_t have = buffered();
+    if (have >= need) {
       consume_pending(out);
       break;
     }
     if (data.empty())
       return {};
-    const std::size_t take = std::min(need - buffered(), data.size());
+    const std::size_t take = std::min(need - have, data.size());
     append_pending(data.first(take));
     data = data.subspan(take);
   }
