@@ -217,10 +217,16 @@ int main(int argc, char **argv) {
   g_unix_signal_add(SIGTERM, on_signal, &run);
   // Tell the parent when the pipeline is up (a player must be subscribed before the publisher
   // starts; the harness also checks nginx's stat page).
-  if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+  if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     run.error = "could not set the pipeline to PLAYING";
-  else
+  } else {
+    // Every element has started when set_state() returns (rtmpserversrc: listening with its
+    // stream key registered), whereas the port listens as soon as the first one has: a harness
+    // that starts N publishers waits for this file, not for the port.
+    if (const gchar *ready = g_getenv("BENCH_READY_FILE"))
+      g_file_set_contents(ready, "", 0, nullptr);
     g_main_loop_run(run.loop);
+  }
 
   // Counts of every sink that keeps GstBaseSink stats (fakesink does).
   std::string sinks;

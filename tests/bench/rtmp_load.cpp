@@ -5,10 +5,17 @@
 // to the server being measured.
 //
 //   rtmp_load HOST PORT APP STREAM_PREFIX N FILE.flv SECONDS
-//   -> {"connections":N,"publishing":N,"tags_sent":...,"bytes_sent":...,"behind":0,...}
+//   -> {"connections":N,"publishing":N,"tags_sent":...,"bytes_sent":...,"behind":0,...,
+//       "sent":[tags sent by STREAM_PREFIX0, ...]}
 //
 // "behind" counts connections whose unsent output ever exceeded kBehindBytes: the server did not
-// read fast enough to keep up with real time.
+// read fast enough to keep up with real time. "max_connect_ms" is the longest TCP connect: the
+// kernel answers a SYN at once while the server's accept queue has room, so 1000 ms or more means
+// a SYN was dropped and retransmitted (the listen backlog overflowed).
+//
+// The connects are non-blocking and all go out at once: a blocking connect() that waits for a
+// SYN retransmission would leave the connections already accepted unserviced, until the server
+// closes them for not completing the RTMP handshake (what made N = 200 fail, docs/performance.md).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -17,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -46,6 +54,8 @@ Millis now_ms(Clock::time_point t0) {
 
 struct Conn {
   int fd = -1;
+  bool connecting = true;
+  Millis connect_started{0};
   std::unique_ptr<ClientSession> session;
   std::uint32_t stream_id = 0;
   bool publishing = false;
@@ -60,21 +70,22 @@ struct Conn {
   std::uint64_t bytes_sent = 0;
 };
 
+// Starts a non-blocking connect; the socket becomes writable when it is done.
 int connect_to(const std::string &host, int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0)
     return -1;
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<std::uint16_t>(port));
   inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
-  if (connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) {
+  if (connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0 && errno != EINPROGRESS) {
     close(fd);
     return -1;
   }
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   return fd;
 }
 
@@ -134,6 +145,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < count; ++i) {
     Conn &c = conns[static_cast<std::size_t>(i)];
     c.fd = connect_to(host, port);
+    c.connect_started = now_ms(t0);
     if (c.fd < 0) {
       c.failed = true;
       continue;
@@ -142,9 +154,9 @@ int main(int argc, char **argv) {
     cfg.app = app;
     cfg.tc_url = "rtmp://" + host + ":" + std::to_string(port) + "/" + app;
     c.session = std::make_unique<ClientSession>(cfg);
-    c.session->start(now_ms(t0));
-    flush(c);
   }
+  Millis max_connect{0};
+  int rejected = 0;
 
   const Millis end = Millis(static_cast<long long>(seconds * 1000));
   std::vector<pollfd> pfds(conns.size());
@@ -167,7 +179,8 @@ int main(int argc, char **argv) {
       break;
     for (std::size_t i = 0; i < conns.size(); ++i) {
       pfds[i].fd = conns[i].failed ? -1 : conns[i].fd;
-      pfds[i].events = POLLIN | (conns[i].out.empty() ? 0 : POLLOUT);
+      pfds[i].events =
+          conns[i].connecting ? POLLOUT : POLLIN | (conns[i].out.empty() ? 0 : POLLOUT);
       pfds[i].revents = 0;
     }
     poll(pfds.data(), pfds.size(), 5);
@@ -176,6 +189,21 @@ int main(int argc, char **argv) {
       Conn &c = conns[i];
       if (c.failed)
         continue;
+      if (c.connecting) {
+        if (!pfds[i].revents)
+          continue;
+        int error = 0;
+        socklen_t len = sizeof error;
+        if (getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0 || error != 0) {
+          c.failed = true;
+          continue;
+        }
+        c.connecting = false;
+        max_connect = std::max(max_connect, t - c.connect_started);
+        c.session->start(t);
+        flush(c);
+        continue;
+      }
       if (pfds[i].revents & POLLIN) {
         const ssize_t n = recv(c.fd, buf.data(), buf.size(), 0);
         if (n <= 0) {
@@ -192,7 +220,12 @@ int main(int argc, char **argv) {
           c.session->publish(c.stream_id, prefix + std::to_string(i), "live", t);
         } else if (std::holds_alternative<PublishStarted>(*e)) {
           c.publishing = true;
-        } else if (auto *err = std::get_if<Error>(&*e); err && err->fatal) {
+        } else if (auto *err = std::get_if<Error>(&*e); err && (err->fatal || !c.publishing)) {
+          // A refused publish (NetStream.Publish.BadName: no element has that stream key) is
+          // not fatal to the session, but this connection would wait for ever.
+          if (!err->fatal && rejected++ < 3)
+            std::fprintf(stderr, "rtmp_load: %s%d: %s\n", prefix.c_str(), static_cast<int>(i),
+                         err->description.c_str());
           c.failed = true;
         } else if (std::holds_alternative<Closed>(*e)) {
           c.failed = true;
@@ -220,7 +253,11 @@ int main(int argc, char **argv) {
 
   std::uint64_t tags_sent = 0, bytes_sent = 0;
   int publishing = 0, behind = 0, failed = 0;
+  std::string per_stream; // tags sent by each connection, in stream key order
   for (auto &c : conns) {
+    if (!per_stream.empty())
+      per_stream += ',';
+    per_stream += std::to_string(c.tags_sent);
     tags_sent += c.tags_sent;
     bytes_sent += c.bytes_sent;
     publishing += c.publishing ? 1 : 0;
@@ -230,8 +267,10 @@ int main(int argc, char **argv) {
       close(c.fd);
   }
   std::printf("{\"connections\":%d,\"publishing\":%d,\"failed\":%d,\"behind\":%d,"
-              "\"tags_sent\":%llu,\"bytes_sent\":%llu}\n",
+              "\"tags_sent\":%llu,\"bytes_sent\":%llu,\"max_connect_ms\":%lld,\"rejected\":%d,"
+              "\"sent\":[%s]}\n",
               count, publishing, failed, behind, static_cast<unsigned long long>(tags_sent),
-              static_cast<unsigned long long>(bytes_sent));
+              static_cast<unsigned long long>(bytes_sent),
+              static_cast<long long>(max_connect.count()), rejected, per_stream.c_str());
   return failed ? 1 : 0;
 }

@@ -8,7 +8,7 @@ window, whether the load fell behind real time (a connection whose unsent output
 ~2 s of media, i.e. the server did not read fast enough), and whether every tag arrived (ours:
 tags counted per sink; nginx: bytes_in against the bytes the generator sent).
 
-Usage: scale.py --build BUILD_DIR [--quick] [--json OUT]
+Usage: scale.py --build BUILD_DIR [--quick] [--n N ...] [--json OUT]
 """
 import argparse
 import json
@@ -60,15 +60,24 @@ def ours(build, env, n, flv, seconds):
     port = S.free_port()
     runner = os.path.join(build, "tests", "bench", "bench_pipeline")
     # The listener shared by the elements refuses connections beyond max-connections (64 by
-    # default): raise it to N.
+    # default): raise it to N. async=false: N independent live branches in one pipeline, and a
+    # sink that waits for preroll would hold every other branch in PAUSED until its own
+    # publisher came (GStreamer's state rules; docs/rtmpserversrc.md).
     launch = " ".join(f"rtmpserversrc location=rtmp://127.0.0.1:{port}/live/s{i} "
                       f"max-connections={n + 16} "
-                      f"! fakesink name=sink{i} sync=false" for i in range(n))
-    srv = subprocess.Popen([runner, launch], env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
+                      f"! fakesink name=sink{i} sync=false async=false" for i in range(n))
+    ready = os.path.join(tempfile.gettempdir(), f"gst-rtmp-scale-ready-{os.getpid()}-{port}")
+    srv = subprocess.Popen([runner, launch], env=dict(env, BENCH_READY_FILE=ready),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        if not S.wait_listening(port, 30):
-            raise RuntimeError("rtmpserversrc did not listen")
+        # Not the port: it listens as soon as the first element started, and a publisher of a
+        # stream key whose element has not registered yet is refused.
+        deadline = time.monotonic() + 60
+        while not os.path.exists(ready) and srv.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not os.path.exists(ready):
+            raise RuntimeError("the rtmpserversrc pipeline did not start")
+        os.unlink(ready)
         before, t0 = S.proc_cpu(srv.pid), time.monotonic()
         load = run_load(build, port, n, flv, seconds)
         cpu, wall = S.proc_cpu(srv.pid) - before, time.monotonic() - t0
@@ -106,6 +115,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--n", type=int, nargs="+", help="these N only (e.g. --n 200)")
     ap.add_argument("--json")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
@@ -118,7 +128,7 @@ def main():
         print(f"Scale: N publishers at ~600 kbit/s for {seconds} s; server CPU % of one core")
         print(f"  {'N':>4}  {'ours %':>7} {'/stream':>8} {'state':>10}   "
               f"{'nginx %':>7} {'/stream':>8} {'state':>10}")
-        for n in QUICK_N if args.quick else FULL_N:
+        for n in args.n or (QUICK_N if args.quick else FULL_N):
             a = ours(build, envs.ours, n, flv, seconds)
             b = nginx(workdir, build, n, flv, seconds)
 

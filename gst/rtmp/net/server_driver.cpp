@@ -242,6 +242,7 @@ bool Listener::start(const ListenerConfig &cfg, GError **error) {
     if (g_inet_address_get_family(a) == G_SOCKET_FAMILY_IPV6)
       g_socket_set_option(s, IPPROTO_IPV6, IPV6_V6ONLY, cfg.host == "::" ? 1 : 0, nullptr);
     g_socket_set_blocking(s, FALSE);
+    g_socket_set_listen_backlog(s, kListenBacklog);
     GSocketAddress *sa = g_inet_socket_address_new(a, port);
     const bool ok = g_socket_bind(s, sa, TRUE, &last_error) && g_socket_listen(s, &last_error);
     g_object_unref(sa);
@@ -407,18 +408,23 @@ void Listener::count_drop(const char *reason) {
 // ---- Accepting ----------------------------------------------------------------------------
 
 gboolean Listener::on_incoming(GSocket *socket, GIOCondition, gpointer data) {
-  static_cast<Listener *>(data)->accept_one(socket);
+  auto *self = static_cast<Listener *>(data);
+  // Empty the accept queue (up to a bound) rather than taking one connection per main loop
+  // iteration: between two iterations every readable connection is serviced, and a burst of
+  // connections would otherwise wait in (and overflow) the kernel's backlog.
+  for (int i = 0; i < kMaxAcceptsPerWakeup && self->accept_one(socket); ++i) {
+  }
   return G_SOURCE_CONTINUE;
 }
 
-void Listener::accept_one(GSocket *listening) {
+bool Listener::accept_one(GSocket *listening) {
   GError *err = nullptr;
   GSocket *s = g_socket_accept(listening, nullptr, &err);
   if (!s) {
     if (!g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
       log(1, std::string("accept failed: ") + err->message);
     g_error_free(err);
-    return;
+    return false;
   }
   g_mutex_lock(&stats_lock_);
   ++stats_.accepted;
@@ -450,7 +456,7 @@ void Listener::accept_one(GSocket *listening) {
     count_drop("max-connections");
     g_socket_close(s, nullptr);
     g_object_unref(s);
-    return;
+    return true;
   }
   g_socket_set_blocking(s, FALSE);
   // Small command answers must not wait for Nagle (the client waits for each).
@@ -481,17 +487,18 @@ void Listener::accept_one(GSocket *listening) {
       log(1, std::string("TLS setup failed: ") + err->message);
       g_error_free(err);
       drop(c, "tls-error");
-      return;
+      return true;
     }
     c->stream = tls;
     c->cancellable = g_cancellable_new();
     g_tls_connection_handshake_async(G_TLS_CONNECTION(tls), G_PRIORITY_DEFAULT, c->cancellable,
                                      ConnCallbacks::tls_done, c);
     update_sources(c); // the timer
-    return;
+    return true;
   }
   c->stream = G_IO_STREAM(g_object_ref(c->tcp));
   start_session(c);
+  return true;
 }
 
 void Listener::start_session(Conn *c) {

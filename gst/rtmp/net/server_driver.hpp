@@ -47,6 +47,15 @@ inline constexpr std::size_t kMaxPendingOutput = 1u << 20;
 inline constexpr Millis kCloseLinger{1000};
 // Reads per readiness callback before yielding to the other connections (fairness).
 inline constexpr int kMaxReadsPerWakeup = 8;
+// Completed TCP handshakes the kernel may queue for us before it drops new SYNs (listen(2)
+// backlog; the kernel caps it at net.core.somaxconn). GSocket's default of 10 overflowed as
+// soon as more than ten publishers connected in the same moment (a relay restarting, encoders
+// reconnecting after a network cut): each dropped SYN costs its client a 1 s, then 3 s, 7 s...
+// retransmission (docs/performance.md, Scale).
+inline constexpr int kListenBacklog = 1024;
+// Connections accepted per readiness callback of the listening socket before the accepted
+// ones get their turn (a SYN flood must not starve the connections that publish).
+inline constexpr int kMaxAcceptsPerWakeup = 64;
 
 struct ListenerConfig {
   std::string host;                       // bind address; "" = all interfaces (IPv4 and IPv6)
@@ -154,7 +163,7 @@ private:
   static gpointer thread_main(gpointer data);
   static gboolean on_incoming(GSocket *socket, GIOCondition cond, gpointer data);
 
-  void accept_one(GSocket *socket);
+  bool accept_one(GSocket *socket); // false when nothing was waiting
   void start_session(Conn *c);
   void on_readable(Conn *c);
   void on_writable(Conn *c);
