@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -45,6 +46,45 @@ def wait_listening(port, timeout=10.0):
             time.sleep(0.05)
     return False
 
+
+
+class LoopbackListener(threading.Thread):
+    """A hand-made peer's listening side: accepts on a free loopback port (`self.port`) in a
+    thread of its own and runs `self.serve(conn, index)` for each connection in another thread
+    (`index` counts the accepted connections from 0). Every socket in `self.conns` (accepted ones,
+    and whatever `serve` adds) is closed by `close()`. Subclasses set their fields, then call
+    `self.start()`."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.accepted = 0
+
+    def run(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            index, self.accepted = self.accepted, self.accepted + 1
+            threading.Thread(target=self.serve, args=(conn, index), daemon=True).start()
+
+    def serve(self, conn, index):
+        raise NotImplementedError
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            try:
+                c.close()
+            except OSError:
+                pass
 
 class Nginx:
     """nginx-rtmp with one `live` application (optionally recording) and extra directives."""

@@ -24,36 +24,16 @@ import client_harness as h  # noqa: E402
 NULL_LIMIT_MS = 1000
 
 
-class Peer(threading.Thread):
+class Peer(h.LoopbackListener):
     """Accepts connections on a free port and runs `behaviour(conn)` for each."""
 
     def __init__(self, behaviour):
-        super().__init__(daemon=True)
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
+        super().__init__()
         self.behaviour = behaviour
-        self.conns = []
         self.start()
 
-    def run(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-            threading.Thread(target=self.behaviour, args=(conn,), daemon=True).start()
-
-    def close(self):
-        self.sock.close()
-        for c in self.conns:
-            try:
-                c.close()
-            except OSError:
-                pass
+    def serve(self, conn, index):
+        self.behaviour(conn)
 
 
 def silent(conn):

@@ -18,9 +18,9 @@ import client_harness as h  # noqa: E402
 from client_hostile import probe  # noqa: E402
 
 
-class TlsProxy(threading.Thread):
+class TlsProxy(h.LoopbackListener):
     def __init__(self, wd, upstream_port):
-        super().__init__(daemon=True)
+        super().__init__()
         self.cert = os.path.join(wd, "cert.pem")
         self.key = os.path.join(wd, "key.pem")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
@@ -29,23 +29,11 @@ class TlsProxy(threading.Thread):
                        capture_output=True, timeout=60)
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(self.cert, self.key)
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
         self.upstream_port = upstream_port
         self.handshakes = 0
         self.start()
 
-    def run(self):
-        while True:
-            try:
-                raw, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(raw,), daemon=True).start()
-
-    def serve(self, raw):
+    def serve(self, raw, index):
         try:
             tls = self.ctx.wrap_socket(raw, server_side=True)
         except (ssl.SSLError, OSError):
@@ -70,9 +58,6 @@ class TlsProxy(threading.Thread):
                     pass
         threading.Thread(target=pump, args=(up, tls), daemon=True).start()
         pump(tls, up)
-
-    def close(self):
-        self.sock.close()
 
 
 def main():

@@ -344,32 +344,18 @@ def reconnect_keeps_request_pads_working(wd, env, probe):
           f"{len(tags)} tags after it starting with onMetaData, sequence headers, a keyframe")
 
 
-class HostileProxy(threading.Thread):
+class HostileProxy(h.LoopbackListener):
     """In front of `upstream_port`: the first connection is forwarded for `drop_after` s, then
     closed (the publisher reconnects); later ones get `behaviour`: "stops-reading" forwards until
     the publisher sent `stall_after` bytes and then reads nothing more, "silent" never reads nor
     answers."""
 
     def __init__(self, upstream_port, behaviour, drop_after=1.5, stall_after=512 * 1024):
-        super().__init__(daemon=True)
+        super().__init__()
         self.upstream_port, self.behaviour = upstream_port, behaviour
         self.drop_after, self.stall_after = drop_after, stall_after
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.conns, self.dropped, self.stalled = [], threading.Event(), threading.Event()
+        self.dropped, self.stalled = threading.Event(), threading.Event()
         self.start()
-
-    def run(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-            threading.Thread(target=self.serve, args=(conn, len(self.conns) - 1),
-                             daemon=True).start()
 
     @staticmethod
     def pipe(src, dst, limit=None, on_limit=None):
@@ -403,14 +389,6 @@ class HostileProxy(threading.Thread):
             self.dropped.set()
         else:  # stops reading: the publisher's socket buffer fills, its send blocks
             self.pipe(conn, up, self.stall_after, self.stalled.set)
-
-    def close(self):
-        self.sock.close()
-        for c in self.conns:
-            try:
-                c.close()
-            except OSError:
-                pass
 
 
 def reconnect_into_hostile_server(wd, env, probe, behaviour):
