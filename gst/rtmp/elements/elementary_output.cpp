@@ -54,17 +54,6 @@ gboolean track_pad_query(GstPad *pad, GstObject *parent, GstQuery *query) {
   return gst_pad_query_default(pad, parent, query);
 }
 
-// The running time now on the element's clock, or GST_CLOCK_TIME_NONE without a clock.
-GstClockTime running_time_now(GstElement *element) {
-  GstClock *clock = gst_element_get_clock(element);
-  if (!clock)
-    return GST_CLOCK_TIME_NONE;
-  const GstClockTime now = gst_clock_get_time(clock);
-  gst_object_unref(clock);
-  const GstClockTime base = gst_element_get_base_time(element);
-  return now >= base ? now - base : 0;
-}
-
 } // namespace
 
 GType output_mode_get_type() {
@@ -277,7 +266,8 @@ void ElementaryOutput::send_tags(Track &t, bool video) {
 GstFlowReturn ElementaryOutput::push_buffer(Track &t, GstBuffer *buf) {
   if (GST_IS_BASE_SRC(element_) && gst_base_src_get_do_timestamp(GST_BASE_SRC(element_))) {
     // do-timestamp: DTS is the arrival's running time; PTS keeps its distance to DTS.
-    if (const GstClockTime now = running_time_now(element_); GST_CLOCK_TIME_IS_VALID(now)) {
+    if (const GstClockTime now = gst_element_get_current_running_time(element_);
+        GST_CLOCK_TIME_IS_VALID(now)) {
       const GstClockTimeDiff offset = GST_CLOCK_DIFF(GST_BUFFER_DTS(buf), GST_BUFFER_PTS(buf));
       GST_BUFFER_DTS(buf) = now;
       GST_BUFFER_PTS(buf) = static_cast<GstClockTime>(
