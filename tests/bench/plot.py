@@ -24,18 +24,24 @@ def quote(s):
 
 
 def plot_system(system, out):
+    """One bar per row: the median CPU per GB over the runs, with a min-max bar when the
+    system benchmarks were repeated (older results without min/max: one run, no bar)."""
     rows = [r for r in system["rows"] if r["cpu_s_per_gb"] is not None]
+    repeat = system.get("repeat", 1)
     data = out + ".dat"
     with open(data, "w") as f:
         for i, r in enumerate(rows):
             label = f"{r['section']}: {r['name']}" + ("" if r["complete"] else " (INCOMPLETE)")
             ours = 1 if r["name"].startswith("ours") else 0
-            f.write(f"{i} {r['cpu_s_per_gb']:.4f} {ours} {quote(label)}\n")
+            lo = r.get("cpu_s_per_gb_min", r["cpu_s_per_gb"])
+            hi = r.get("cpu_s_per_gb_max", r["cpu_s_per_gb"])
+            f.write(f"{i} {r['cpu_s_per_gb']:.4f} {ours} {lo:.4f} {hi:.4f} {quote(label)}\n")
     mb = system["bytes"] / 1e6
+    runs = "one run" if repeat == 1 else f"median of {repeat} runs, bars min-max"
     gnuplot(f"""
 set terminal pngcairo size 1000,{140 + 28 * len(rows)} font ",10"
 set output {quote(out)}
-set title "CPU seconds (user+sys) per GB of FLV, one run, {mb:.0f} MB H.264/AAC input (lower is better)"
+set title "CPU s (user+sys) per GB of FLV, {runs}, {mb:.0f} MB H.264/AAC (lower is better)"
 set style fill solid 0.8 border -1
 unset key
 set grid x
@@ -44,9 +50,10 @@ set yrange [-0.7:{len(rows) - 0.3}] reverse
 set ytics nomirror
 set xlabel "CPU s / GB"
 set offsets 0, graph 0.08, 0, 0
-plot {quote(data)} using (0.5*$2):1:(0.5*$2):(0.38):($3 > 0 ? 0x2a9d3f : 0x8a8a8a):ytic(4) \
+plot {quote(data)} using (0.5*$2):1:(0.5*$2):(0.38):($3 > 0 ? 0x2a9d3f : 0x8a8a8a):ytic(6) \
        with boxxyerror lc rgb variable, \
-     '' using 2:1:(sprintf(" %.2f", $2)) with labels left
+     '' using 2:1:4:5 with xerrorbars pt -1 lc rgb "black" lw 1.2, \
+     '' using 5:1:(sprintf(" %.2f", $2)) with labels left
 """)
     os.remove(data)
 
@@ -77,13 +84,16 @@ plot {quote(data)} using (0.5*$2):1:(0.5*$2):(0.38):ytic(3) with boxxyerror lc r
 
 
 def plot_scale(scale, out):
+    """Server CPU against N and, when the results have them, context switches per message."""
     data = out + ".dat"
+    have_cs = all(r[k].get("ctxt_per_message") is not None for r in scale["results"]
+                  for k in ("ours", "nginx"))
     with open(data, "w") as f:
         for r in scale["results"]:
-            f.write(f"{r['n']} {r['ours']['cpu_pct']:.3f} {r['nginx']['cpu_pct']:.3f}\n")
-    gnuplot(f"""
-set terminal pngcairo size 800,500 font ",10"
-set output {quote(out)}
+            cs = (f" {r['ours']['ctxt_per_message']:.4f} {r['nginx']['ctxt_per_message']:.4f}"
+                  if have_cs else "")
+            f.write(f"{r['n']} {r['ours']['cpu_pct']:.3f} {r['nginx']['cpu_pct']:.3f}{cs}\n")
+    cpu = f"""
 set title "Server CPU for N publishers at 600 kbit/s (percent of one core, lower is better)"
 set xlabel "N publishers"
 set ylabel "server CPU %"
@@ -92,6 +102,28 @@ set grid
 plot {quote(data)} using 1:2 with linespoints lw 2 pt 7 lc rgb 0x2a9d3f \
        title "ours: N rtmpserversrc, one process, one port", \
      '' using 1:3 with linespoints lw 2 pt 5 lc rgb 0x8a8a8a title "nginx-rtmp worker"
+"""
+    cs = f"""
+set title "Server context switches per message (all threads, lower is better)"
+set ylabel "context switches / message"
+set yrange [0:*]
+plot {quote(data)} using 1:4 with linespoints lw 2 pt 7 lc rgb 0x2a9d3f title "ours", \
+     '' using 1:5 with linespoints lw 2 pt 5 lc rgb 0x8a8a8a title "nginx-rtmp worker"
+"""
+    if have_cs:
+        gnuplot(f"""
+set terminal pngcairo size 1400,500 font ",10"
+set output {quote(out)}
+set multiplot layout 1,2
+{cpu}
+{cs}
+unset multiplot
+""")
+    else:
+        gnuplot(f"""
+set terminal pngcairo size 800,500 font ",10"
+set output {quote(out)}
+{cpu}
 """)
     os.remove(data)
 

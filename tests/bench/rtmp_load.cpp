@@ -4,9 +4,14 @@
 // ClientSession, with plain non-blocking sockets and poll(), so that the load costs little next
 // to the server being measured.
 //
-//   rtmp_load HOST PORT APP STREAM_PREFIX N FILE.flv SECONDS
+//   rtmp_load HOST PORT APP STREAM_PREFIX N FILE.flv SECONDS [--hold]
 //   -> {"connections":N,"publishing":N,"tags_sent":...,"bytes_sent":...,"behind":0,...,
 //       "sent":[tags sent by STREAM_PREFIX0, ...]}
+//
+// --hold: print the result line when the publishing window ends, then keep the connections open
+// until stdin is closed, so that the caller can sample the server's CPU at the end of the window
+// before the disconnections (EOS, teardown; a server that exits ends its threads, and per-thread
+// figures like /proc/PID/task/*/schedstat are lost with them) are charged to it.
 //
 // "behind" counts connections whose unsent output ever exceeded kBehindBytes: the server did not
 // read fast enough to keep up with real time. "max_connect_ms" is the longest TCP connect: the
@@ -119,8 +124,10 @@ void flush(Conn &c) {
 } // namespace
 
 int main(int argc, char **argv) {
-  if (argc != 8) {
-    std::fprintf(stderr, "usage: rtmp_load HOST PORT APP STREAM_PREFIX N FILE.flv SECONDS\n");
+  const bool hold = argc == 9 && std::string(argv[8]) == "--hold";
+  if (argc != 8 && !hold) {
+    std::fprintf(stderr,
+                 "usage: rtmp_load HOST PORT APP STREAM_PREFIX N FILE.flv SECONDS [--hold]\n");
     return 2;
   }
   const std::string host = argv[1];
@@ -263,8 +270,6 @@ int main(int argc, char **argv) {
     publishing += c.publishing ? 1 : 0;
     behind += c.behind ? 1 : 0;
     failed += c.failed ? 1 : 0;
-    if (c.fd >= 0)
-      close(c.fd);
   }
   std::printf("{\"connections\":%d,\"publishing\":%d,\"failed\":%d,\"behind\":%d,"
               "\"tags_sent\":%llu,\"bytes_sent\":%llu,\"max_connect_ms\":%lld,\"rejected\":%d,"
@@ -272,5 +277,14 @@ int main(int argc, char **argv) {
               count, publishing, failed, behind, static_cast<unsigned long long>(tags_sent),
               static_cast<unsigned long long>(bytes_sent),
               static_cast<long long>(max_connect.count()), rejected, per_stream.c_str());
+  std::fflush(stdout);
+  if (hold) {
+    char line[256];
+    while (std::fgets(line, sizeof line, stdin) != nullptr) {
+    }
+  }
+  for (auto &c : conns)
+    if (c.fd >= 0)
+      close(c.fd);
   return failed ? 1 : 0;
 }

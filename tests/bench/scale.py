@@ -4,9 +4,13 @@
 
 The load comes from tests/bench/rtmp_load (our core, one thread, poll()), the same for both
 servers. Reported per N: server CPU% (of one core) in total and per stream over the publishing
-window, whether the load fell behind real time (a connection whose unsent output grew beyond
-~2 s of media, i.e. the server did not read fast enough), and whether every tag arrived (ours:
-tags counted per sink; nginx: bytes_in against the bytes the generator sent).
+window (ns on CPU from /proc/PID/task/*/schedstat; clock ticks, marked *, without schedstat),
+the server's context switches (voluntary + nonvoluntary, summed over its threads'
+/proc/PID/task/*/status) per message received (ours: tags counted at the sinks; nginx: tags
+the generator sent, all of which arrived), whether the load fell behind real time (a connection
+whose unsent output grew beyond ~2 s of media, i.e. the server did not read fast enough), and
+whether every tag arrived (ours: tags counted per sink; nginx: bytes_in against the bytes the
+generator sent). The window closes before the publishers disconnect (rtmp_load --hold).
 
 Usage: scale.py --build BUILD_DIR [--quick] [--n N ...] [--json OUT]
 """
@@ -17,6 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -45,15 +50,47 @@ def make_600k_input():
     return path
 
 
-def run_load(build, port, n, flv, seconds):
+def run_load(build, port, n, flv, seconds, pid):
+    """Runs the N publishers for `seconds` against the server process `pid` and returns
+    (the generator's result, the server's figures over the window: S.ProcSample.delta, wall
+    seconds). The window is closed while the connections are still open (rtmp_load --hold), so
+    that the disconnections and what follows (EOS, teardown) are not charged to it."""
     exe = os.path.join(build, "tests", "bench", "rtmp_load")
-    out = subprocess.run([exe, "127.0.0.1", str(port), "live", "s", str(n), flv, str(seconds)],
-                         capture_output=True, text=True, timeout=seconds + 120).stdout
+    load = subprocess.Popen([exe, "127.0.0.1", str(port), "live", "s", str(n), flv, str(seconds),
+                             "--hold"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    before, t0 = S.ProcSample(pid), time.monotonic()
+    timer = threading.Timer(seconds + 120, load.kill)
+    timer.start()
+    line = load.stdout.readline()
+    wall = time.monotonic() - t0
+    time.sleep(0.1)  # the tags still in the sockets are the window's work too
+    d = S.ProcSample.delta(before, S.ProcSample(pid))
+    timer.cancel()
+    load.communicate()  # closes its stdin: the generator closes the connections and exits
     try:
-        return json.loads(out.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        return {"connections": n, "publishing": 0, "failed": n, "behind": n, "tags_sent": 0,
-                "bytes_sent": 0}
+        result = json.loads(line)
+    except ValueError:
+        result = {"connections": n, "publishing": 0, "failed": n, "behind": n, "tags_sent": 0,
+                  "bytes_sent": 0}
+    return result, d, wall
+
+
+def window(d, wall, messages):
+    """Server figures of the publishing window from two S.ProcSample: CPU % of one core (from
+    schedstat, or clock ticks when schedstat is unavailable: `cpu_source`) and context switches
+    (voluntary + nonvoluntary, all threads) per message received."""
+    return {"cpu_pct": 100.0 * d["cpu_s"] / wall,
+            "cpu_ticks_pct": 100.0 * d["cpu_ticks_s"] / wall
+            if d["cpu_ticks_s"] is not None else None,
+            "cpu_source": d["cpu_source"], "cpu_s": d["cpu_s"], "cpu_ticks_s": d["cpu_ticks_s"],
+            "wall_s": wall, "ctxt_switches": d["ctxt_switches"], "messages": messages,
+            "ctxt_per_message": d["ctxt_switches"] / messages if messages else None,
+            "ctxt_per_message_by_thread": {k: v / messages for k, v in
+                                           d["ctxt_switches_by_thread"].items()}
+            if messages else {},
+            "threads": d["threads"], "threads_ended": d["threads_ended"],
+            "threads_ended_names": d["threads_ended_names"]}
 
 
 def ours(build, env, n, flv, seconds):
@@ -78,9 +115,7 @@ def ours(build, env, n, flv, seconds):
         if not os.path.exists(ready):
             raise RuntimeError("the rtmpserversrc pipeline did not start")
         os.unlink(ready)
-        before, t0 = S.proc_cpu(srv.pid), time.monotonic()
-        load = run_load(build, port, n, flv, seconds)
-        cpu, wall = S.proc_cpu(srv.pid) - before, time.monotonic() - t0
+        load, d, wall = run_load(build, port, n, flv, seconds, srv.pid)
         srv.send_signal(signal.SIGINT)
         out, _ = srv.communicate(timeout=60)
     finally:
@@ -94,21 +129,21 @@ def ours(build, env, n, flv, seconds):
             break
     received = sum(s.get("flv_tags", 0) for s in counts["sinks"].values()) if counts else 0
     complete = received >= load["tags_sent"] - n  # the last tag of each may be in flight
-    return {"cpu_pct": 100.0 * cpu / wall, "load": load, "received": received,
-            "complete": complete}
+    return window(d, wall, received) | {"load": load, "received": received,
+                                        "complete": complete}
 
 
 def nginx(workdir, build, n, flv, seconds):
     ng = S.Nginx(workdir, f"scale{n}")
     try:
-        before, t0 = ng.cpu(), time.monotonic()
-        load = run_load(build, ng.port, n, flv, seconds)
-        cpu, wall = ng.cpu() - before, time.monotonic() - t0
+        load, d, wall = run_load(build, ng.port, n, flv, seconds, ng.proc.pid)
         bytes_in = ng.bytes_in()
     finally:
         ng.stop()
-    return {"cpu_pct": 100.0 * cpu / wall, "load": load, "received_bytes": bytes_in,
-            "complete": bytes_in >= load["bytes_sent"]}
+    # nginx counts no tags: the messages are those the generator sent, all of which arrived
+    # when bytes_in covers the bytes sent.
+    return window(d, wall, load["tags_sent"]) | {
+        "load": load, "received_bytes": bytes_in, "complete": bytes_in >= load["bytes_sent"]}
 
 
 def main():
@@ -125,9 +160,12 @@ def main():
     ok = True
     with tempfile.TemporaryDirectory(prefix="gst-rtmp-scale-") as workdir:
         envs = S.Envs(build, workdir)
-        print(f"Scale: N publishers at ~600 kbit/s for {seconds} s; server CPU % of one core")
-        print(f"  {'N':>4}  {'ours %':>7} {'/stream':>8} {'state':>10}   "
-              f"{'nginx %':>7} {'/stream':>8} {'state':>10}")
+        print(f"Scale: N publishers at ~600 kbit/s for {seconds} s; server CPU % of one core "
+              "(schedstat unless marked *: clock ticks),")
+        print("  cs/msg: context switches (voluntary + nonvoluntary, all server threads) per "
+              "message received")
+        print(f"  {'N':>4}  {'ours %':>7} {'/stream':>8} {'cs/msg':>7} {'state':>10}   "
+              f"{'nginx %':>7} {'/stream':>8} {'cs/msg':>7} {'state':>10}")
         for n in args.n or (QUICK_N if args.quick else FULL_N):
             a = ours(build, envs.ours, n, flv, seconds)
             b = nginx(workdir, build, n, flv, seconds)
@@ -139,8 +177,16 @@ def main():
                     return "behind"
                 return "ok" if r["complete"] else "incomplete"
 
-            print(f"  {n:4}  {a['cpu_pct']:7.1f} {a['cpu_pct'] / n:8.2f} {state(a):>10}   "
-                  f"{b['cpu_pct']:7.1f} {b['cpu_pct'] / n:8.2f} {state(b):>10}", flush=True)
+            def cols(r):
+                pct = f"{r['cpu_pct']:6.1f}" + ("*" if r["cpu_source"] == "ticks" else " ")
+                cs = f"{r['ctxt_per_message']:7.2f}" if r["ctxt_per_message"] is not None \
+                    else "      -"
+                return f"{pct} {r['cpu_pct'] / n:8.2f} {cs} {state(r):>10}"
+
+            print(f"  {n:4}  {cols(a)}   {cols(b)}", flush=True)
+            busy = sorted(a["ctxt_per_message_by_thread"].items(), key=lambda kv: -kv[1])
+            print("        ours cs/msg by thread: " + ", ".join(
+                f"{k} {v:.2f}" for k, v in busy if v >= 0.01), flush=True)
             results.append({"n": n, "ours": a, "nginx": b, "ours_state": state(a),
                             "nginx_state": state(b)})
             ok &= state(a) in ("ok", "behind")
