@@ -3,9 +3,14 @@
 //
 // Threading: the sockets and sessions live on the listener thread of net/server_driver.hpp
 // (shared by every rtmpserversrc on the same address). Its callbacks (the Endpoint below) run
-// there: they emit on-connect / on-publish, post the bus messages and queue media for create(),
-// which runs on the streaming thread. `lock` protects the settings, the queue, the flags and the
-// stats; `cond` wakes create() when the queue gets an item or on unlock().
+// there: they emit on-connect / on-publish, post the bus messages and queue items for create(),
+// which runs on the streaming thread. Once a publish is accepted, the listener hands the
+// publishing connection over (Endpoint::adopt, queued as an item): create() then reads it itself
+// through a net::PublisherDriver, one wakeup per message, until the driver gives it back
+// (unpublish, close, errors: the listener then queues the stop item as before). rtmps
+// connections stay on the listener thread, which queues their media. `lock` protects the
+// settings, the queue, the flags and the stats; `cond` wakes create() when the queue gets an
+// item or on unlock(), which also cancels the driver's wait.
 #include "elements/gstrtmpserversrc.h"
 
 #include <algorithm>
@@ -110,9 +115,10 @@ bool matches(const std::string &pattern, std::string_view value) {
 }
 
 struct Item {
-  enum class Kind { start, media, stop } kind = Kind::media;
+  enum class Kind { start, media, stop, adopt } kind = Kind::media;
   Message msg;
   std::string address, reason;
+  net::ServerConn *conn = nullptr; // adopt: the publishing connection handed over
 };
 
 struct Counters {
@@ -151,6 +157,7 @@ public:
   void on_publish_stop(std::uint64_t conn_id, const std::string &reason,
                        const Stats &session_stats) override;
   std::optional<std::string> password_for(std::string_view user) override;
+  bool adopt(net::ServerConn *conn) override;
 
 private:
   GstRtmpServerSrc *self_;
@@ -174,7 +181,9 @@ struct ServerSrcPrivate {
   OnDisconnect on_disconnect = OnDisconnect::eos;
   Counters counters;
 
-  // Streaming thread only.
+  // Streaming thread only (cancel() / reset_cancel() from unlock() / unlock_stop(); forget()
+  // in stop(), once the streaming thread is gone): the publishing connection create() reads.
+  net::PublisherDriver driver;
   FlvOutput out;
   // output=elementary: the per-track pads (shares out's timeline); `mode` is taken from the
   // settings in start().
@@ -365,6 +374,18 @@ void ServerEndpoint::on_publish_stop(std::uint64_t, const std::string &reason,
   g_mutex_unlock(&p->lock);
 }
 
+bool ServerEndpoint::adopt(net::ServerConn *conn) {
+  ServerSrcPrivate *p = self_->priv;
+  g_mutex_lock(&p->lock);
+  Item item;
+  item.kind = Item::Kind::adopt;
+  item.conn = conn;
+  p->queue.push_back(std::move(item));
+  g_cond_signal(&p->cond);
+  g_mutex_unlock(&p->lock);
+  return true;
+}
+
 std::optional<std::string> ServerEndpoint::password_for(std::string_view user) {
   if (g_signal_has_handler_pending(self_, signals[SIGNAL_GET_PASSWORD], 0, FALSE)) {
     gchar *password = nullptr;
@@ -521,6 +542,8 @@ static gboolean gst_rtmp_server_src_stop(GstBaseSrc *src) {
     listener->remove_endpoint(ep);
     net::Listener::release(listener);
   }
+  // remove_endpoint() closed the connection the driver held (and those of queued adopt items).
+  p->driver.forget();
   g_mutex_lock(&p->lock);
   p->listener = nullptr;
   p->endpoint.reset();
@@ -543,6 +566,7 @@ static gboolean gst_rtmp_server_src_unlock(GstBaseSrc *src) {
   p->flushing = true;
   g_cond_broadcast(&p->cond);
   g_mutex_unlock(&p->lock);
+  p->driver.cancel();
   return TRUE;
 }
 
@@ -551,6 +575,7 @@ static gboolean gst_rtmp_server_src_unlock_stop(GstBaseSrc *src) {
   g_mutex_lock(&p->lock);
   p->flushing = false;
   g_mutex_unlock(&p->lock);
+  p->driver.reset_cancel();
   return TRUE;
 }
 
@@ -584,6 +609,18 @@ static void post_data_message(GstRtmpServerSrc *self, GstStructure *data) {
 
 static GstFlowReturn create_buffer(GstRtmpServerSrc *self, GstBuffer **outbuf);
 
+// Bitrate of the media payload over about the last second. Caller holds p->lock.
+static void update_bitrate(ServerSrcPrivate *p) {
+  const std::int64_t now_us = net::monotonic_us();
+  if (now_us - p->rate_mark_us >= G_USEC_PER_SEC) {
+    const std::uint64_t bytes = p->counters.bytes;
+    p->counters.bitrate = (bytes - p->rate_mark_bytes) * 8 * G_USEC_PER_SEC /
+                          static_cast<std::uint64_t>(now_us - p->rate_mark_us);
+    p->rate_mark_bytes = bytes;
+    p->rate_mark_us = now_us;
+  }
+}
+
 // In output=elementary mode create() pushes on the track pads itself and returns only to stop
 // the streaming thread (flushing, EOS, error): the always `src` pad gets no buffer.
 static GstFlowReturn gst_rtmp_server_src_create(GstPushSrc *psrc, GstBuffer **outbuf) {
@@ -605,89 +642,100 @@ static GstFlowReturn create_buffer(GstRtmpServerSrc *self, GstBuffer **outbuf) {
     gst_pad_push_event(GST_BASE_SRC_PAD(self), gst_event_new_tag(tags));
 
   for (;;) {
-    g_mutex_lock(&p->lock);
-    bool timed_out = false;
-    while (p->queue.empty() && !p->flushing && !timed_out) {
-      if (p->wait_deadline_us >= 0)
-        timed_out = !g_cond_wait_until(&p->cond, &p->lock, p->wait_deadline_us) &&
-                    net::monotonic_us() >= p->wait_deadline_us;
-      else
-        g_cond_wait(&p->cond, &p->lock);
-    }
-    if (p->flushing) {
+    Message msg;
+    if (p->driver.attached()) {
+      // The publishing connection is ours: read it here, one wakeup per message.
+      const auto next = p->driver.next_media(msg);
+      if (next == net::PublisherDriver::Next::cancelled)
+        return GST_FLOW_FLUSHING;
+      if (next == net::PublisherDriver::Next::released)
+        continue; // back on the listener thread, which queues what follows (stop)
+      g_mutex_lock(&p->lock);
+      p->counters.bytes += msg.payload.size();
+      ++p->counters.messages;
+      update_bitrate(p);
       g_mutex_unlock(&p->lock);
-      return GST_FLOW_FLUSHING;
-    }
-    if (p->queue.empty()) { // on-disconnect=wait and nobody came back in time
-      p->finished = true;
-      g_mutex_unlock(&p->lock);
-      GST_INFO_OBJECT(self, "no publisher came back within %u s: end of stream",
-                      p->reconnect_timeout);
-      return GST_FLOW_EOS;
-    }
-    Item item = std::move(p->queue.front());
-    p->queue.pop_front();
-    p->queued_bytes -= item.msg.payload.size();
-    std::optional<std::uint64_t> resume;
-    if (p->paused_conn && p->queued_bytes < kMaxQueueBytes / 2) {
-      resume = p->paused_conn;
-      p->paused_conn.reset();
-    }
-    // Bitrate of the media payload over about the last second.
-    const std::int64_t now_us = net::monotonic_us();
-    if (now_us - p->rate_mark_us >= G_USEC_PER_SEC) {
-      const std::uint64_t bytes = p->counters.bytes;
-      p->counters.bitrate = (bytes - p->rate_mark_bytes) * 8 * G_USEC_PER_SEC /
-                            static_cast<std::uint64_t>(now_us - p->rate_mark_us);
-      p->rate_mark_bytes = bytes;
-      p->rate_mark_us = now_us;
-    }
-    const OnDisconnect on_disconnect = p->on_disconnect;
-    net::Listener *listener = p->listener;
-    g_mutex_unlock(&p->lock);
-    if (resume && listener)
-      listener->resume_reading(*resume);
-
-    switch (item.kind) {
-    case Item::Kind::start:
-      if (!p->had_publisher) {
-        p->out.timeline().restart_at(running_time_ms(self));
-      } else {
-        // A publisher came back (on-disconnect=wait): continue the timeline from where the
-        // last one stopped plus the time nobody published.
-        const std::int64_t gap_ms = (net::monotonic_us() - p->stopped_at_us) / 1000;
-        p->out.timeline().restart_at(p->last_position_ms + gap_ms);
+    } else {
+      g_mutex_lock(&p->lock);
+      bool timed_out = false;
+      while (p->queue.empty() && !p->flushing && !timed_out) {
+        if (p->wait_deadline_us >= 0)
+          timed_out = !g_cond_wait_until(&p->cond, &p->lock, p->wait_deadline_us) &&
+                      net::monotonic_us() >= p->wait_deadline_us;
+        else
+          g_cond_wait(&p->cond, &p->lock);
       }
-      if (p->had_publisher)
-        p->elementary->new_publisher();
-      p->had_publisher = true;
-      p->wait_deadline_us = -1;
-      continue;
-    case Item::Kind::stop:
-      if (on_disconnect == OnDisconnect::eos) {
-        g_mutex_lock(&p->lock);
+      if (p->flushing) {
+        g_mutex_unlock(&p->lock);
+        return GST_FLOW_FLUSHING;
+      }
+      if (p->queue.empty()) { // on-disconnect=wait and nobody came back in time
         p->finished = true;
         g_mutex_unlock(&p->lock);
-        GST_INFO_OBJECT(self, "publisher %s went away (%s): end of stream", item.address.c_str(),
-                        item.reason.c_str());
+        GST_INFO_OBJECT(self, "no publisher came back within %u s: end of stream",
+                        p->reconnect_timeout);
         return GST_FLOW_EOS;
       }
-      p->stopped_at_us = net::monotonic_us();
-      p->last_position_ms = p->out.timeline().highest;
-      p->wait_deadline_us =
-          p->stopped_at_us + static_cast<std::int64_t>(p->reconnect_timeout) * G_USEC_PER_SEC;
-      GST_INFO_OBJECT(self, "publisher %s went away (%s): waiting %u s for it to come back",
-                      item.address.c_str(), item.reason.c_str(), p->reconnect_timeout);
-      continue;
-    case Item::Kind::media:
-      break;
+      Item item = std::move(p->queue.front());
+      p->queue.pop_front();
+      p->queued_bytes -= item.msg.payload.size();
+      std::optional<std::uint64_t> resume;
+      if (p->paused_conn && p->queued_bytes < kMaxQueueBytes / 2) {
+        resume = p->paused_conn;
+        p->paused_conn.reset();
+      }
+      update_bitrate(p);
+      const OnDisconnect on_disconnect = p->on_disconnect;
+      net::Listener *listener = p->listener;
+      g_mutex_unlock(&p->lock);
+      if (resume && listener)
+        listener->resume_reading(*resume);
+
+      switch (item.kind) {
+      case Item::Kind::start:
+        if (!p->had_publisher) {
+          p->out.timeline().restart_at(running_time_ms(self));
+        } else {
+          // A publisher came back (on-disconnect=wait): continue the timeline from where the
+          // last one stopped plus the time nobody published.
+          const std::int64_t gap_ms = (net::monotonic_us() - p->stopped_at_us) / 1000;
+          p->out.timeline().restart_at(p->last_position_ms + gap_ms);
+        }
+        if (p->had_publisher)
+          p->elementary->new_publisher();
+        p->had_publisher = true;
+        p->wait_deadline_us = -1;
+        continue;
+      case Item::Kind::stop:
+        if (on_disconnect == OnDisconnect::eos) {
+          g_mutex_lock(&p->lock);
+          p->finished = true;
+          g_mutex_unlock(&p->lock);
+          GST_INFO_OBJECT(self, "publisher %s went away (%s): end of stream", item.address.c_str(),
+                          item.reason.c_str());
+          return GST_FLOW_EOS;
+        }
+        p->stopped_at_us = net::monotonic_us();
+        p->last_position_ms = p->out.timeline().highest;
+        p->wait_deadline_us =
+            p->stopped_at_us + static_cast<std::int64_t>(p->reconnect_timeout) * G_USEC_PER_SEC;
+        GST_INFO_OBJECT(self, "publisher %s went away (%s): waiting %u s for it to come back",
+                        item.address.c_str(), item.reason.c_str(), p->reconnect_timeout);
+        continue;
+      case Item::Kind::adopt:
+        p->driver.attach(item.conn);
+        continue;
+      case Item::Kind::media:
+        break;
+      }
+      msg = std::move(item.msg);
     }
     if (p->mode == OutputMode::elementary) {
-      if (GstFlowReturn r = p->elementary->push_message(item.msg); r != GST_FLOW_OK)
+      if (GstFlowReturn r = p->elementary->push_message(msg); r != GST_FLOW_OK)
         return r;
       continue;
     }
-    GstBuffer *buf = p->out.message_to_buffer(GST_OBJECT(self), item.msg);
+    GstBuffer *buf = p->out.message_to_buffer(GST_OBJECT(self), msg);
     if (GstStructure *data = p->out.take_data_structure())
       post_data_message(self, data);
     if (!buf)

@@ -2,7 +2,11 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/random.h>
+
+#include <cerrno>
+#include <ctime>
 
 #include <algorithm>
 #include <atomic>
@@ -14,7 +18,7 @@ namespace rtmp::net {
 
 // One accepted connection: its socket (and TLS wrapper), the session, and the sources that
 // wake the listener thread for it.
-struct Listener::Conn {
+struct ServerConn {
   Listener *owner = nullptr;
   std::uint64_t id = 0;
   ClientInfo client;
@@ -32,6 +36,11 @@ struct Listener::Conn {
   bool ready = false;       // TCP accepted and TLS (if any) done: bytes flow
   bool read_paused = false; // the endpoint's queue is full
   bool closing = false;     // the session is over; flush what is left, then close
+  // Handed over to its endpoint's thread (Endpoint::adopt): until PublisherDriver gives it
+  // back, the listener thread touches nothing of it but `id` and `endpoint` (which it does not
+  // change meanwhile), and destroys it only in remove_endpoint() / stop().
+  bool adopted = false;
+  bool no_adopt = false; // the endpoint declined: stays on the listener thread
   std::optional<Millis> linger_until;
   // Routing.
   std::string app, tc_url, flash_ver;
@@ -383,7 +392,7 @@ void Listener::resume_reading(std::uint64_t conn_id) {
       [](gpointer data) -> gboolean {
         auto *r = static_cast<Resume *>(data);
         auto it = r->self->conns_.find(r->id);
-        if (it != r->self->conns_.end() && it->second->read_paused) {
+        if (it != r->self->conns_.end() && !it->second->adopted && it->second->read_paused) {
           it->second->read_paused = false;
           r->self->update_sources(it->second);
         }
@@ -439,7 +448,7 @@ bool Listener::accept_one(GSocket *listening) {
     // (ids grow with time), so that a flood of silent sockets cannot lock out a real publisher
     // until the handshake timeout frees the slots.
     for (auto &[id, old] : conns_) {
-      if (!old->closing && !old->session->connected() && !old->endpoint) {
+      if (!old->endpoint && !old->adopted && !old->closing && !old->session->connected()) {
         log(1, "client " + old->client.address +
                    " evicted: max-connections reached and it "
                    "has not connected yet");
@@ -511,7 +520,7 @@ void Listener::start_session(Conn *c) {
 // ---- Moving bytes -------------------------------------------------------------------------
 
 void Listener::update_sources(Conn *c) {
-  const bool want_read = c->ready && !c->read_paused && !c->closing;
+  const bool want_read = c->ready && !c->adopted && !c->read_paused && !c->closing;
   if (want_read && !c->read_source) {
     c->read_source = g_pollable_input_stream_create_source(c->in, nullptr);
     g_source_set_callback(c->read_source, G_SOURCE_FUNC(ConnCallbacks::readable), c, nullptr);
@@ -521,7 +530,7 @@ void Listener::update_sources(Conn *c) {
     g_source_unref(c->read_source);
     c->read_source = nullptr;
   }
-  const bool want_write = c->ready && c->pending.size() > c->pending_pos;
+  const bool want_write = c->ready && !c->adopted && c->pending.size() > c->pending_pos;
   if (want_write && !c->write_source) {
     c->write_source = g_pollable_output_stream_create_source(c->out, nullptr);
     g_source_set_callback(c->write_source, G_SOURCE_FUNC(ConnCallbacks::writable), c, nullptr);
@@ -531,12 +540,14 @@ void Listener::update_sources(Conn *c) {
     g_source_unref(c->write_source);
     c->write_source = nullptr;
   }
-  std::optional<Millis> deadline = c->closing ? c->linger_until : c->session->next_deadline();
+  std::optional<Millis> deadline = c->adopted   ? std::nullopt
+                                   : c->closing ? c->linger_until
+                                                : c->session->next_deadline();
   g_source_set_ready_time(c->timer, deadline ? deadline->count() * 1000 : -1);
 }
 
 void Listener::on_readable(Conn *c) {
-  for (int i = 0; i < kMaxReadsPerWakeup && !c->closing && !c->read_paused; ++i) {
+  for (int i = 0; i < kMaxReadsPerWakeup && !c->closing && !c->read_paused && !c->adopted; ++i) {
     if (c->endpoint) {
       for (Bytes &spare : c->endpoint->take_spare_storage())
         c->session->give_storage(std::move(spare));
@@ -562,8 +573,8 @@ void Listener::on_readable(Conn *c) {
     }
     const std::uint64_t id = c->id;
     pump(c);
-    if (!conns_.count(id))
-      return; // destroyed
+    if (!conns_.count(id) || c->adopted)
+      return; // destroyed, or now read by its endpoint's thread
   }
   update_sources(c);
 }
@@ -584,7 +595,12 @@ void Listener::on_timer(Conn *c) {
 // Delivers the session's events, then writes what it produced. May destroy `c`.
 void Listener::pump(Conn *c) {
   const std::uint64_t id = c->id;
-  while (auto e = c->session->poll_event()) {
+  // Once it publishes to an endpoint that takes it, the rest of the events (media sent right
+  // behind publish) are for the endpoint's thread.
+  while (!wants_hand_over(c)) {
+    auto e = c->session->poll_event();
+    if (!e)
+      break;
     handle_event(c, *e);
     if (!conns_.count(id))
       return;
@@ -631,7 +647,236 @@ void Listener::pump(Conn *c) {
     destroy(c);
     return;
   }
+  if (wants_hand_over(c)) {
+    if (!hand_over(c))
+      pump(c); // declined: the events left in the session are the listener's after all
+    return;
+  }
   update_sources(c);
+}
+
+// ---- Hand-over to the endpoint's thread ---------------------------------------------------
+
+bool Listener::wants_hand_over(const Conn *c) const {
+  // TLS stays here: GTlsConnection's pollable streams (a write that waits for a read, records
+  // decrypted ahead) do not map onto one ppoll() of the socket.
+  return c->endpoint && c->ready && !c->adopted && !c->no_adopt && !c->closing && !certificate_ &&
+         !c->session->closed();
+}
+
+bool Listener::hand_over(Conn *c) {
+  // Everything the listener thread would do for it stops before the endpoint sees it: after a
+  // successful adopt() another thread owns `c`.
+  c->adopted = true;
+  update_sources(c); // no read/write source, no timer
+  const std::string address = c->client.address;
+  const std::uint64_t id = c->id;
+  if (!c->endpoint->adopt(c)) {
+    c->adopted = false;
+    c->no_adopt = true;
+    return false;
+  }
+  log(3, "client " + address + " (connection " + std::to_string(id) +
+             ") handed to its endpoint's thread");
+  return true;
+}
+
+bool Listener::listener_event(const Event &e) {
+  return std::holds_alternative<ConnectRequest>(e) || std::holds_alternative<PublishRequest>(e) ||
+         std::holds_alternative<PlayRequest>(e) || std::holds_alternative<Unpublished>(e) ||
+         std::holds_alternative<Error>(e) || std::holds_alternative<Closed>(e);
+}
+
+// Called on the endpoint's thread: the connection goes back to the listener thread, which
+// handles `event` first (or drops the connection for `drop_reason`) and then carries on as for
+// any other connection (and hands it over again if it still publishes).
+void Listener::give_back(Conn *c, std::optional<Event> event, const char *drop_reason) {
+  struct GiveBack {
+    Listener *self;
+    std::uint64_t id;
+    std::optional<Event> event;
+    const char *drop_reason;
+  };
+  g_main_context_invoke_full(
+      context_, G_PRIORITY_DEFAULT,
+      [](gpointer data) -> gboolean {
+        auto *g = static_cast<GiveBack *>(data);
+        Listener *self = g->self;
+        auto it = self->conns_.find(g->id);
+        if (it == self->conns_.end() || !it->second->adopted)
+          return G_SOURCE_REMOVE; // remove_endpoint() closed it meanwhile
+        Conn *back = it->second;
+        back->adopted = false;
+        if (g->drop_reason) {
+          self->drop(back, g->drop_reason);
+          return G_SOURCE_REMOVE;
+        }
+        if (g->event) {
+          self->handle_event(back, *g->event);
+          if (!self->conns_.count(g->id))
+            return G_SOURCE_REMOVE;
+        }
+        self->pump(back);
+        return G_SOURCE_REMOVE;
+      },
+      new GiveBack{this, c->id, std::move(event), drop_reason},
+      [](gpointer data) { delete static_cast<GiveBack *>(data); });
+}
+
+PublisherDriver::PublisherDriver() : cancellable_(g_cancellable_new()), read_buf_(kReadBufferSize) {
+  if (!g_cancellable_make_pollfd(cancellable_, &cancel_fd_))
+    cancel_fd_.fd = -1;
+}
+
+PublisherDriver::~PublisherDriver() {
+  if (cancel_fd_.fd >= 0)
+    g_cancellable_release_fd(cancellable_);
+  g_object_unref(cancellable_);
+}
+
+void PublisherDriver::attach(ServerConn *conn) {
+  conn_ = conn;
+}
+
+void PublisherDriver::cancel() {
+  g_cancellable_cancel(cancellable_);
+}
+
+void PublisherDriver::reset_cancel() {
+  g_cancellable_reset(cancellable_);
+}
+
+void PublisherDriver::release(std::optional<Event> event, const char *drop_reason) {
+  ServerConn *c = conn_;
+  conn_ = nullptr;
+  c->owner->give_back(c, std::move(event), drop_reason);
+}
+
+PublisherDriver::Next PublisherDriver::next_media(Message &out) {
+  ServerConn *c = conn_;
+  ServerSession &session = *c->session;
+  GSocket *socket = g_socket_connection_get_socket(c->tcp);
+  for (;;) {
+    if (g_cancellable_is_cancelled(cancellable_))
+      return Next::cancelled;
+    // What the last read produced, in wire order.
+    while (auto e = session.poll_event()) {
+      if (auto *m = std::get_if<Media>(&*e)) {
+        if (m->msg.stream_id != c->stream_id)
+          continue; // not the published stream (as on the listener thread)
+        out = std::move(m->msg);
+        return Next::media;
+      }
+      if (auto *n = std::get_if<Note>(&*e)) {
+        Listener::log(3, "client " + c->client.address + ": " + n->text);
+        continue;
+      }
+      if (Listener::listener_event(*e)) {
+        release(std::move(*e), nullptr);
+        return Next::released;
+      }
+    }
+    // Acknowledgements, ping answers: written as far as the socket takes them now.
+    if (session.wants_write()) {
+      session.take_output(scratch_);
+      if (c->pending_pos == c->pending.size()) {
+        c->pending.swap(scratch_);
+        c->pending_pos = 0;
+      } else {
+        c->pending.insert(c->pending.end(), scratch_.begin(), scratch_.end());
+      }
+    }
+    while (c->pending_pos < c->pending.size()) {
+      GError *err = nullptr;
+      const gssize n = g_socket_send_with_blocking(
+          socket, reinterpret_cast<const gchar *>(c->pending.data()) + c->pending_pos,
+          c->pending.size() - c->pending_pos, FALSE, nullptr, &err);
+      if (n < 0) {
+        const bool would_block = g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+        if (!would_block)
+          Listener::log(3, "client " + c->client.address + ": write failed: " + err->message);
+        g_error_free(err);
+        if (would_block)
+          break;
+        release(std::nullopt, "io-error");
+        return Next::released;
+      }
+      c->pending_pos += static_cast<std::size_t>(n);
+    }
+    if (c->pending_pos == c->pending.size()) {
+      c->pending.clear();
+      c->pending_pos = 0;
+    } else if (c->pending.size() - c->pending_pos > kMaxPendingOutput) {
+      Listener::log(1, "client " + c->client.address + " does not read what we send: dropped");
+      release(std::nullopt, "not-reading");
+      return Next::released;
+    }
+    if (session.closed()) {
+      release(std::nullopt, nullptr); // the listener flushes and closes it
+      return Next::released;
+    }
+    for (Bytes &spare : c->endpoint->take_spare_storage())
+      session.give_storage(std::move(spare));
+    GError *err = nullptr;
+    const gssize n =
+        g_socket_receive_with_blocking(socket, reinterpret_cast<gchar *>(read_buf_.data()),
+                                       read_buf_.size(), FALSE, nullptr, &err);
+    if (n > 0) {
+      // A protocol error is queued as a fatal Error event: given back above.
+      (void)session.receive(ByteView(read_buf_.data(), static_cast<std::size_t>(n)), now_ms());
+    } else if (n == 0) {
+      session.peer_closed();
+    } else if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+      g_error_free(err);
+      // Timers only once the socket is drained: a streaming thread that was held up downstream
+      // for longer than the idle timeout finds the publisher's bytes waiting, not silence.
+      const Millis now = now_ms();
+      if (auto d = session.next_deadline(); d && *d <= now) {
+        session.on_timer(now);
+        continue;
+      }
+      if (wait(c->pending_pos < c->pending.size(), session.next_deadline()) == Wait::cancelled)
+        return Next::cancelled;
+    } else {
+      Listener::log(3, "client " + c->client.address + ": read failed: " + err->message);
+      g_error_free(err);
+      if (!c->drop_reason)
+        c->drop_reason = "io-error";
+      session.peer_closed("read error");
+    }
+  }
+}
+
+// One ppoll() of the socket and the cancellable's fd, until the session's next deadline.
+PublisherDriver::Wait PublisherDriver::wait(bool want_write, std::optional<Millis> deadline) {
+  const int fd = g_socket_get_fd(g_socket_connection_get_socket(conn_->tcp));
+  for (;;) {
+    pollfd fds[2] = {{fd, static_cast<short>(POLLIN | (want_write ? POLLOUT : 0)), 0},
+                     {cancel_fd_.fd, POLLIN, 0}};
+    const nfds_t n = cancel_fd_.fd >= 0 ? 2 : 1;
+    timespec timeout{};
+    timespec *t = nullptr;
+    if (deadline) {
+      const std::int64_t left_us = deadline->count() * 1000 - monotonic_us();
+      if (left_us <= 0)
+        return Wait::ready;
+      timeout.tv_sec = static_cast<time_t>(left_us / G_USEC_PER_SEC);
+      timeout.tv_nsec = static_cast<long>(left_us % G_USEC_PER_SEC) * 1000;
+      t = &timeout;
+    } else if (n == 1) {
+      // No cancellable fd (out of descriptors): poll in slices so that cancel() is seen.
+      timeout.tv_nsec = 100 * 1000 * 1000;
+      t = &timeout;
+    }
+    const int r = ppoll(fds, n, t, nullptr);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (g_cancellable_is_cancelled(cancellable_))
+      return Wait::cancelled;
+    if (r < 0 || fds[0].revents != 0 || r == 0)
+      return Wait::ready; // the next read/write reports an error; a deadline fires the timer
+    // Only the cancellable's fd, yet not cancelled: a stale wakeup from before reset_cancel().
+  }
 }
 
 void Listener::handle_event(Conn *c, Event &e) {
@@ -667,7 +912,9 @@ void Listener::handle_event(Conn *c, Event &e) {
     log(err->fatal ? 1 : 2,
         "client " + c->client.address + ": " + err->code.message() + ": " + err->description);
     if (err->fatal && !c->drop_reason)
-      c->drop_reason = drop_reason_for(err->code, c->session->connected());
+      // The session is already closed when it reports its timeout: whether the connect was
+      // answered is what tells an idle publisher from a handshake that never finished.
+      c->drop_reason = drop_reason_for(err->code, c->session->connected() || !c->app.empty());
     if (!err->fatal && err->code == make_error_code(Errc::auth_failed)) {
       // The session refuses a failed answer before it hands us the connect request; it still
       // names the application asked for. Only when even that is unknown is every endpoint of

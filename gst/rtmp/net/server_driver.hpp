@@ -9,6 +9,12 @@
 // (the element). Everything the worker does is non-blocking, so stopping it takes one loop
 // iteration whatever the peers do.
 //
+// A plain (non-TLS) connection whose publish was accepted is then handed over to the endpoint's
+// own thread (Endpoint::adopt, PublisherDriver), so that each media message costs one thread
+// wakeup instead of two (listener, then the element's streaming thread; docs/performance.md,
+// Scale). The listener keeps it in its table (counted, evicted never, closed by
+// remove_endpoint()) and gets it back for every event that is not media.
+//
 // Limits (each peer-controlled quantity has a bound; see docs/rtmpserversrc.md):
 // - connections: ListenerConfig::max_connections; when full, the oldest connection that has not
 //   sent connect yet is dropped for the newcomer ("evicted"), else the newcomer is closed;
@@ -93,6 +99,9 @@ struct ListenerStats {
 // What receives publishers: an element. Every call happens on the listener thread, one at a
 // time; none may block for long (they hold up every connection of the listener) and none may
 // change the state of an element using this listener.
+class Listener;
+struct ServerConn; // one accepted connection (server_driver.cpp)
+
 class Endpoint {
 public:
   virtual ~Endpoint() = default;
@@ -120,6 +129,64 @@ public:
   // The password of `user` for server-side authentication (ServerConfig::auth), nullopt when
   // this endpoint does not know the user.
   virtual std::optional<std::string> password_for(std::string_view user) = 0;
+  // Right after on_publish_start (and again whenever the listener took the connection back
+  // for an event of its own and it still publishes here): the listener offers the publishing
+  // connection to the endpoint's own thread, which then reads it with a PublisherDriver until
+  // the driver gives it back (one thread wakeup per message instead of two: docs/performance.md,
+  // Scale). While the endpoint holds it, on_media is not called for that connection. Returning
+  // false keeps it on the listener thread (on_media). TLS connections are never offered.
+  virtual bool adopt(ServerConn *) { return false; }
+};
+
+// Drives one publishing connection that the listener handed to an endpoint (Endpoint::adopt),
+// from the endpoint's thread (rtmpserversrc's streaming thread): ppoll() of the socket and of
+// the GCancellable's fd with the session's next deadline, reads until EAGAIN, feeds the
+// ServerSession, writes its acknowledgements / ping answers without blocking (kMaxPendingOutput
+// bounds what waits), and returns the publisher's media. Every other event (unpublish, close,
+// errors, timeouts, a second publish or a play on the same connection) is the listener's: the
+// driver gives the connection back with that event (asynchronously, on the listener thread),
+// and the listener handles it exactly as for a connection it never handed over. The listener
+// keeps counting the connection all along (max-connections, stats).
+class PublisherDriver {
+public:
+  PublisherDriver();
+  ~PublisherDriver();
+  PublisherDriver(const PublisherDriver &) = delete;
+  PublisherDriver &operator=(const PublisherDriver &) = delete;
+
+  // Takes a connection offered through Endpoint::adopt (the driver must not hold one).
+  void attach(ServerConn *conn);
+  bool attached() const { return conn_ != nullptr; }
+
+  enum class Next {
+    media,     // `out` holds the next media message of the publisher
+    released,  // the connection went back to the listener (it tells the endpoint what follows)
+    cancelled, // cancel() was called
+  };
+  // Blocks until one of those (cancellable; no deadline of its own: the session's timeouts
+  // end a silent publisher).
+  Next next_media(Message &out);
+
+  // Thread-safe: the current and every later next_media() returns Next::cancelled until
+  // reset_cancel().
+  void cancel();
+  void reset_cancel();
+  // The listener reclaimed the connection (Listener::remove_endpoint, called once the
+  // endpoint's thread no longer runs): drop the pointer without touching it.
+  void forget() { conn_ = nullptr; }
+
+private:
+  enum class Wait { ready, cancelled };
+  Wait wait(bool want_write, std::optional<Millis> deadline);
+  // Hands the connection back to the listener; `event` is handled there first, `drop_reason`
+  // closes it at once.
+  void release(std::optional<Event> event, const char *drop_reason);
+
+  ServerConn *conn_ = nullptr;
+  GCancellable *cancellable_ = nullptr;
+  GPollFD cancel_fd_{};
+  Bytes read_buf_;
+  Bytes scratch_;
 };
 
 class Listener {
@@ -152,7 +219,7 @@ public:
   Listener(const Listener &) = delete;
   Listener &operator=(const Listener &) = delete;
 
-  struct Conn; // one accepted connection (server_driver.cpp)
+  using Conn = ServerConn;
 
 private:
   Listener();
@@ -180,6 +247,13 @@ private:
   static void log(int level, const std::string &text);
 
   friend struct ConnCallbacks;
+  friend class PublisherDriver;
+
+  // Hand-over to the endpoint's thread (Endpoint::adopt, PublisherDriver).
+  bool wants_hand_over(const Conn *c) const;
+  bool hand_over(Conn *c);
+  void give_back(Conn *c, std::optional<Event> event, const char *drop_reason);
+  static bool listener_event(const Event &e);
 
   // Fixed at start().
   ListenerConfig cfg_;
