@@ -185,12 +185,12 @@ class ProcSample:
         ticks = (after.ticks_s - before.ticks_s) \
             if after.ticks_s is not None and before.ticks_s is not None else None
         ns = switches = 0
-        by_thread = {}  # context switches by thread name, digits removed (rtmpserversrc#:)
+        by_thread = {}  # context switches by thread name, digits removed (rtmpserversrc#)
         for tid, (ns_after, sw_after) in after.tasks.items():
             ns_before, sw_before = before.tasks.get(tid, (0, 0))
             ns += (ns_after or 0) - (ns_before or 0)
             switches += (sw_after or 0) - (sw_before or 0)
-            name = re.sub(r"\d+", "#", after.names.get(tid, "?"))
+            name = re.sub(r"\d+", "#", after.names.get(tid, "?")).rstrip(":")
             by_thread[name] = by_thread.get(name, 0) + (sw_after or 0) - (sw_before or 0)
         sched_ok = before.schedstat_ok() and after.schedstat_ok()
         sched_s = ns / 1e9 if sched_ok else None
