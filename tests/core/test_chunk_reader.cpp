@@ -578,3 +578,217 @@ TEST(ChunkReader, TakesTheSmallestSpareThatHoldsTheMessage) {
   expect_same(out[0], m);
   EXPECT_EQ(out[0].payload.capacity(), 20000u);
 }
+
+// --- How many bytes a driver may wait for (bytes_to_complete_message / _chunk, used for
+// SO_RCVLOWAT by Connection::receive_low_water). Both must be lower bounds at every split
+// point (a driver waiting for more would sit on a complete message), and exact where the doc
+// says so (otherwise the driver wakes for nothing).
+
+namespace {
+
+struct Wire {
+  Bytes bytes;
+  std::vector<std::size_t> message_ends; // offsets right after each message's last byte
+};
+
+// Messages of 0..3000 bytes on one-, two- and three-byte csids, chunk size changes between
+// them (5.4.1), timestamps below the extended range: a peer that never interleaves.
+Wire sequential_wire() {
+  Wire w;
+  ChunkWriter writer;
+  auto add = [&](const Message &m) {
+    ASSERT_FALSE(writer.write(m, w.bytes));
+    w.message_ends.push_back(w.bytes.size());
+  };
+  const std::uint32_t csids[] = {3, 6, 64, 319, 320, 65599};
+  const std::size_t sizes[] = {1, 300, 0, 129, 2000, 128, 3000, 256, 77};
+  std::uint32_t ts = 0;
+  for (std::size_t i = 0; i < std::size(sizes); ++i) {
+    if (i == 3 || i == 6) {
+      const std::uint32_t size = i == 3 ? 100 : 1000;
+      add(make_set_chunk_size(size));
+      writer.set_chunk_size(size);
+    }
+    add(msg(9, ts += 33, 1, csids[i % std::size(csids)],
+            filled(sizes[i], static_cast<std::uint8_t>(i))));
+  }
+  return w;
+}
+
+std::size_t read_count(ChunkReader &r, ByteView data) {
+  std::vector<Message> out;
+  EXPECT_FALSE(r.read(data, out));
+  return out.size();
+}
+
+} // namespace
+
+TEST(ChunkReaderLowWater, BytesToCompleteMessageIsExactAtEverySplit) {
+  const Wire w = sequential_wire();
+  const ByteView data(w.bytes);
+  ChunkReader r;
+  std::size_t ends_seen = 0;
+  for (std::size_t k = 0; k <= data.size(); ++k) {
+    SCOPED_TRACE(k);
+    if (k > 0)
+      read_count(r, data.subspan(k - 1, 1));
+    const bool at_end =
+        k == 0 || (ends_seen < w.message_ends.size() && w.message_ends[ends_seen] == k);
+    if (at_end && k > 0)
+      ++ends_seen;
+    const std::size_t q = r.bytes_to_complete_message();
+    EXPECT_FALSE(r.peer_interleaves());
+    // 0 exactly at message boundaries: nothing is in progress.
+    EXPECT_EQ(q == 0, at_end) << "q=" << q;
+    if (q == 0)
+      continue;
+    ASSERT_LE(k + q, data.size());
+    // Lower bound: one byte less completes nothing.
+    ChunkReader c = r;
+    EXPECT_EQ(read_count(c, data.subspan(k, q - 1)), 0u) << "q=" << q;
+    // Exact once the message's first header was read (some payload is held): the q-th byte
+    // completes it. Inside a new message's header only the header's rest is known.
+    const std::size_t next_end = w.message_ends[ends_seen];
+    if (r.buffered_bytes() > 0)
+      EXPECT_EQ(k + q, next_end);
+    else
+      EXPECT_LE(k + q, next_end);
+    EXPECT_EQ(read_count(c, data.subspan(k + q - 1, 1)), k + q == next_end ? 1u : 0u);
+  }
+  EXPECT_EQ(ends_seen, w.message_ends.size());
+}
+
+TEST(ChunkReaderLowWater, BytesToCompleteChunkIsALowerBoundAtEverySplit) {
+  // On the sequential wire and on an interleaved one: fewer bytes than announced never
+  // complete any message.
+  const Bytes interleaved =
+      cat({hex("02 000000 000004 01 00000000 00000002"), hex("04 000001 000004 08 01000000 A1 A2"),
+           hex("06 000002 000004 09 01000000 B1 B2"), hex("C4 A3 A4"), hex("C6 B3 B4"),
+           hex("06 000002 000000 09 01000000"), // zero-length message
+           hex("44 000001 000005 08 C1 C2"), hex("C6"), hex("C4 C3 C4"), hex("C4 C5")});
+  for (const Bytes &wire : {sequential_wire().bytes, interleaved}) {
+    const ByteView data(wire);
+    ChunkReader r;
+    for (std::size_t k = 0; k <= data.size(); ++k) {
+      SCOPED_TRACE(k);
+      if (k > 0)
+        read_count(r, data.subspan(k - 1, 1));
+      const std::size_t q = r.bytes_to_complete_chunk();
+      EXPECT_LE(q, r.bytes_to_complete_message() + 1);
+      if (q == 0)
+        continue;
+      ChunkReader c = r;
+      EXPECT_EQ(read_count(c, data.subspan(k, q - 1)), 0u) << "q=" << q;
+    }
+  }
+}
+
+TEST(ChunkReaderLowWater, SpecExample2Values) {
+  // RTMP 1.0 5.3.2.2: 307 bytes at chunk size 128 on csid 4: 12-byte header + 128, "C4" + 128,
+  // "C4" + 51.
+  const Bytes data = spec_example2();
+  ChunkReader r;
+  EXPECT_EQ(r.bytes_to_complete_message(), 0u);
+  read_count(r, ByteView(data).first(12)); // the type 0 header
+  EXPECT_EQ(r.bytes_to_complete_message(), 307u + 2);
+  EXPECT_EQ(r.bytes_to_complete_chunk(), 128u + 1);
+  read_count(r, ByteView(data).subspan(12, 100));
+  EXPECT_EQ(r.bytes_to_complete_message(), 207u + 2);
+  EXPECT_EQ(r.bytes_to_complete_chunk(), 28u + 1);
+  read_count(r, ByteView(data).subspan(112, 28)); // end of chunk 1
+  EXPECT_EQ(r.bytes_to_complete_message(), 179u + 2);
+  EXPECT_EQ(r.bytes_to_complete_chunk(), 0u); // the next header may be of another stream
+  read_count(r, ByteView(data).subspan(140, 1 + 128 + 1 + 10));
+  EXPECT_EQ(r.bytes_to_complete_message(), 41u);
+  EXPECT_EQ(r.bytes_to_complete_chunk(), 41u); // the last chunk: no header after it
+  EXPECT_EQ(read_count(r, ByteView(data).subspan(280)), 1u);
+  EXPECT_EQ(r.bytes_to_complete_message(), 0u);
+}
+
+TEST(ChunkReaderLowWater, BasicHeaderSizeOfTheCsidIsCounted) {
+  // 300 bytes at chunk size 128: two more chunks after the first, each with a 1-, 2- or
+  // 3-byte basic header (5.3.1.1).
+  for (const auto &[csid, basic] : {std::pair{63u, 1u}, {64u, 2u}, {319u, 2u}, {320u, 3u}}) {
+    ChunkWriter w;
+    Bytes wire;
+    ASSERT_FALSE(w.write(msg(9, 0, 1, csid, filled(300, 1)), wire));
+    ChunkReader r;
+    read_count(r, ByteView(wire).first(basic + 11 + 10));
+    EXPECT_EQ(r.bytes_to_complete_message(), 290u + 2 * basic) << csid;
+    // A continuation header split inside its basic header (2- and 3-byte forms).
+    ChunkReader s;
+    read_count(s, ByteView(wire).first(basic + 11 + 128 + 1));
+    EXPECT_EQ(s.bytes_to_complete_message(), 172u + 2 * basic - 1) << csid;
+  }
+}
+
+TEST(ChunkReaderLowWater, ExtendedTimestampsAreNotCounted) {
+  // Chunk size 4, a 10-byte message with an extended timestamp (5.3.1.3).
+  const Bytes scs = hex("02 000000 000004 01 00000000 00000004");
+  const Bytes head = hex("03 FFFFFF 00000A 08 01000000 01000000");
+  const Bytes p = hex("AA BB CC DD EE FF 11 22 33 44");
+  // A peer that omits the field on type 3 chunks: exact (6 payload + 2 headers).
+  auto part = [&](std::size_t at, std::size_t n) {
+    return Bytes(p.begin() + static_cast<std::ptrdiff_t>(at),
+                 p.begin() + static_cast<std::ptrdiff_t>(at + n));
+  };
+  const Bytes omitted = cat({scs, head, part(0, 4), hex("C3"), part(4, 4), hex("C3"), part(8, 2)});
+  // A peer that repeats it: 4 bytes more per chunk, so only a lower bound.
+  const Bytes repeated =
+      cat({scs, head, part(0, 4), hex("C3 01000000"), part(4, 4), hex("C3 01000000"), part(8, 2)});
+  const std::size_t after_first = scs.size() + head.size() + 4;
+  for (const Bytes *w : {&omitted, &repeated}) {
+    const Bytes &wire = *w;
+    ChunkReader r;
+    read_count(r, ByteView(wire).first(after_first));
+    EXPECT_EQ(r.bytes_to_complete_message(), 6u + 2);
+    ChunkReader c = r;
+    EXPECT_EQ(read_count(c, ByteView(wire).subspan(after_first, 7)), 0u);
+    EXPECT_EQ(read_count(c, ByteView(wire).subspan(after_first + 7)), 1u);
+    EXPECT_EQ(wire.size() - after_first, w == &omitted ? 8u : 16u);
+  }
+  // Waiting in the extended-timestamp peek of a continuation (3 of its 4 bytes here): the
+  // basic header is in, the payload and the last header are not.
+  ChunkReader r;
+  read_count(r, ByteView(repeated).first(after_first + 1 + 3));
+  EXPECT_EQ(r.bytes_to_complete_message(), 6u + 1);
+}
+
+TEST(ChunkReaderLowWater, ChunkSizeChangeInTheMiddleOfAMessage) {
+  // A Set Chunk Size interleaved (csid 2) into a 1000-byte message on csid 6: the rest is
+  // counted at the new size once it took effect; and the peer is now known to interleave.
+  ChunkWriter w;
+  Bytes first;
+  ASSERT_FALSE(w.write(msg(9, 0, 1, 6, filled(1000, 5)), first));
+  ChunkReader r;
+  read_count(r, ByteView(first).first(12 + 128));
+  EXPECT_FALSE(r.peer_interleaves());
+  EXPECT_EQ(r.bytes_to_complete_message(), 872u + 7); // 7 more chunks of 128
+  EXPECT_EQ(read_count(r, hex("02 000000 000004 01 00000000 00000200")), 1u); // 512
+  EXPECT_EQ(r.chunk_size(), 512u);
+  EXPECT_TRUE(r.peer_interleaves());
+  EXPECT_EQ(r.bytes_to_complete_chunk(), 0u);
+  read_count(r, cat({hex("C6"), filled(10, 0)}));
+  EXPECT_EQ(r.bytes_to_complete_message(), 862u + 1); // 502 here, then one chunk of 360
+  EXPECT_EQ(r.bytes_to_complete_chunk(), 502u + 1);
+  read_count(r, cat({filled(502, 0), hex("C6")}));
+  EXPECT_EQ(r.bytes_to_complete_message(), 360u);
+  EXPECT_EQ(r.bytes_to_complete_chunk(), 360u);
+}
+
+TEST(ChunkReaderLowWater, InterleavingIsNoticedAndAbortEndsTheMessage) {
+  ChunkReader r;
+  // Whole messages one after the other on several csids: not interleaving.
+  read_count(r, cat({hex("02 000000 000004 01 00000000 00000002"),
+                     hex("04 000001 000004 08 01000000 A1 A2 C4 A3 A4"),
+                     hex("06 000002 000002 09 01000000 B1 B2")}));
+  EXPECT_FALSE(r.peer_interleaves());
+  read_count(r, hex("44 000001 000004 08 A1 A2")); // csid 4, half of a message
+  EXPECT_EQ(r.bytes_to_complete_message(), 3u);
+  // Abort(4) (5.4.2) between its chunks: nothing is in progress any more.
+  EXPECT_EQ(read_count(r, hex("02 000000 000004 02 00000000 0000 C2 0004")), 1u);
+  EXPECT_EQ(r.bytes_to_complete_message(), 0u);
+  EXPECT_TRUE(r.peer_interleaves()); // the Abort itself came in the middle of a message
+  EXPECT_EQ(read_count(r, hex("44 000001 000001 08 C1")), 1u);
+  EXPECT_EQ(r.bytes_to_complete_message(), 0u);
+}

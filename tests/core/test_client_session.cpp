@@ -597,5 +597,79 @@ TEST(ClientSession, ByteAtATimeConnect) {
   EXPECT_TRUE(has_event<Connected>(ce)) << describe(ce);
 }
 
+// A video message of `size` bytes on chunk stream 6, message stream 1, chunked at `chunk_size`
+// as a server sends it.
+Bytes video_chunks(std::size_t size, std::uint32_t chunk_size) {
+  Message video;
+  video.type = 9;
+  video.stream_id = 1;
+  video.chunk_stream_id = 6;
+  video.payload = Bytes(size, 0x17);
+  ChunkWriter w;
+  w.set_chunk_size(chunk_size);
+  Bytes wire;
+  EXPECT_FALSE(w.write(video, wire));
+  return wire;
+}
+
+// receive_low_water() (SO_RCVLOWAT for the driver, core/connection.cpp): 1 where any byte may
+// complete a message, the rest of the message in progress otherwise, never past the point
+// where we owe the server an acknowledgement (5.4.3) and never above kMaxReceiveLowWater.
+TEST(ClientSession, ReceiveLowWater) {
+  ClientFixture f;
+  EXPECT_EQ(f.c.receive_low_water(), 1u); // not started
+  f.c.start(f.now);
+  EXPECT_EQ(f.c.receive_low_water(), 1u); // handshake
+  f.connect();
+  EXPECT_EQ(f.c.receive_low_water(), 1u); // between messages
+
+  // A 100000-byte video message at chunk size 4096 (25 chunks), csid 6: after its type 0
+  // header and 1000 payload bytes, 99000 bytes and 24 one-byte headers are missing.
+  f.s.send_chunk_size(4096);
+  const Bytes wire = video_chunks(100000, 4096);
+  f.c.receive(f.s.take(), f.now);
+  ByteView rest(wire);
+  auto feed = [&](std::size_t n) {
+    f.c.receive(rest.first(n), f.now);
+    rest = rest.subspan(n);
+  };
+  feed(12 + 1000);
+  EXPECT_EQ(f.c.receive_low_water(), 99000u + 24);
+  feed(3096); // the end of the first chunk
+  EXPECT_EQ(f.c.receive_low_water(), 95904u + 24);
+
+  // Between two chunks the server asks for an acknowledgement every 4096 bytes (kMinAckWindow;
+  // csid 2, so it interleaves): more than that was received, so one is sent at once, and the
+  // bound is now the rest of the chunk being read, never past the next acknowledgement.
+  const std::uint64_t acks = f.c.stats().acks_sent;
+  Bytes ack_window;
+  ChunkWriter control;
+  ASSERT_FALSE(control.write(make_window_ack_size(4096), ack_window));
+  f.c.receive(ack_window, f.now);
+  EXPECT_EQ(f.c.stats().acks_sent, acks + 1);
+  EXPECT_EQ(f.c.receive_low_water(), 1u); // at a chunk boundary of an interleaving peer
+  feed(1 + 100);                          // the next chunk's header and 100 bytes of it
+  // 3996 bytes (+1 header) left in this chunk, but an acknowledgement is due after 4096 - 101.
+  EXPECT_EQ(f.c.receive_low_water(), 4096u - 101);
+  feed(3000);
+  EXPECT_EQ(f.c.receive_low_water(), 4096u - 3101);
+  // A server that stops at the window until acknowledged: exactly that much makes the ack.
+  feed(4096 - 3101);
+  EXPECT_EQ(f.c.stats().acks_sent, acks + 2);
+  EXPECT_EQ(f.c.receive_low_water(), 1u + 1);
+}
+
+TEST(ClientSession, ReceiveLowWaterIsCappedAndOneAfterClose) {
+  ClientFixture f;
+  f.connect();
+  f.s.send_chunk_size(65536);
+  f.c.receive(f.s.take(), f.now);
+  const Bytes wire = video_chunks(3u << 20, 65536); // 3 MiB
+  f.c.receive(ByteView(wire).first(12 + 10), f.now);
+  EXPECT_EQ(f.c.receive_low_water(), kMaxReceiveLowWater);
+  f.c.peer_closed();
+  EXPECT_EQ(f.c.receive_low_water(), 1u);
+}
+
 } // namespace
 } // namespace rtmp::test

@@ -11,7 +11,9 @@ Millis now_ms() {
   return Millis(g_get_monotonic_time() / 1000);
 }
 
-bool send_all(GSocket *sock, const Bytes &b) {
+} // namespace
+
+bool send_all(GSocket *sock, ByteView b) {
   std::size_t off = 0;
   while (off < b.size()) {
     gssize n = g_socket_send(sock, reinterpret_cast<const gchar *>(b.data()) + off, b.size() - off,
@@ -22,8 +24,6 @@ bool send_all(GSocket *sock, const Bytes &b) {
   }
   return true;
 }
-
-} // namespace
 
 FakeRtmpServer::FakeRtmpServer(FakeServerOptions opts)
     : opts_(std::move(opts)), listener_(g_socket_listener_new()), cancel_(g_cancellable_new()) {
@@ -181,6 +181,11 @@ void FakeRtmpServer::serve(GSocket *sock) {
         s.accept_play(pl->stream_id);
         for (const Message &m : opts_.play_media)
           s.send_media(pl->stream_id, m.kind(), m.timestamp, m.payload);
+        if (opts_.after_play) {
+          if (!send_all(sock, s.take_output()))
+            return;
+          opts_.after_play(sock, s);
+        }
         if (opts_.close_after_media) {
           (void)send_all(sock, s.take_output());
           return;

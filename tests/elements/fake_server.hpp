@@ -39,7 +39,14 @@ struct FakeServerOptions {
   // Seek requests (VOD): called with the position; may return media to send after the seek
   // (which is answered NetStream.Seek.Notify first when this is set).
   std::function<std::vector<Message>(double ms)> on_seek;
+  // Called on the server thread after accept_play and play_media were written, before the
+  // stream ends (end_after_media): a test writes hand-made bytes at its own pace (send_all) and
+  // may feed the client's bytes to the session itself (its acknowledgements, for instance).
+  std::function<void(GSocket *sock, ServerSession &session)> after_play;
 };
+
+// Writes all of `bytes` to a blocking socket; false on error.
+bool send_all(GSocket *sock, ByteView bytes);
 
 class FakeRtmpServer {
 public:

@@ -19,6 +19,18 @@ constexpr std::size_t kInitialReserve = 1u << 20;
 // 5.3.1.2: size of the message header for fmt 0..3.
 constexpr std::size_t kMessageHeaderSize[4] = {11, 7, 3, 0};
 
+// 5.3.1.1: size of the basic header that carries `csid` (the form is fixed by the id).
+std::size_t basic_header_size(std::uint32_t csid) {
+  return csid <= chunk::kMaxOneByteCsid ? 1 : csid <= chunk::kMaxTwoByteCsid ? 2 : 3;
+}
+
+// Payload plus one basic header per chunk for `remaining` payload bytes of a message on `csid`
+// sent at `chunk_size`, all in type 3 chunks.
+std::size_t chunked_size(std::size_t remaining, std::uint32_t csid, std::uint32_t chunk_size) {
+  const std::size_t chunks = (remaining + chunk_size - 1) / chunk_size;
+  return remaining + chunks * basic_header_size(csid);
+}
+
 // True if `bytes` (possibly shorter than 4) is a prefix of the big-endian encoding of `v`.
 bool is_prefix_of_u32(ByteView bytes, std::uint32_t v) {
   const std::uint8_t be[4] = {static_cast<std::uint8_t>(v >> 24),
@@ -182,6 +194,12 @@ std::error_code ChunkReader::apply_header(const Header &h) {
     }
     if (s->length > limits_.max_message_size)
       return Errc::limit_exceeded;
+    // Another stream's message is incomplete: the peer interleaves (only ever set, see
+    // peer_interleaves()). A continuation of it cannot be the first sign: some message started
+    // while the other one was incomplete.
+    if (in_progress_ > 0)
+      interleaves_ = true;
+    ++in_progress_;
     s->in_progress = true;
     s->received = 0;
     s->payload.clear();
@@ -206,6 +224,81 @@ std::error_code ChunkReader::apply_header(const Header &h) {
   in_chunk_ = true;
   chunk_remaining_ = std::min(chunk_size_, s->length - s->received);
   return {};
+}
+
+std::size_t ChunkReader::pending_header_rest(const Stream *&continues, bool assume) const {
+  continues = nullptr;
+  const std::uint8_t fmt = header_buf_[0] >> 6;
+  const std::uint8_t low = header_buf_[0] & 0x3F;
+  const std::size_t basic = low == 0 ? 2 : low == 1 ? 3 : 1;
+  const std::size_t fixed = basic + kMessageHeaderSize[fmt];
+  const std::size_t rest = fixed > header_len_ ? fixed - header_len_ : 0;
+  if (fmt != 3)
+    return rest;
+  if (header_len_ < basic) {
+    // The csid is not complete yet: with `assume`, a type 3 header whose bytes so far fit the
+    // chunk stream of the message in progress is taken to continue it.
+    if (!assume || current_ >= streams_.size() || !streams_[current_].in_progress)
+      return rest;
+    const std::uint32_t csid = streams_[current_].csid;
+    const std::uint8_t form = csid <= chunk::kMaxOneByteCsid   ? static_cast<std::uint8_t>(csid)
+                              : csid <= chunk::kMaxTwoByteCsid ? 0
+                                                               : 1;
+    const bool fits = low == form && (header_len_ < 2 || form != 1 ||
+                                      header_buf_[1] == static_cast<std::uint8_t>(csid - 64));
+    if (fits)
+      continues = &streams_[current_];
+    return rest;
+  }
+  std::uint32_t csid = low;
+  if (low == 0)
+    csid = 64 + header_buf_[1];
+  else if (low == 1)
+    csid = 64 + header_buf_[1] + 256u * header_buf_[2];
+  if (const Stream *s = find(csid); s && s->in_progress)
+    continues = s;
+  return rest;
+}
+
+std::size_t ChunkReader::bytes_to_complete_message() const {
+  if (error_)
+    return 0;
+  if (header_len_ > 0) {
+    const Stream *s = nullptr;
+    const std::size_t rest = pending_header_rest(s, true);
+    if (!s)
+      return rest;
+    // The first of the chunks still to come is the one whose header is partly here.
+    return chunked_size(s->length - s->received, s->csid, chunk_size_) -
+           basic_header_size(s->csid) + rest;
+  }
+  if (current_ >= streams_.size() || !streams_[current_].in_progress)
+    return 0;
+  const Stream &s = streams_[current_];
+  const std::size_t missing = s.length - s.received;
+  if (!in_chunk_)
+    return chunked_size(missing, s.csid, chunk_size_);
+  return chunk_remaining_ + chunked_size(missing - chunk_remaining_, s.csid, chunk_size_);
+}
+
+std::size_t ChunkReader::bytes_to_complete_chunk() const {
+  if (error_)
+    return 0;
+  // What a chunk of `s` beginning now needs: its payload, and a next header if the message
+  // goes on (that header could begin and end a zero-length message of another stream).
+  auto chunk_of = [this](const Stream &s, std::size_t payload) {
+    return payload + (s.length - s.received > payload ? 1 : 0);
+  };
+  if (header_len_ > 0) {
+    const Stream *s = nullptr;
+    const std::size_t rest = pending_header_rest(s, false);
+    if (!s)
+      return rest;
+    return rest + chunk_of(*s, std::min<std::size_t>(chunk_size_, s->length - s->received));
+  }
+  if (in_chunk_)
+    return chunk_of(streams_[current_], chunk_remaining_);
+  return 0;
 }
 
 void ChunkReader::give_storage(Bytes &&spare) {
@@ -234,6 +327,7 @@ std::error_code ChunkReader::append_payload(ByteView bytes) {
 std::error_code ChunkReader::complete_message(Stream &s, std::vector<Message> &out) {
   buffered_ -= s.received;
   s.in_progress = false;
+  --in_progress_;
   s.received = 0;
   Message m;
   m.type = s.type;
@@ -257,6 +351,7 @@ std::error_code ChunkReader::complete_message(Stream &s, std::vector<Message> &o
     if (Stream *t = *target <= chunk::kMaxCsid ? find(*target) : nullptr; t && t->in_progress) {
       buffered_ -= t->received;
       t->in_progress = false;
+      --in_progress_;
       t->received = 0;
       t->payload = Bytes{};
     }

@@ -78,6 +78,28 @@ public:
   // Payload bytes currently held in incomplete messages.
   std::size_t buffered_bytes() const { return buffered_; }
 
+  // How many more bytes must arrive at least before the reader can output a message, for a
+  // driver that wants to sleep until then (SO_RCVLOWAT, see Connection::receive_low_water).
+  // Both are lower bounds (never more than needed, so waiting for them adds no latency) and 0
+  // when a message could complete with any byte (nothing in progress).
+  //
+  // bytes_to_complete_message(): the message whose chunk was read last (the "message in
+  // progress"): its missing payload plus one basic header per chunk still to come at the current
+  // chunk size, minus a header already partly buffered. Exact for a peer that continues that
+  // message with type 3 chunks and no other chunk stream in between; not counted, because
+  // peers disagree (5.3.1.3): a repeated extended timestamp (4 bytes per chunk). With a header
+  // of a new message partly buffered: the rest of its fixed part.
+  std::size_t bytes_to_complete_message() const;
+  // bytes_to_complete_chunk(): what must arrive before ANY message can complete, whatever
+  // other chunk streams a peer interleaves: the rest of the chunk being read (+1 for the next
+  // header if the message goes on after it); at a chunk boundary 0, or the rest of the fixed
+  // part of a partly buffered header.
+  std::size_t bytes_to_complete_chunk() const;
+  // True once the peer has started a chunk of one chunk stream while a message of another was
+  // incomplete (5.3.2.1-5.3.2.2 interleaving). Such a peer may deliver a small message in the
+  // middle of a large one, which bytes_to_complete_message() would make a driver sit on.
+  bool peer_interleaves() const { return interleaves_; }
+
   // Storage for the payloads of later messages: a caller that gets payload vectors back once
   // it is done with them (rtmpsrc, when the GstBuffer wrapping one is freed downstream) hands
   // them in, and the next message of at least kMinRecycledMessage bytes is reassembled into one
@@ -124,12 +146,20 @@ private:
   Stream *find(std::uint32_t csid);
   const Stream *find(std::uint32_t csid) const;
   std::error_code fail(std::error_code ec);
+  // For a partly buffered header: the bytes still missing from its fixed part (basic + message
+  // header; an extended timestamp is not counted) and, if it is a type 3 header continuing a
+  // message in progress, that stream (else nullptr). While the basic header itself is
+  // incomplete the csid is unknown: `assume` takes it to be the message in progress if the
+  // bytes so far fit (no interleaving), otherwise nothing is assumed.
+  std::size_t pending_header_rest(const Stream *&continues, bool assume) const;
 
   ChunkLimits limits_;
   std::uint32_t chunk_size_ = chunk::kDefaultChunkSize;
   std::uint64_t bytes_read_ = 0;
   std::size_t buffered_ = 0;
   std::error_code error_;
+  std::size_t in_progress_ = 0; // streams with Stream::in_progress
+  bool interleaves_ = false;    // peer_interleaves()
 
   std::vector<Stream> streams_;
   std::vector<Bytes> spare_; // give_storage()

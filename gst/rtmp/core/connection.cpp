@@ -131,6 +131,38 @@ void Connection::peer_closed(std::string reason) {
   close(std::move(reason));
 }
 
+// Why waiting for receive_low_water() bytes adds no latency:
+//
+// - From a peer that does not interleave chunk streams, the next message begins after the last
+//   byte of the one in progress, so nothing can be output before
+//   ChunkReader::bytes_to_complete_message() more bytes arrived; waking earlier only feeds a
+//   partial message. If the peer pauses in the middle, nothing could be output meanwhile either.
+// - "An interleaved message waits at most as long as the message in progress takes to arrive,
+//   which a non-interleaving sender would have made it wait anyway" holds in bytes, not in time:
+//   it compares with a different sender. Interleaving exists so that small messages overtake
+//   large ones (RTMP 1.0 section 5.3: "to prevent large low-priority messages (such as video)
+//   from blocking smaller high-priority messages (such as audio or control)"): a server that
+//   feeds a keyframe at the link rate, or a relay that forwards chunks as they come, interleaves
+//   audio that would then be held until the keyframe is complete, and a peer that pauses after an
+//   interleaved message would have it held for the pause. So once the peer has interleaved
+//   (ChunkReader::peer_interleaves()) the wait is only for the rest of the chunk being read:
+//   inside one chunk's payload nothing of another chunk stream can come, whatever the peer.
+//   The first interleaved message of a connection (seen only once it happened) can be held until
+//   the message in progress completes or kMaxReceiveLowWater bytes arrived, once.
+// - Acknowledgements: the wait ends at the latest when we owe one (5.4.3), as it did without it,
+//   so a peer that stops at its window until acknowledged is acknowledged as before.
+// - Everything else wakes the driver regardless: end of stream and socket errors, writability,
+//   timers and cancellation (net/transport.hpp).
+std::size_t Connection::receive_low_water() const {
+  if (!handshake_done_ || closed_)
+    return 1;
+  std::size_t need = reader_.peer_interleaves() ? reader_.bytes_to_complete_chunk()
+                                                : reader_.bytes_to_complete_message();
+  if (auto until_ack = acks_.bytes_until_ack(stats_.bytes_in))
+    need = static_cast<std::size_t>(std::min<std::uint64_t>(need, *until_ack));
+  return std::clamp<std::size_t>(need, 1, kMaxReceiveLowWater);
+}
+
 void Connection::start_handshake() {
   if (!hs_client_)
     return;

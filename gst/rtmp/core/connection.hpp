@@ -44,6 +44,11 @@ inline constexpr std::size_t kMaxHeldBytes = 16u << 20;
 // 5.4.4 sets no minimum; FMS and nginx-rtmp use millions).
 inline constexpr std::uint32_t kMinAckWindow = 4096;
 
+// Cap of receive_low_water(): a driver sleeps until at most this many bytes arrived, so a
+// wakeup never has to wait for more than a few reads' worth (and stays well below what a
+// socket receive buffer holds: Linux grows it to twice the low-water mark).
+inline constexpr std::size_t kMaxReceiveLowWater = 256u << 10;
+
 struct Stats {
   std::uint64_t bytes_in = 0;  // every byte received, handshake included (section 5.4.3)
   std::uint64_t bytes_out = 0; // every byte queued for sending
@@ -88,6 +93,13 @@ public:
   Stats stats() const { return stats_; }
   bool handshake_done() const { return handshake_done_; }
   bool closed() const { return closed_; }
+
+  // How many bytes a driver may wait for before feeding receive() again without delaying any
+  // event (SO_RCVLOWAT, net/transport.hpp): at least 1, at most kMaxReceiveLowWater, never past
+  // the point where we owe the peer an acknowledgement (5.4.3; a peer may stop sending until
+  // it gets one). 1 during the handshake, after close, and whenever a message could complete
+  // with the next byte. See connection.cpp for why this adds no latency.
+  std::size_t receive_low_water() const;
 
   // Payload storage for later messages (ChunkReader::give_storage).
   void give_storage(Bytes &&spare) { reader_.give_storage(std::move(spare)); }

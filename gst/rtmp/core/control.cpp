@@ -126,6 +126,15 @@ std::optional<std::uint32_t> AckTracker::on_bytes_received(std::uint64_t total) 
   return static_cast<std::uint32_t>(total);
 }
 
+std::optional<std::uint64_t> AckTracker::bytes_until_ack(std::uint64_t total) const {
+  if (window_ == 0)
+    return std::nullopt;
+  if (total < last_ack_)
+    return window_;
+  const std::uint64_t since = total - last_ack_;
+  return since >= window_ ? 0 : window_ - since;
+}
+
 std::optional<std::uint32_t> PeerBandwidthState::on_set_peer_bandwidth(const PeerBandwidth &pb) {
   std::uint32_t window = pb.window;
   PeerBandwidthLimit type = pb.limit;

@@ -77,6 +77,9 @@ public:
   // if the caller counts it). Returns the sequence number to acknowledge when at least one
   // window has been received since the last acknowledgement.
   std::optional<std::uint32_t> on_bytes_received(std::uint64_t total);
+  // Bytes that can still arrive (with `total` received so far) before an acknowledgement is
+  // due; nullopt while no window is set. 0 when one is due already.
+  std::optional<std::uint64_t> bytes_until_ack(std::uint64_t total) const;
 
 private:
   std::uint32_t window_ = 0;

@@ -78,6 +78,9 @@ Drive ClientDriver::wait(bool want_write, std::int64_t deadline_us) {
     const std::int64_t session_us = static_cast<std::int64_t>(d->count()) * 1000;
     until = until < 0 ? session_us : std::min(until, session_us);
   }
+  // Sleep until enough bytes for the session to make progress arrived, not on every TCP
+  // segment of a large message (Connection::receive_low_water says why this adds no latency).
+  transport_.set_receive_low_water(session_->receive_low_water());
   switch (transport_.wait(!eof_, want_write, until)) {
   case WaitResult::cancelled:
     return Drive::cancelled;

@@ -3,7 +3,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 
@@ -53,6 +55,12 @@ gboolean on_accept_certificate(GTlsConnection *, GTlsCertificate *, GTlsCertific
 }
 
 } // namespace
+
+bool set_socket_receive_low_water(GSocket *socket, std::size_t bytes) {
+  // The option is an int; the kernel caps it far below INT_MAX anyway.
+  const gint value = static_cast<gint>(std::clamp<std::size_t>(bytes, 1, G_MAXINT));
+  return g_socket_set_option(socket, SOL_SOCKET, SO_RCVLOWAT, value, nullptr);
+}
 
 Transport::Transport()
     : cancellable_(g_cancellable_new()), context_(g_main_context_new()),
@@ -113,6 +121,8 @@ bool Transport::connect(const ConnectOptions &opts, GError **error) {
   }
   tcp_ = tcp;
   conn_ = stream;
+  tls_ = opts.tls;
+  low_water_ = 1;
   socket_fd_ =
       opts.tls || cancel_fd_.fd < 0 ? -1 : g_socket_get_fd(g_socket_connection_get_socket(tcp));
   in_ = G_POLLABLE_INPUT_STREAM(g_io_stream_get_input_stream(conn_));
@@ -297,6 +307,15 @@ WaitResult Transport::poll_wait(bool want_read, bool want_write, std::int64_t de
     if (deadline_us >= 0 && monotonic_us() >= deadline_us)
       return WaitResult::deadline;
   }
+}
+
+void Transport::set_receive_low_water(std::size_t bytes) {
+  bytes = std::max<std::size_t>(bytes, 1);
+  if (!tcp_ || tls_ || bytes == low_water_)
+    return;
+  // On failure keep 1 in mind (the socket's value is unknown; the next call tries again).
+  low_water_ =
+      set_socket_receive_low_water(g_socket_connection_get_socket(tcp_), bytes) ? bytes : 1;
 }
 
 void Transport::close() {

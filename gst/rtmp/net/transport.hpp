@@ -34,6 +34,21 @@ struct ConnectOptions {
   unsigned timeout_seconds = 10;
 };
 
+// Sets the socket's receive low-water mark (SO_RCVLOWAT) to `bytes` (at least 1): poll()
+// then reports it readable only once that many bytes are queued -- or at end of stream, on an
+// error, or when the kernel cannot queue more (Linux tcp_poll: memory pressure, a receive window
+// below one MSS) -- and a non-blocking read still returns what is there. Linux caps the value
+// at half of tcp_rmem[2] (or of SO_RCVBUF when that was set) and grows the receive buffer to
+// hold it. For a plain TCP socket only: under TLS the bytes on the socket are records, not the
+// RTMP bytes the mark is computed from. Returns false if the kernel refused.
+//
+// Usage (a poll-based reader of an RTMP connection, e.g. the server listener): after reading
+// until EAGAIN and feeding the session, before going back to poll:
+//   if (mark != last) { set_socket_receive_low_water(socket, mark); last = mark; }
+// with mark = session.receive_low_water() (core/connection.hpp), and 1 before the session
+// exists. Only call it when the value changes: it is a system call.
+bool set_socket_receive_low_water(GSocket *socket, std::size_t bytes);
+
 enum class WaitResult { ready, deadline, cancelled };
 
 enum class ReadStatus { data, would_block, eof, error };
@@ -83,6 +98,12 @@ public:
   // monotonic deadline (microseconds, <0 = none) or cancellation.
   WaitResult wait(bool want_read, bool want_write, std::int64_t deadline_us);
 
+  // "Readable" for wait() means at least `bytes` queued (set_socket_receive_low_water()) on a
+  // plain TCP connection; ignored under TLS. The system call is made only when the value
+  // changes. A new connection starts at 1.
+  void set_receive_low_water(std::size_t bytes);
+  std::size_t receive_low_water() const { return low_water_; }
+
   // Closes the socket without a blocking TLS close_notify exchange: closing the file
   // descriptor never blocks, while a graceful TLS close could wait on a peer that stopped
   // reading.
@@ -104,6 +125,8 @@ private:
   GCancellable *cancellable_ = nullptr;
   GPollFD cancel_fd_{}; // the cancellable's file descriptor, readable once cancelled
   int socket_fd_ = -1;  // plain TCP connections: waited on with ppoll() (see poll_wait)
+  bool tls_ = false;
+  std::size_t low_water_ = 1; // SO_RCVLOWAT of the socket (plain TCP)
   GMainContext *context_ = nullptr;
   // One cancellable source for the life of the transport, attached to context_: creating one
   // per wait() leaks in GLib 2.74 when it is destroyed after the cancellable fired.
