@@ -7,7 +7,8 @@
 #                   (default: core); `meson test` on those suites
 #   3. build-fuzz/  clang + libFuzzer: `meson test --suite fuzz` replays each seed corpus, then each
 #                   fuzz target runs FUZZ_SECONDS (default 20) on a temporary copy of its corpus
-#   4. the sans-IO check: gst/rtmp/core includes no GStreamer/GIO header
+#   4. the benchmarks' smoke run: tests/bench/run --quick on build/ (figures not checked)
+#   5. the sans-IO check: gst/rtmp/core includes no GStreamer/GIO header
 #
 # and counts individual results: each gtest case (from the junit XML meson's gtest protocol makes
 # the executables write), each other meson test (meson-logs/testlog.json), each fuzz run, each
@@ -15,7 +16,7 @@
 # the exit status is non-zero when anything failed. Needs no stdin; -j2 everywhere.
 #
 # Environment: FUZZ_SECONDS, ASAN_SUITES (space separated meson suites), SKIP_ASAN=1, SKIP_FUZZ=1,
-# JOBS (default 2).
+# SKIP_BENCH=1, JOBS (default 2).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 exec </dev/null
@@ -196,6 +197,20 @@ if [[ ${SKIP_FUZZ:-0} != 1 ]]; then
         record fuzz "fuzz: $name ${FUZZ_SECONDS}s" fail
       fi
     done
+  fi
+fi
+
+# The benchmarks' smoke run (issue 6: "the README test command runs it"): every benchmark works
+# and its data arrived complete, on a tiny input and the debug build/ (no second build); the
+# figures are not checked. Skipped with SKIP_BENCH=1.
+if [[ ${SKIP_BENCH:-0} != 1 ]]; then
+  section "benchmarks: tests/bench/run --quick (smoke test, build/)"
+  if BUILD_DIR=build BENCH_OUT="$work/bench" tests/bench/run --quick >"$work/bench.log" 2>&1; then
+    tail -n 25 "$work/bench.log"
+    record bench "tests/bench/run --quick" pass
+  else
+    tail -n 80 "$work/bench.log"
+    record bench "tests/bench/run --quick" fail
   fi
 fi
 
