@@ -40,7 +40,8 @@ struct ServerConn {
   // back, the listener thread touches nothing of it but `id` and `endpoint` (which it does not
   // change meanwhile), and destroys it only in remove_endpoint() / stop().
   bool adopted = false;
-  bool no_adopt = false; // the endpoint declined: stays on the listener thread
+  bool no_adopt = false;     // the endpoint declined: stays on the listener thread
+  std::size_t low_water = 1; // SO_RCVLOWAT set by the PublisherDriver (1 = the kernel default)
   std::optional<Millis> linger_until;
   // Routing.
   std::string app, tc_url, flash_ver;
@@ -749,6 +750,11 @@ void PublisherDriver::reset_cancel() {
 void PublisherDriver::release(std::optional<Event> event, const char *drop_reason) {
   ServerConn *c = conn_;
   conn_ = nullptr;
+  if (c->low_water != 1) {
+    // The listener's readiness sources wait for any byte again.
+    set_socket_receive_low_water(g_socket_connection_get_socket(c->tcp), 1);
+    c->low_water = 1;
+  }
   c->owner->give_back(c, std::move(event), drop_reason);
 }
 
@@ -835,6 +841,10 @@ PublisherDriver::Next PublisherDriver::next_media(Message &out) {
         session.on_timer(now);
         continue;
       }
+      // Sleep until the message in progress can complete, not on every TCP segment of it
+      // (Connection::receive_low_water says why this adds no latency).
+      if (const std::size_t mark = session.receive_low_water(); mark != c->low_water)
+        c->low_water = set_socket_receive_low_water(socket, mark) ? mark : 1;
       if (wait(c->pending_pos < c->pending.size(), session.next_deadline()) == Wait::cancelled)
         return Next::cancelled;
     } else {
