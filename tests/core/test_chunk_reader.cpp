@@ -747,11 +747,36 @@ TEST(ChunkReaderLowWater, ExtendedTimestampsAreNotCounted) {
     EXPECT_EQ(read_count(c, ByteView(wire).subspan(after_first + 7)), 1u);
     EXPECT_EQ(wire.size() - after_first, w == &omitted ? 8u : 16u);
   }
-  // Waiting in the extended-timestamp peek of a continuation (3 of its 4 bytes here): the
-  // basic header is in, the payload and the last header are not.
+  // Waiting in the extended-timestamp peek of a continuation (3 of its 4 bytes here): those 3
+  // bytes may be payload (from a peer that omits the field, whose payload begins like it), so
+  // they count as received: 6 - 3 payload bytes and the last header.
   ChunkReader r;
   read_count(r, ByteView(repeated).first(after_first + 1 + 3));
-  EXPECT_EQ(r.bytes_to_complete_message(), 6u + 1);
+  EXPECT_EQ(r.bytes_to_complete_message(), 6u + 1 - 3);
+  EXPECT_EQ(r.bytes_to_complete_chunk(), 4u + 1 - 3);
+}
+
+TEST(ChunkReaderLowWater, LowerBoundsWhenThePeekHoldsPayload) {
+  // The wire of OmittedExtendedTimestampWithPayloadMatchingItsPrefixAtEverySplit: the reader
+  // holds "01 00 00" in its peek, then finds them to be payload. At every split, fewer bytes
+  // than either query says complete nothing (the message query: of this non-interleaving
+  // wire).
+  const Bytes data = cat({hex("02 000000 000004 01 00000000 00000004"), // chunk size 4
+                          hex("03 FFFFFF 000007 08 01000000 01000000 AA BB CC DD"),
+                          hex("C3 01 00 00"), hex("03 000005 000001 08 01000000 EE")});
+  ChunkReader r;
+  for (std::size_t k = 0; k <= data.size(); ++k) {
+    SCOPED_TRACE(k);
+    if (k > 0)
+      read_count(r, ByteView(data).subspan(k - 1, 1));
+    for (const std::size_t q : {r.bytes_to_complete_message(), r.bytes_to_complete_chunk()}) {
+      if (q == 0)
+        continue;
+      ChunkReader c = r;
+      EXPECT_EQ(read_count(c, ByteView(data).subspan(k, std::min(q - 1, data.size() - k))), 0u)
+          << "q=" << q;
+    }
+  }
 }
 
 TEST(ChunkReaderLowWater, ChunkSizeChangeInTheMiddleOfAMessage) {

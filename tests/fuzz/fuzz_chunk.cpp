@@ -3,7 +3,11 @@
 //
 // Input: two bytes choosing a split point, then the chunk stream. Oracles besides the
 // sanitizers: (1) reading in two pieces gives the same messages and error as reading at once;
-// (2) the messages read, re-chunked by ChunkWriter and read back, are unchanged.
+// (2) the messages read, re-chunked by ChunkWriter and read back, are unchanged; (3) at the
+// split point, the low-water queries are lower bounds: fewer bytes than bytes_to_complete_chunk()
+// complete no message, and fewer than bytes_to_complete_message() none unless the peer
+// interleaves (the condition under which Connection uses it).
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -77,8 +81,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
   ChunkReader pieces(fuzz_limits());
   std::vector<Message> b;
   std::error_code eb = pieces.read(input.first(split), b);
-  if (!eb)
-    eb = pieces.read(input.subspan(split), b);
+  if (!eb) {
+    const ByteView rest = input.subspan(split);
+    const std::size_t by_chunk = pieces.bytes_to_complete_chunk();
+    const std::size_t by_message = pieces.bytes_to_complete_message();
+    for (const std::size_t q : {by_chunk, by_message}) {
+      if (q < 2)
+        continue;
+      ChunkReader probe = pieces;
+      std::vector<Message> early;
+      (void)probe.read(rest.first(std::min(q - 1, rest.size())), early);
+      if (!early.empty() && (q == by_chunk || !probe.peer_interleaves()))
+        __builtin_trap();
+    }
+    eb = pieces.read(rest, b);
+  }
   if (ea != eb || !same(a, b))
     __builtin_trap();
 

@@ -226,20 +226,19 @@ std::error_code ChunkReader::apply_header(const Header &h) {
   return {};
 }
 
-std::size_t ChunkReader::pending_header_rest(const Stream *&continues, bool assume) const {
-  continues = nullptr;
+ChunkReader::PendingHeader ChunkReader::pending_header(bool assume) const {
+  PendingHeader p;
   const std::uint8_t fmt = header_buf_[0] >> 6;
   const std::uint8_t low = header_buf_[0] & 0x3F;
   const std::size_t basic = low == 0 ? 2 : low == 1 ? 3 : 1;
   const std::size_t fixed = basic + kMessageHeaderSize[fmt];
-  const std::size_t rest = fixed > header_len_ ? fixed - header_len_ : 0;
+  p.missing = fixed > header_len_ ? fixed - header_len_ : 0;
+  p.held = header_len_ > fixed ? header_len_ - fixed : 0;
   if (fmt != 3)
-    return rest;
+    return p;
   if (header_len_ < basic) {
-    // The csid is not complete yet: with `assume`, a type 3 header whose bytes so far fit the
-    // chunk stream of the message in progress is taken to continue it.
     if (!assume || current_ >= streams_.size() || !streams_[current_].in_progress)
-      return rest;
+      return p;
     const std::uint32_t csid = streams_[current_].csid;
     const std::uint8_t form = csid <= chunk::kMaxOneByteCsid   ? static_cast<std::uint8_t>(csid)
                               : csid <= chunk::kMaxTwoByteCsid ? 0
@@ -247,8 +246,8 @@ std::size_t ChunkReader::pending_header_rest(const Stream *&continues, bool assu
     const bool fits = low == form && (header_len_ < 2 || form != 1 ||
                                       header_buf_[1] == static_cast<std::uint8_t>(csid - 64));
     if (fits)
-      continues = &streams_[current_];
-    return rest;
+      p.continues = &streams_[current_];
+    return p;
   }
   std::uint32_t csid = low;
   if (low == 0)
@@ -256,21 +255,23 @@ std::size_t ChunkReader::pending_header_rest(const Stream *&continues, bool assu
   else if (low == 1)
     csid = 64 + header_buf_[1] + 256u * header_buf_[2];
   if (const Stream *s = find(csid); s && s->in_progress)
-    continues = s;
-  return rest;
+    p.continues = s;
+  return p;
 }
 
 std::size_t ChunkReader::bytes_to_complete_message() const {
   if (error_)
     return 0;
   if (header_len_ > 0) {
-    const Stream *s = nullptr;
-    const std::size_t rest = pending_header_rest(s, true);
-    if (!s)
-      return rest;
-    // The first of the chunks still to come is the one whose header is partly here.
-    return chunked_size(s->length - s->received, s->csid, chunk_size_) -
-           basic_header_size(s->csid) + rest;
+    const PendingHeader p = pending_header(true);
+    if (!p.continues)
+      return p.missing;
+    // The first of the chunks still to come is the one whose header is partly here; what it
+    // holds beyond its basic header may be payload already.
+    const Stream &s = *p.continues;
+    const std::size_t need = chunked_size(s.length - s.received, s.csid, chunk_size_) -
+                             basic_header_size(s.csid) + p.missing;
+    return need > p.held ? need - p.held : 1;
   }
   if (current_ >= streams_.size() || !streams_[current_].in_progress)
     return 0;
@@ -290,11 +291,13 @@ std::size_t ChunkReader::bytes_to_complete_chunk() const {
     return payload + (s.length - s.received > payload ? 1 : 0);
   };
   if (header_len_ > 0) {
-    const Stream *s = nullptr;
-    const std::size_t rest = pending_header_rest(s, false);
-    if (!s)
-      return rest;
-    return rest + chunk_of(*s, std::min<std::size_t>(chunk_size_, s->length - s->received));
+    const PendingHeader p = pending_header(false);
+    if (!p.continues)
+      return p.missing;
+    const Stream &s = *p.continues;
+    const std::size_t need =
+        p.missing + chunk_of(s, std::min<std::size_t>(chunk_size_, s.length - s.received));
+    return need > p.held ? need - p.held : 1;
   }
   if (in_chunk_)
     return chunk_of(streams_[current_], chunk_remaining_);

@@ -146,12 +146,18 @@ private:
   Stream *find(std::uint32_t csid);
   const Stream *find(std::uint32_t csid) const;
   std::error_code fail(std::error_code ec);
-  // For a partly buffered header: the bytes still missing from its fixed part (basic + message
-  // header; an extended timestamp is not counted) and, if it is a type 3 header continuing a
-  // message in progress, that stream (else nullptr). While the basic header itself is
-  // incomplete the csid is unknown: `assume` takes it to be the message in progress if the
-  // bytes so far fit (no interleaving), otherwise nothing is assumed.
-  std::size_t pending_header_rest(const Stream *&continues, bool assume) const;
+  // A partly buffered chunk header (header_len_ > 0), for the low-water queries.
+  struct PendingHeader {
+    std::size_t missing = 0; // bytes of its fixed part (basic + message header) still to come
+    // Bytes held beyond the fixed part: an extended timestamp, or payload that the peek of
+    // parse_header has not placed yet (a peer that omits the field, 5.3.1.3).
+    std::size_t held = 0;
+    const Stream *continues = nullptr; // a type 3 header continuing this stream's message
+  };
+  // While the basic header itself is incomplete the csid is unknown: `assume` takes it to be
+  // the message in progress if the bytes so far fit (no interleaving), otherwise nothing is
+  // assumed.
+  PendingHeader pending_header(bool assume) const;
 
   ChunkLimits limits_;
   std::uint32_t chunk_size_ = chunk::kDefaultChunkSize;
