@@ -103,7 +103,7 @@ def main():
     ap.add_argument("--json")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
-    frames = 90 if args.quick else 30 * 30
+    frames = 90 if args.quick else 60 * 30  # the issue asks for 60 s at 30 fps
     rows = {}
     with tempfile.TemporaryDirectory(prefix="gst-rtmp-latency-") as workdir:
         envs = S.Envs(build, workdir)

@@ -41,7 +41,7 @@ def plot_system(system, out):
     gnuplot(f"""
 set terminal pngcairo size 1000,{140 + 28 * len(rows)} font ",10"
 set output {quote(out)}
-set title "CPU s (user+sys) per GB of FLV, {runs}, {mb:.0f} MB H.264/AAC (lower is better)"
+set title "CPU s per GB of FLV (lower is better)\\n{runs}, {mb:.0f} MB H.264/AAC"
 set style fill solid 0.8 border -1
 unset key
 set grid x
@@ -106,7 +106,8 @@ plot {quote(data)} using 1:2 with linespoints lw 2 pt 7 lc rgb 0x2a9d3f \
     cs = f"""
 set title "Server context switches per message (all threads, lower is better)"
 set ylabel "context switches / message"
-set yrange [0:*]
+set yrange [0:1.3]
+set key top right
 plot {quote(data)} using 1:4 with linespoints lw 2 pt 7 lc rgb 0x2a9d3f title "ours", \
      '' using 1:5 with linespoints lw 2 pt 5 lc rgb 0x8a8a8a title "nginx-rtmp worker"
 """

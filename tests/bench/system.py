@@ -423,6 +423,10 @@ class Envs:
     def __init__(self, build, workdir):
         self.plugin_dir = os.path.join(build, "gst", "rtmp", "elements")
         self.runner = os.path.join(build, "tests", "bench", "bench_pipeline")
+        # For profiles: BENCH_RUNNER names a wrapper run instead of bench_pipeline (same
+        # arguments; it can tell our rows by GST_PLUGIN_PATH), e.g. one that execs
+        # `perf record -g -- bench_pipeline "$@"` for our rows only (docs/performance.md).
+        self.runner = os.environ.get("BENCH_RUNNER") or self.runner
         self.ours = dict(os.environ, GST_PLUGIN_PATH=self.plugin_dir,
                          GST_REGISTRY=os.path.join(workdir, "registry-ours.bin"))
         # The system librtmp plugin has the same file and element names as ours: its process
