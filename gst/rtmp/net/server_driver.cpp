@@ -593,6 +593,43 @@ void Listener::on_timer(Conn *c) {
   pump(c);
 }
 
+void Listener::take_session_output(Conn *c, Bytes &scratch) {
+  c->session->take_output(scratch);
+  if (c->pending_pos == c->pending.size()) {
+    c->pending.swap(scratch);
+    c->pending_pos = 0;
+  } else {
+    c->pending.insert(c->pending.end(), scratch.begin(), scratch.end());
+  }
+}
+
+const char *Listener::write_pending(Conn *c) {
+  while (c->ready && c->pending_pos < c->pending.size()) {
+    GError *err = nullptr;
+    gssize n = g_pollable_output_stream_write_nonblocking(
+        c->out, c->pending.data() + c->pending_pos, c->pending.size() - c->pending_pos, nullptr,
+        &err);
+    if (n < 0) {
+      if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+        g_error_free(err);
+        break;
+      }
+      log(3, "client " + c->client.address + ": write failed: " + err->message);
+      g_error_free(err);
+      return "io-error";
+    }
+    c->pending_pos += static_cast<std::size_t>(n);
+  }
+  if (c->pending_pos == c->pending.size()) {
+    c->pending.clear();
+    c->pending_pos = 0;
+  } else if (c->pending.size() - c->pending_pos > kMaxPendingOutput) {
+    log(1, "client " + c->client.address + " does not read what we send: dropped");
+    return "not-reading";
+  }
+  return nullptr;
+}
+
 // Delivers the session's events, then writes what it produced. May destroy `c`.
 void Listener::pump(Conn *c) {
   const std::uint64_t id = c->id;
@@ -606,38 +643,10 @@ void Listener::pump(Conn *c) {
     if (!conns_.count(id))
       return;
   }
-  if (c->session->wants_write()) {
-    c->session->take_output(scratch_);
-    if (c->pending_pos == c->pending.size()) {
-      c->pending.swap(scratch_);
-      c->pending_pos = 0;
-    } else {
-      c->pending.insert(c->pending.end(), scratch_.begin(), scratch_.end());
-    }
-  }
-  while (c->ready && c->pending_pos < c->pending.size()) {
-    GError *err = nullptr;
-    gssize n = g_pollable_output_stream_write_nonblocking(
-        c->out, c->pending.data() + c->pending_pos, c->pending.size() - c->pending_pos, nullptr,
-        &err);
-    if (n < 0) {
-      if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
-        g_error_free(err);
-        break;
-      }
-      log(3, "client " + c->client.address + ": write failed: " + err->message);
-      g_error_free(err);
-      drop(c, "io-error");
-      return;
-    }
-    c->pending_pos += static_cast<std::size_t>(n);
-  }
-  if (c->pending_pos == c->pending.size()) {
-    c->pending.clear();
-    c->pending_pos = 0;
-  } else if (c->pending.size() - c->pending_pos > kMaxPendingOutput) {
-    log(1, "client " + c->client.address + " does not read what we send: dropped");
-    drop(c, "not-reading");
+  if (c->session->wants_write())
+    take_session_output(c, scratch_);
+  if (const char *why = write_pending(c)) {
+    drop(c, why);
     return;
   }
   if (c->session->closed() && !c->closing) {
@@ -783,38 +792,10 @@ PublisherDriver::Next PublisherDriver::next_media(Message &out) {
       }
     }
     // Acknowledgements, ping answers: written as far as the socket takes them now.
-    if (session.wants_write()) {
-      session.take_output(scratch_);
-      if (c->pending_pos == c->pending.size()) {
-        c->pending.swap(scratch_);
-        c->pending_pos = 0;
-      } else {
-        c->pending.insert(c->pending.end(), scratch_.begin(), scratch_.end());
-      }
-    }
-    while (c->pending_pos < c->pending.size()) {
-      GError *err = nullptr;
-      const gssize n = g_socket_send_with_blocking(
-          socket, reinterpret_cast<const gchar *>(c->pending.data()) + c->pending_pos,
-          c->pending.size() - c->pending_pos, FALSE, nullptr, &err);
-      if (n < 0) {
-        const bool would_block = g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-        if (!would_block)
-          Listener::log(3, "client " + c->client.address + ": write failed: " + err->message);
-        g_error_free(err);
-        if (would_block)
-          break;
-        release(std::nullopt, "io-error");
-        return Next::released;
-      }
-      c->pending_pos += static_cast<std::size_t>(n);
-    }
-    if (c->pending_pos == c->pending.size()) {
-      c->pending.clear();
-      c->pending_pos = 0;
-    } else if (c->pending.size() - c->pending_pos > kMaxPendingOutput) {
-      Listener::log(1, "client " + c->client.address + " does not read what we send: dropped");
-      release(std::nullopt, "not-reading");
+    if (session.wants_write())
+      Listener::take_session_output(c, scratch_);
+    if (const char *why = Listener::write_pending(c)) {
+      release(std::nullopt, why);
       return Next::released;
     }
     if (session.closed()) {

@@ -245,6 +245,13 @@ private:
   void destroy(Conn *c);
   void count_drop(const char *reason);
   static void log(int level, const std::string &text);
+  // The output path of a connection, shared by the listener thread and a PublisherDriver:
+  // moves what the session produced behind what is still pending for the peer (`scratch` takes
+  // turns with the pending buffer), and writes as much as the socket takes now. write_pending
+  // returns the reason to drop the connection ("io-error", "not-reading": more than
+  // kMaxPendingOutput unsent), or nullptr.
+  static void take_session_output(Conn *c, Bytes &scratch);
+  static const char *write_pending(Conn *c);
 
   friend struct ConnCallbacks;
   friend class PublisherDriver;
