@@ -557,8 +557,10 @@ TEST_F(SrcPads, StaleFirstMessageDoesNotStartTheTimeline) {
   stale.multitrack = true;
   stale.multitrack_type = MultitrackType::one_track;
   stale.frame_type = FrameType::inter;
+  // The packet views its payload: the bytes must outlive write_video_tag().
+  const Bytes stale_payload = hex("0000");
   stale.tracks.push_back(VideoTrackPacket{1, VideoCodec::avc, fourcc("avc1"),
-                                          VideoPacketKind::coded_frames, 1, 0, 0, hex("0000")});
+                                          VideoPacketKind::coded_frames, 1, 0, 0, stale_payload});
   auto stale_tag = write_video_tag(stale);
   ASSERT_TRUE(stale_tag);
   publish(srv.port, {
