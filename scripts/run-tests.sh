@@ -40,7 +40,8 @@ record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$results"; }
 # Count the results of the last `meson test` run in build dir $1 (label $2): one result per gtest
 # case from the XML written by each gtest executable, one per other test from testlog.json; a gtest
 # executable that failed without a failing case (crash, sanitizer report at exit, timeout) counts
-# as one failure; one that ran no case at all (placeholder) counts as one skipped.
+# as one failure; one that ran no case at all (placeholder) counts as one skipped. A skipped test
+# or case counts as failed: scripts/setup-deps.sh installs everything the tests use.
 count_meson_results() {
   python3 - "$1" "$2" >>"$results" <<'EOF'
 import json, os, subprocess, sys
@@ -66,7 +67,10 @@ for line in lines:
     spec = specs.get(name) or specs.get(name.rsplit(" / ", 1)[-1])
     name = name.rsplit(" / ", 1)[-1] if spec is not None else name
     if spec is None or spec["protocol"] != "gtest":
-        out.append(("test", f"{label}: {name}", "pass" if ok else "skip" if res == "SKIP" else "fail"))
+        # The set-up installs everything the tests need, so a test that skips (exit 77) lacks
+        # something it should have had: a failure, named as such.
+        out.append(("test", f"{label}: {name}" + (" (skipped)" if res == "SKIP" else ""),
+                    "pass" if ok else "fail"))
         continue
     # meson runs gtest executables with --gtest_output=xml:<name>.xml in the test's workdir
     # (the build dir when none is set).
@@ -79,7 +83,7 @@ for line in lines:
                 cases.append((case, "fail"))
             elif tc.get("result") == "skipped" or tc.find("skipped") is not None \
                     or tc.get("status") == "notrun":
-                cases.append((case, "skip"))
+                cases.append((case + " (skipped)", "fail"))
             else:
                 cases.append((case, "pass"))
     except (FileNotFoundError, ET.ParseError):
@@ -132,7 +136,7 @@ fi
 # node-media-server v4 (npm, into .deps/nms) for the suite nms; when it cannot be installed the
 # nms tests fail naming the reason, and so does this step.
 if ! (source ./scripts/setup-deps.sh && ensure_node_media_server); then
-  echo "could not install node-media-server: the nms tests will fail"
+  echo "could not install node-media-server, the nms tests will fail: $(cat .deps/nms/install-error.txt 2>/dev/null)"
   record build "node-media-server (scripts/setup-deps.sh --nms)" fail
 fi
 

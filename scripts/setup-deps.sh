@@ -17,7 +17,13 @@ GST_RTMP_DEBIAN_PACKAGES=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   ffmpeg nginx libnginx-mod-rtmp
   valgrind gnuplot-nox  # benchmarks: callgrind instruction counts, plots (tests/bench/run)
+  python3-gi gir1.2-gstreamer-1.0  # PyGObject players of the interop tests (client_vod)
 )
+# node-media-server v4 declares Node.js >= 20; Debian 12's nodejs is 18. When the system node is
+# older, an official Node.js build comes from the npm registry (package node-linux-ARCH) into
+# .deps/node; .deps/nms/bin/node points at whichever node the NMS tests must use.
+GST_RTMP_NODE_MAJOR_MIN=20
+GST_RTMP_NODE_LOCAL_MAJOR=22
 GST_RTMP_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 GST_RTMP_NMS_DIR="${GST_RTMP_NMS_DIR:-$GST_RTMP_ROOT/.deps/nms}"
 
@@ -47,12 +53,24 @@ _deps_missing() {
   done
 }
 
+# apt-get update + install, quietly: one line before and one after; apt's own output goes to a
+# log that is shown (its end) only when something failed.
 _deps_apt_install() {
-  _deps_log "installing: $*"
-  export DEBIAN_FRONTEND=noninteractive
-  _deps_as_root apt-get update -q </dev/null &&
-    _deps_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-      "$@" </dev/null
+  local log rc=0
+  log="$(mktemp "${TMPDIR:-/tmp}/gst-rtmp-apt.XXXXXX")"
+  _deps_log "installing $# Debian packages: $*"
+  {
+    _deps_as_root apt-get update -q </dev/null &&
+      _deps_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+        --no-install-recommends "$@" </dev/null
+  } >"$log" 2>&1 || rc=$?
+  if ((rc != 0)); then
+    tail -n 40 "$log" >&2
+    _deps_log "apt-get failed (exit $rc); the whole output: $log"
+    return "$rc"
+  fi
+  _deps_log "installed: $(grep -c '^Setting up ' "$log") packages with their dependencies"
+  rm -f "$log"
 }
 
 # Debian's nginx package starts a system nginx on port 80 when installed. Our tests run their own
@@ -84,19 +102,90 @@ ensure_debian_packages() {
   stop_system_nginx
 }
 
-# node-media-server v4, project-local (.deps/nms, git-ignored), for the interop tests that need a
-# second server implementation. Prints nothing and returns quickly when already installed.
-ensure_node_media_server() {
-  if [[ -f $GST_RTMP_NMS_DIR/node_modules/node-media-server/package.json ]]; then
+# The major version of the node binary $1 (0 when it does not run).
+_deps_node_major() {
+  local v
+  v="$("$1" --version 2>/dev/null)" || { echo 0; return; }
+  v="${v#v}"
+  echo "${v%%.*}"
+}
+
+# Print the path of a node binary of at least GST_RTMP_NODE_MAJOR_MIN: the system one when it is
+# new enough, else one installed from the npm registry into .deps/node.
+_deps_ensure_node() {
+  local node arch pkg dir="$GST_RTMP_ROOT/.deps/node" log
+  node="$(command -v node || true)"
+  if [[ -n $node ]] && (($(_deps_node_major "$node") >= GST_RTMP_NODE_MAJOR_MIN)); then
+    echo "$node"
     return 0
   fi
-  if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
-    _deps_apt_install nodejs npm || return 1
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64) arch=arm64 ;;
+    *) arch="$(uname -m)" ;;
+  esac
+  pkg="node-linux-$arch"
+  if (($(_deps_node_major "$dir/node_modules/$pkg/bin/node") >= GST_RTMP_NODE_MAJOR_MIN)); then
+    echo "$dir/node_modules/$pkg/bin/node"
+    return 0
   fi
-  _deps_log "installing node-media-server@4 into $GST_RTMP_NMS_DIR"
-  mkdir -p "$GST_RTMP_NMS_DIR"
-  npm install --silent --no-audit --no-fund --prefix "$GST_RTMP_NMS_DIR" node-media-server@4 \
-    </dev/null
+  _deps_log "the system node is ${node:+$("$node" --version) }${node:-missing}; node-media-server v4" \
+    "needs Node.js >= $GST_RTMP_NODE_MAJOR_MIN: installing $pkg@$GST_RTMP_NODE_LOCAL_MAJOR from npm into $dir"
+  mkdir -p "$dir"
+  log="$dir/npm-install.log"
+  if ! npm install --no-audit --no-fund --prefix "$dir" "$pkg@$GST_RTMP_NODE_LOCAL_MAJOR" \
+    </dev/null >"$log" 2>&1; then
+    grep -E 'npm (ERR|error)' "$log" | head -n 20 >&2 || tail -n 20 "$log" >&2
+    _deps_log "npm could not install $pkg@$GST_RTMP_NODE_LOCAL_MAJOR (log: $log)"
+    return 1
+  fi
+  if (($(_deps_node_major "$dir/node_modules/$pkg/bin/node") < GST_RTMP_NODE_MAJOR_MIN)); then
+    _deps_log "npm installed $pkg@$GST_RTMP_NODE_LOCAL_MAJOR but $dir/node_modules/$pkg/bin/node does not run (log: $log)"
+    return 1
+  fi
+  echo "$dir/node_modules/$pkg/bin/node"
+}
+
+# node-media-server v4, project-local (.deps/nms, git-ignored), for the interop tests that need a
+# second server implementation, and .deps/nms/bin/node, the Node.js they run it with. Prints
+# nothing and returns quickly when already installed. When it fails, npm's error is shown and the
+# reason is kept in .deps/nms/install-error.txt, which the NMS tests report as their failure.
+ensure_node_media_server() {
+  local node log reason=""
+  local pkg="$GST_RTMP_NMS_DIR/node_modules/node-media-server/package.json"
+  if [[ -f $pkg && -x $GST_RTMP_NMS_DIR/bin/node ]] &&
+    (($(_deps_node_major "$GST_RTMP_NMS_DIR/bin/node") >= GST_RTMP_NODE_MAJOR_MIN)); then
+    return 0
+  fi
+  mkdir -p "$GST_RTMP_NMS_DIR/bin"
+  rm -f "$GST_RTMP_NMS_DIR/install-error.txt"
+  if ! command -v npm >/dev/null; then
+    _deps_apt_install nodejs npm || reason="apt-get could not install nodejs and npm"
+  fi
+  if [[ -z $reason ]] && ! node="$(_deps_ensure_node)"; then
+    reason="no Node.js >= $GST_RTMP_NODE_MAJOR_MIN (system node: $(node --version 2>/dev/null ||
+      echo none)) and npm could not install one: see $GST_RTMP_ROOT/.deps/node/npm-install.log"
+  fi
+  if [[ -z $reason ]]; then
+    ln -sfn "$node" "$GST_RTMP_NMS_DIR/bin/node"
+    if [[ ! -f $pkg ]]; then
+      _deps_log "installing node-media-server@4 into $GST_RTMP_NMS_DIR (runs on $node, $("$node" --version))"
+      log="$GST_RTMP_NMS_DIR/npm-install.log"
+      if ! npm install --no-audit --no-fund --prefix "$GST_RTMP_NMS_DIR" node-media-server@4 \
+        </dev/null >"$log" 2>&1; then
+        grep -E 'npm (ERR|error)' "$log" | head -n 20 >&2 || tail -n 20 "$log" >&2
+        reason="npm install node-media-server@4 failed: $(grep -m1 -E 'npm (ERR|error)' "$log" ||
+          tail -n 1 "$log") (log: $log)"
+      elif [[ ! -f $pkg ]]; then
+        reason="npm install node-media-server@4 left no $pkg (log: $log)"
+      fi
+    fi
+  fi
+  if [[ -n $reason ]]; then
+    _deps_log "$reason"
+    echo "$reason" >"$GST_RTMP_NMS_DIR/install-error.txt"
+    return 1
+  fi
 }
 
 # Path of the node-media-server entry point (after ensure_node_media_server).

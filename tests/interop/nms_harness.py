@@ -9,7 +9,6 @@ skipped silently.
 import json
 import os
 import re
-import shutil
 import subprocess
 import threading
 import time
@@ -21,11 +20,29 @@ NMS_DIR = os.environ.get("GST_RTMP_NMS_DIR", os.path.join(SOURCE_ROOT, ".deps", 
 NMS_PACKAGE = os.path.join(NMS_DIR, "node_modules", "node-media-server")
 
 
+NMS_NODE = os.path.join(NMS_DIR, "bin", "node")
+NODE_MAJOR_MIN = 20  # node-media-server v4's package.json: "engines": {"node": ">=20.0.0"}
+
+
 def nms_missing_reason():
     """None when node and node-media-server v4 are usable, else why not."""
-    node = shutil.which("node")
-    if node is None:
-        return "node is not installed (scripts/setup-deps.sh --nms installs nodejs and npm)"
+    try:
+        with open(os.path.join(NMS_DIR, "install-error.txt"), encoding="utf-8") as f:
+            return "scripts/setup-deps.sh --nms failed: " + f.read().strip()
+    except OSError:
+        pass
+    if not os.path.exists(NMS_NODE):
+        return (f"no {NMS_NODE} (the Node.js that runs node-media-server): run "
+                "scripts/setup-deps.sh --nms; run-tests.sh does")
+    try:
+        version = subprocess.run([NMS_NODE, "--version"], capture_output=True, text=True,
+                                 timeout=30).stdout.strip()
+    except OSError as e:
+        return f"{NMS_NODE} does not run: {e}"
+    m = re.match(r"v(\d+)\.", version)
+    if not m or int(m.group(1)) < NODE_MAJOR_MIN:
+        return (f"{NMS_NODE} is Node.js {version or '(no version)'}; node-media-server v4 needs "
+                f">= {NODE_MAJOR_MIN} (scripts/setup-deps.sh --nms installs one)")
     pkg = os.path.join(NMS_PACKAGE, "package.json")
     try:
         with open(pkg, encoding="utf-8") as f:
@@ -68,7 +85,7 @@ class NodeMediaServer:
 
     def start(self, timeout=15.0):
         self.proc = subprocess.Popen(
-            ["node", os.path.join(NMS_PACKAGE, "bin", "app.js"), "--config", self.config],
+            [NMS_NODE, os.path.join(NMS_PACKAGE, "bin", "app.js"), "--config", self.config],
             cwd=self.dir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, errors="replace")
         self._reader = threading.Thread(target=self._read, daemon=True)
