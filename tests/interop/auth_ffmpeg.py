@@ -5,14 +5,13 @@ three-connection challenge exchange to a started publish with media arriving, an
 password must make FFmpeg fail with its "Incorrect username/password" diagnosis.
 
 usage: auth_ffmpeg.py AUTH_FFMPEG_SERVER_BINARY
-Exit 77 (meson "skip") when ffmpeg is not installed.
+Fails when ffmpeg is not installed (scripts/setup-deps.sh installs it).
 """
 import re
 import shutil
 import subprocess
 import sys
 
-SKIP = 77
 
 
 def run_case(server, method, password, userinfo, extra=()):
@@ -55,8 +54,8 @@ def main():
         return 2
     server = sys.argv[1]
     if shutil.which("ffmpeg") is None:
-        print("ffmpeg not found: skipping")
-        return SKIP
+        print("FAIL: ffmpeg is not installed (scripts/setup-deps.sh installs it)")
+        return 1
 
     failures = []
 

@@ -149,8 +149,8 @@ def case_chunk_size_while_publishing(build, probe_bin, size):
 def main():
     build, probe_bin = sys.argv[1], sys.argv[2]
     if not os.path.exists(h.NGINX) or not os.path.exists(h.RTMP_MODULE):
-        print("nginx with the rtmp module not installed: skipping")
-        return 77
+        print("FAIL: nginx with the rtmp module is not installed (scripts/setup-deps.sh installs it)")
+        return 1
     case_play2_switch(build, probe_bin)
     # Larger and smaller (nginx-rtmp needs the pause the sink makes after a decrease).
     case_chunk_size_while_publishing(build, probe_bin, 65536)

@@ -20,13 +20,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import client_harness as h  # noqa: E402
 
 SYSTEM_PYTHON = "/usr/bin/python3"
+PYGOBJECT_CHECK = "import gi; gi.require_version('Gst', '1.0'); from gi.repository import Gst"
 
 
 def main():
     build = os.path.abspath(sys.argv[1])
-    if subprocess.run([SYSTEM_PYTHON, "-c", "import gi"], capture_output=True).returncode != 0:
-        print("skip: the system python3 has no PyGObject")
-        sys.exit(77)
+    if subprocess.run([SYSTEM_PYTHON, "-c", PYGOBJECT_CHECK], capture_output=True).returncode != 0:
+        sys.exit("FAIL: the system python3 has no PyGObject with GStreamer typelibs "
+                 "(python3-gi, gir1.2-gstreamer-1.0: scripts/setup-deps.sh installs them)")
     wd = h.workdir("client-vod-")
     media = os.path.join(wd, "media")
     os.makedirs(media)

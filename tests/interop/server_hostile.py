@@ -162,8 +162,8 @@ def main():
     probe_bin = sys.argv[2]
     for tool in ("ffmpeg", "ffprobe"):
         if not shutil.which(tool):
-            print(f"skip: {tool} not installed")
-            return 77
+            print(f"FAIL: {tool} is not installed (scripts/setup-deps.sh installs it)")
+            return 1
     wd = h.workdir("server-hostile-")
     env = h.our_env(build, wd)
     h.assert_our_factories(build, env, ("rtmpserversrc",))

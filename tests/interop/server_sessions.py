@@ -359,8 +359,8 @@ def main():
     names = sys.argv[3:] or list(CASES)
     for tool in ("ffmpeg", "ffprobe"):
         if not shutil.which(tool):
-            print(f"skip: {tool} not installed")
-            return 77
+            print(f"FAIL: {tool} is not installed (scripts/setup-deps.sh installs it)")
+            return 1
     wd = h.workdir("server-sessions-")
     env = h.our_env(build, wd)
     h.assert_our_factories(build, env, ("rtmpserversrc", "rtmpsink"))
