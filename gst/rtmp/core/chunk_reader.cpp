@@ -287,7 +287,7 @@ std::size_t ChunkReader::bytes_to_complete_chunk() const {
     return 0;
   // What a chunk of `s` beginning now needs: its payload, and a next header if the message
   // goes on (that header could begin and end a zero-length message of another stream).
-  auto chunk_of = [this](const Stream &s, std::size_t payload) {
+  auto chunk_of = [](const Stream &s, std::size_t payload) {
     return payload + (s.length - s.received > payload ? 1 : 0);
   };
   if (header_len_ > 0) {
