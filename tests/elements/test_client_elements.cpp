@@ -88,6 +88,20 @@ TEST_F(ClientElements, FactoriesComeFromOurPlugin) {
   }
 }
 
+// gst-inspect-1.0 shows the plugin's package and origin: the build's meson options, never a
+// made-up address.
+TEST_F(ClientElements, PluginOriginIsNoPlaceholder) {
+  GstPlugin *plugin = gst_registry_find_plugin(gst_registry_get(), "rtmp");
+  ASSERT_NE(plugin, nullptr);
+  const std::string origin = gst_plugin_get_origin(plugin);
+  const std::string package = gst_plugin_get_package(plugin);
+  gst_object_unref(plugin);
+  EXPECT_EQ(origin.find("invalid"), std::string::npos) << origin;
+  EXPECT_EQ(origin.find("example"), std::string::npos) << origin;
+  EXPECT_FALSE(origin.empty());
+  EXPECT_EQ(package, "gst-rtmp");
+}
+
 TEST_F(ClientElements, PadTemplatesAreFlv) {
   for (const char *name : {"rtmpsink", "rtmpsrc"}) {
     GstElement *e = gst_element_factory_make(name, nullptr);
