@@ -81,6 +81,16 @@ def main():
         assert res["null-ms"] < 1000
         print(f"ok: validate-all refuses the self-signed certificate: {err!r}")
 
+        # rtmps:// to nginx-rtmp's plain port: nginx waits for C0+C1 and never answers the
+        # ClientHello; the error says that the server may not speak TLS.
+        plain = f"rtmps://127.0.0.1:{ng.port}/live/test"
+        res = probe(probe_bin, env, 6, ["filesrc", f"location={clip}", "!", "rtmpsink",
+                                        f"location={plain}", "timeout=2"])
+        err = res.get("first-error", "")
+        assert "may not be a TLS server" in err and f"127.0.0.1:{ng.port}" in err, err
+        assert res["null-ms"] < 1000
+        print(f"ok: rtmps:// to a plain RTMP server: {err!r}")
+
         # Mask without unknown-ca: accepted; play and publish through TLS.
         flags = "bad-identity+not-activated+expired+revoked+insecure"
         out = os.path.join(wd, "out.flv")

@@ -111,6 +111,21 @@ bool Transport::connect(const ConnectOptions &opts, GError **error) {
     // The socket is blocking with the client's timeout, so the handshake is bounded by
     // `timeout` and by cancel().
     if (!g_tls_connection_handshake(G_TLS_CONNECTION(tls), cancellable_, error)) {
+      // A plain RTMP server waits for C0+C1 and never answers a ClientHello, so all the client
+      // sees is a timeout, a closed connection or bytes that are not TLS: say what that most
+      // likely means.
+      if (error && *error && !g_error_matches(*error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        const bool not_tls = g_error_matches(*error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) ||
+                             g_error_matches(*error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) ||
+                             g_error_matches(*error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE) ||
+                             g_error_matches(*error, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS) ||
+                             g_error_matches(*error, G_TLS_ERROR, G_TLS_ERROR_EOF);
+        g_prefix_error(error, "TLS handshake with %s:%u failed%s: ", opts.host.c_str(),
+                       static_cast<unsigned>(opts.port),
+                       not_tls ? " (the server may not be a TLS server: rtmp:// is plain RTMP, "
+                                 "rtmps:// needs TLS)"
+                               : "");
+      }
       g_object_unref(tls);
       g_object_unref(tcp);
       return false;
