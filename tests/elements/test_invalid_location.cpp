@@ -249,6 +249,25 @@ std::vector<std::string> bad_client_uris(const std::string &port) {
           "rtmp:///live/x", "rtmps://"};
 }
 
+TEST_F(InvalidLocation, ALocationRefusedInReadyWarnsTheSinkThatConnectedThere) {
+  SilentListener listener;
+  GstElement *e = gst_element_factory_make("rtmpsink", nullptr);
+  const std::string good = "rtmp://127.0.0.1:" + listener.port_text() + "/live/key";
+  g_object_set(e, "location", good.c_str(), "timeout", 30u, nullptr);
+  GstBus *bus = gst_bus_new();
+  gst_element_set_bus(e, bus);
+  // GstBaseSink starts in NULL->READY: async-connect connects to the valid location then.
+  ASSERT_EQ(gst_element_set_state(e, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
+  EXPECT_EQ(listener.accepted(5000), 1);
+  const std::string bad = good + " live=1";
+  g_object_set(e, "location", bad.c_str(), nullptr);
+  const std::string warning = first_warning(bus, 1000);
+  EXPECT_NE(warning.find("invalid location '" + bad + "'"), std::string::npos) << warning;
+  gst_element_set_state(e, GST_STATE_NULL);
+  gst_object_unref(e);
+  gst_object_unref(bus);
+}
+
 TEST_F(InvalidLocation, ClientUriHandlersReturnTheError) {
   SilentListener listener;
   for (const char *factory : {"rtmpsink", "rtmpsrc"}) {

@@ -307,9 +307,12 @@ void ElementState::set_property(GObject *object, guint prop_id, const GValue *va
   g_mutex_unlock(&lock);
   if (!handled)
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
-  // A running element keeps its connection; the refusal shows now rather than at the next start
-  // (or reconnect), which it fails.
-  if (refused && GST_STATE(object) >= GST_STATE_PAUSED)
+  // A started element keeps its connection; the refusal shows now rather than at the next start
+  // (or reconnect), which it fails. GstBaseSink starts in NULL->READY (and rtmpsink connects
+  // then with async-connect), GstBaseSrc in READY->PAUSED.
+  const GstState started =
+      g_type_is_a(G_OBJECT_TYPE(object), GST_TYPE_BASE_SINK) ? GST_STATE_READY : GST_STATE_PAUSED;
+  if (refused && GST_STATE(object) >= started)
     RTMP_POST_WARNING(object, *refused);
 }
 
