@@ -173,6 +173,44 @@ TEST(RtmpUrl, RejectsBadInputs) {
     EXPECT_EQ(parse_rtmp_url(c.url).error(), make_error_code(c.expected)) << c.url;
 }
 
+TEST(RtmpUrl, RejectionSaysWhatIsWrong) {
+  struct Bad {
+    const char *url;
+    const char *why_contains;
+  };
+  const Bad cases[] = {
+      {"rtmp://127.0.0.1:1935/live/key live=1", "space"},
+      {"rtmp://h/app/s\n", "control character"},
+      {"", "not a URL"},
+      {"http://h/app/s", "unsupported scheme 'http'"},
+      {"rtmp:///live/x", "no host"},
+      {"rtmp://h:70000/app/s", "invalid port '70000'"},
+      {"rtmp://h:1935/x", "no stream name"},
+      {"rtmp://h", "no application"},
+      {"rtmp://h/app//s", "empty path segment"},
+      {"rtmp://[::1/app/s", "']'"},
+      {"rtmp://u%4@h/app/s", "user name"},
+  };
+  for (const auto &c : cases) {
+    std::string why;
+    EXPECT_FALSE(parse_rtmp_url(c.url, true, &why)) << c.url;
+    EXPECT_NE(why.find(c.why_contains), std::string::npos) << c.url << ": " << why;
+  }
+  std::string why = "untouched";
+  EXPECT_TRUE(parse_rtmp_url("rtmp://h/app/s", true, &why));
+  EXPECT_EQ(why, "untouched");
+}
+
+TEST(RtmpUrl, RedactsThePasswordOfTextThatDoesNotParse) {
+  EXPECT_EQ(redact_url_password("rtmp://bob:secret@h/app/s live=1"),
+            "rtmp://bob:***@h/app/s live=1");
+  EXPECT_EQ(redact_url_password("rtmp://bob:p@ss@h:1/app"), "rtmp://bob:***@h:1/app");
+  EXPECT_EQ(redact_url_password("rtmp://bob@h/app/s"), "rtmp://bob@h/app/s");
+  EXPECT_EQ(redact_url_password("rtmp://h:1935/app/a@b:c"), "rtmp://h:1935/app/a@b:c");
+  EXPECT_EQ(redact_url_password("not a url: x@y"), "not a url: x@y");
+  EXPECT_EQ(redact_url_password(""), "");
+}
+
 TEST(RtmpUrl, UnsupportedSchemeMessageNamesTheSupportedOnes) {
   const auto ec = parse_rtmp_url("rtmpt://h/app/s").error();
   EXPECT_NE(ec.message().find("rtmp"), std::string::npos) << ec.message();

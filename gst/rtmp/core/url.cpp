@@ -2,6 +2,7 @@
 
 #include "core/bytes.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace rtmp {
@@ -121,21 +122,33 @@ std::string RtmpUrl::to_redacted_string() const {
   return out;
 }
 
-Result<RtmpUrl> parse_rtmp_url(std::string_view url, bool require_stream) {
+Result<RtmpUrl> parse_rtmp_url(std::string_view url, bool require_stream, std::string *why) {
+  auto fail = [why](Errc e, std::string reason) -> Result<RtmpUrl> {
+    if (why)
+      *why = std::move(reason);
+    return e;
+  };
   if (url.size() > kMaxUrlLength)
-    return Errc::limit_exceeded;
-  if (has_forbidden_char(url))
-    return Errc::url_invalid;
+    return fail(Errc::limit_exceeded,
+                "longer than " + std::to_string(kMaxUrlLength) + " characters");
+  if (has_forbidden_char(url)) {
+    // librtmp writes its options after the URL (" live=1"); they are not part of a URL.
+    return fail(Errc::url_invalid, url.find(' ') != std::string_view::npos
+                                       ? "contains a space (options after the URL, as librtmp "
+                                         "writes them, are not supported)"
+                                       : "contains a control character");
+  }
 
   const auto scheme_end = url.find("://");
   if (scheme_end == std::string_view::npos || scheme_end == 0)
-    return Errc::url_invalid;
+    return fail(Errc::url_invalid, "not a URL (expected rtmp:// or rtmps://)");
   RtmpUrl out;
   out.scheme = to_lower(url.substr(0, scheme_end));
   if (out.scheme != "rtmp" && out.scheme != "rtmps") {
     // rtmpt/rtmpte/rtmpts (HTTP tunnelling), rtmpe (RTMPE encryption), rtmfp (UDP) and anything
     // else: we speak plain RTMP over TCP, optionally inside TLS, only.
-    return Errc::url_unsupported_scheme;
+    return fail(Errc::url_unsupported_scheme,
+                "unsupported scheme '" + out.scheme + "' (only rtmp and rtmps)");
   }
   out.port = out.default_port();
 
@@ -152,10 +165,10 @@ Result<RtmpUrl> parse_rtmp_url(std::string_view url, bool require_stream) {
     authority = authority.substr(at + 1);
     const auto colon = userinfo.find(':');
     if (!percent_decode(userinfo.substr(0, colon), out.username))
-      return Errc::url_invalid;
+      return fail(Errc::url_invalid, "bad percent-escape in the user name");
     if (colon != std::string_view::npos &&
         !percent_decode(userinfo.substr(colon + 1), out.password))
-      return Errc::url_invalid;
+      return fail(Errc::url_invalid, "bad percent-escape in the password");
   }
 
   // Host and port; IPv6 literals in brackets (RFC 3986 section 3.2.2).
@@ -164,17 +177,17 @@ Result<RtmpUrl> parse_rtmp_url(std::string_view url, bool require_stream) {
   if (!authority.empty() && authority.front() == '[') {
     const auto close = authority.find(']');
     if (close == std::string_view::npos)
-      return Errc::url_invalid;
+      return fail(Errc::url_invalid, "no ']' after the IPv6 address");
     out.host = std::string(authority.substr(1, close - 1));
     std::string_view after = authority.substr(close + 1);
     if (!after.empty()) {
       if (after.front() != ':')
-        return Errc::url_invalid;
+        return fail(Errc::url_invalid, "unexpected text after the IPv6 address");
       port_text = after.substr(1);
       has_port = true;
     }
     if (out.host.find(':') == std::string::npos)
-      return Errc::url_invalid; // brackets are for IPv6 literals only
+      return fail(Errc::url_invalid, "brackets around a host that is not an IPv6 address");
   } else {
     const auto colon = authority.find(':');
     out.host = std::string(authority.substr(0, colon));
@@ -183,16 +196,16 @@ Result<RtmpUrl> parse_rtmp_url(std::string_view url, bool require_stream) {
       has_port = true;
     }
     if (out.host.find_first_of("[]") != std::string::npos)
-      return Errc::url_invalid;
+      return fail(Errc::url_invalid, "brackets in the host name");
   }
   if (out.host.empty())
-    return Errc::url_invalid;
+    return fail(Errc::url_invalid, "no host");
   if (has_port) {
     unsigned value = 0;
     const auto *begin = port_text.data(), *end = port_text.data() + port_text.size();
     const auto [ptr, ec] = std::from_chars(begin, end, value);
     if (port_text.empty() || ec != std::errc{} || ptr != end || value == 0 || value > 65535)
-      return Errc::url_invalid;
+      return fail(Errc::url_invalid, "invalid port '" + std::string(port_text) + "' (1-65535)");
     out.port = static_cast<std::uint16_t>(value);
   }
 
@@ -209,12 +222,30 @@ Result<RtmpUrl> parse_rtmp_url(std::string_view url, bool require_stream) {
     out.stream = std::string(path.substr(split + 1));
   }
   if (out.application.empty() || out.application.front() == '?' || out.application.front() == '/')
-    return Errc::url_invalid;
+    return fail(Errc::url_invalid, "no application");
   // Empty segments ("app//inst") are typing mistakes that servers resolve differently.
   if (out.application.find("//") != std::string::npos || out.application.back() == '/')
-    return Errc::url_invalid;
+    return fail(Errc::url_invalid, "empty path segment ('//')");
   if (require_stream && (out.stream.empty() || out.stream.front() == '?'))
-    return Errc::url_missing_stream;
+    return fail(Errc::url_missing_stream, "no stream name (expected /application/stream)");
+  return out;
+}
+
+std::string redact_url_password(std::string_view url) {
+  std::string out(url);
+  const auto scheme_end = out.find("://");
+  if (scheme_end == std::string::npos)
+    return out;
+  const std::size_t start = scheme_end + 3;
+  const std::size_t end = std::min(out.find('/', start), out.size());
+  // The LAST '@' of the authority ends the user info, as in parse_rtmp_url.
+  const auto at = out.rfind('@', end == start ? start : end - 1);
+  if (at == std::string::npos || at < start)
+    return out;
+  const auto colon = out.find(':', start);
+  if (colon == std::string::npos || colon > at)
+    return out;
+  out.replace(colon + 1, at - colon - 1, "***");
   return out;
 }
 

@@ -59,7 +59,14 @@ struct RtmpUrl {
 // rtmp/rtmps), Errc::url_missing_stream (no stream name while `require_stream`),
 // Errc::url_invalid (no "://", empty host or application, bad port, bad brackets or
 // percent-escapes, spaces or control characters), Errc::limit_exceeded (longer than
-// kMaxUrlLength).
-Result<RtmpUrl> parse_rtmp_url(std::string_view url, bool require_stream = true);
+// kMaxUrlLength). On failure `why` (when given) gets what is wrong in a few words ("no host",
+// "invalid port '70000'"), since one error code covers many mistakes and a user needs to know
+// which one they made.
+Result<RtmpUrl> parse_rtmp_url(std::string_view url, bool require_stream = true,
+                               std::string *why = nullptr);
+
+// `url` as written, with the password of its user info (if any) replaced by "***". Works on
+// text that does not parse too, so that an error message can quote a rejected URL.
+std::string redact_url_password(std::string_view url);
 
 } // namespace rtmp

@@ -237,6 +237,13 @@ std::optional<Outcome> AsyncConnect::join() {
   return outcome_;
 }
 
+bool post_refused_location(GstElement *element, const ClientSettings &s) {
+  if (!s.location_error)
+    return false;
+  RTMP_POST_ERROR(element, *s.location_error);
+  return true;
+}
+
 void stop_connection(std::unique_ptr<ClientConnection> &conn, AsyncConnect &async,
                      ElementState &state) {
   if (conn && async.pending()) {
@@ -294,9 +301,19 @@ void ElementState::set_property(GObject *object, guint prop_id, const GValue *va
     receive_changed = true;
   if (prop_id == PROP_STREAM || prop_id == PROP_LOCATION)
     stream_changed = true;
+  std::optional<ErrorReport> refused;
+  if (prop_id == PROP_LOCATION)
+    refused = settings.location_error;
   g_mutex_unlock(&lock);
   if (!handled)
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+  // A started element keeps its connection; the refusal shows now rather than at the next start
+  // (or reconnect), which it fails. GstBaseSink starts in NULL->READY (and rtmpsink connects
+  // then with async-connect), GstBaseSrc in READY->PAUSED.
+  const GstState started =
+      g_type_is_a(G_OBJECT_TYPE(object), GST_TYPE_BASE_SINK) ? GST_STATE_READY : GST_STATE_PAUSED;
+  if (refused && GST_STATE(object) >= started)
+    RTMP_POST_WARNING(object, *refused);
 }
 
 void ElementState::get_property(GObject *object, guint prop_id, GValue *value, GParamSpec *pspec) {

@@ -146,6 +146,13 @@ struct ElementState {
   void attach(GObject *object);
 };
 
+// A refused location in `s` is posted as the error of `element` (true): the element must then
+// neither start nor connect. Both elements check in NULL->READY, before their base class starts
+// (whose own failure report would follow ours as "failed to post a proper error message"), and
+// again before they connect, for a location set later (rtmpsrc also in start(), so that
+// READY->PAUSED fails).
+bool post_refused_location(GstElement *element, const ClientSettings &s);
+
 // stop() of both elements: a background connect is cancelled and joined, the session's counters
 // are kept for `stats`, the connection is closed and dropped.
 void stop_connection(std::unique_ptr<ClientConnection> &conn, AsyncConnect &async,

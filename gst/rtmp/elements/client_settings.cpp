@@ -42,6 +42,7 @@ ClientSettings &ClientSettings::operator=(const ClientSettings &o) {
   receive_video = o.receive_video;
   start = o.start;
   live = o.live;
+  location_error = o.location_error;
   return *this;
 }
 
@@ -69,22 +70,20 @@ std::string ClientSettings::location() const {
 }
 
 bool ClientSettings::set_location(const char *uri, GError **error) {
-  if (!uri) {
-    g_set_error_literal(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI, "no location");
-    return false;
-  }
-  auto parsed = parse_rtmp_url(uri);
+  const std::string text = uri ? uri : "";
+  std::string why;
+  auto parsed = uri ? parse_rtmp_url(text, true, &why) : Result<RtmpUrl>(Errc::url_invalid);
+  if (!uri)
+    why = "no location";
   if (!parsed) {
-    g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI, "invalid RTMP location '%s': %s", uri,
-                parsed.error().message().c_str());
+    location_error = report_invalid_location(text, why, "rtmp[s]://host[:port]/application/stream");
+    const bool bad_scheme = parsed.error() == make_error_code(Errc::url_unsupported_scheme);
+    g_set_error_literal(error, GST_URI_ERROR,
+                        bad_scheme ? GST_URI_ERROR_UNSUPPORTED_PROTOCOL : GST_URI_ERROR_BAD_URI,
+                        location_error->text.c_str());
     return false;
   }
   const RtmpUrl &u = parsed.value();
-  if (u.scheme != "rtmp" && u.scheme != "rtmps") {
-    g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_UNSUPPORTED_PROTOCOL,
-                "unsupported scheme '%s' (only rtmp and rtmps)", u.scheme.c_str());
-    return false;
-  }
   scheme = u.scheme == "rtmps" ? Scheme::rtmps : Scheme::rtmp;
   host = u.host;
   port = u.port;
@@ -94,6 +93,7 @@ bool ClientSettings::set_location(const char *uri, GError **error) {
     username = u.username;
     password = u.password;
   }
+  location_error.reset();
   return true;
 }
 
@@ -271,14 +271,10 @@ static void get_string(const std::string &field, GValue *value, bool null_when_e
 
 bool set_client_property(ClientSettings &s, guint prop_id, const GValue *value) {
   switch (prop_id) {
-  case PROP_LOCATION: {
-    GError *err = nullptr;
-    if (!s.set_location(g_value_get_string(value), &err)) {
-      g_warning("rtmp: %s", err->message);
-      g_error_free(err);
-    }
+  case PROP_LOCATION:
+    // A refused location is kept in s.location_error and fails the next start.
+    (void)s.set_location(g_value_get_string(value), nullptr);
     return true;
-  }
   case PROP_SCHEME:
     s.scheme = static_cast<Scheme>(g_value_get_enum(value));
     return true;

@@ -9,9 +9,11 @@
 #include <gst/gst.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "core/url.hpp"
+#include "elements/element_error.h"
 
 namespace rtmp::gst {
 
@@ -106,6 +108,10 @@ struct ClientSettings {
   bool receive_video = true;
   gint64 start = -2;
   bool live = true;
+  // Set while the last location given (property or URI) was refused, cleared by a valid one.
+  // The fields above then still name the previous (or default) destination, which is not where
+  // the user pointed: the element refuses to start and to connect while this is set.
+  std::optional<ErrorReport> location_error;
 
   ClientSettings() = default;
   ClientSettings(const ClientSettings &o);
@@ -116,8 +122,10 @@ struct ClientSettings {
   RtmpUrl url() const;
   // "rtmp://host[:port]/application/stream" built from the fields.
   std::string location() const;
-  // Parses a URL into the fields (scheme, host, port, application, stream, user:password).
-  // On failure the fields are unchanged and `error` says why.
+  // The one place a location is parsed: a URL into the fields (scheme, host, port,
+  // application, stream, user:password). On failure the fields are unchanged, location_error
+  // keeps why (naming the location) and `error` (when given) gets the same text; on success
+  // location_error is cleared.
   bool set_location(const char *uri, GError **error);
   // The tcUrl sent in connect: "rtmp://host[:port]/application".
   std::string tc_url() const;

@@ -1,6 +1,7 @@
 #include "elements/element_error.h"
 
 #include "core/error.hpp"
+#include "core/url.hpp"
 
 namespace rtmp::gst {
 namespace {
@@ -124,6 +125,14 @@ ErrorReport report_from_rtmp(std::error_code code, std::string_view description,
 
 ErrorReport report_settings(std::string_view text, std::string_view debug) {
   return {GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, std::string(text), std::string(debug)};
+}
+
+ErrorReport report_invalid_location(std::string_view location, std::string_view why,
+                                    std::string_view expected) {
+  return report_settings("invalid location '" + redact_url_password(location) +
+                             "': " + std::string(why),
+                         "expected " + std::string(expected) +
+                             "; the element does not start until a valid location is set");
 }
 
 static void post(GstElement *element, GstMessageType type, const ErrorReport &r, const char *file,

@@ -39,8 +39,14 @@ ErrorReport report_from_gerror(const GError *error, std::string_view stage, std:
 ErrorReport report_from_rtmp(std::error_code code, std::string_view description,
                              std::string_view status_code, std::string_view context, Direction dir);
 
-// A local misconfiguration (an invalid location, a missing stream name...).
+// A local misconfiguration (a missing stream name, a certificate that does not load...).
 ErrorReport report_settings(std::string_view text, std::string_view debug);
+
+// A location the element refused: GST_RESOURCE_ERROR_SETTINGS, "invalid location '<location>':
+// <why>" with the password of the location replaced by "***". `expected` (the form the element
+// takes, "rtmp[s]://host[:port]/application/stream") goes into the debug string.
+ErrorReport report_invalid_location(std::string_view location, std::string_view why,
+                                    std::string_view expected);
 
 // Posts `r` as an error (or a warning) message of `element`.
 void post_error(GstElement *element, const ErrorReport &r, const char *file, const char *function,

@@ -100,6 +100,10 @@ struct ServerSettings {
   ServerAuthMethod auth = ServerAuthMethod::none;
   std::string username, password;
   OutputMode output = OutputMode::flv;
+  // Set while the last location given (property or URI) was refused, cleared by a valid one.
+  // The fields above then still name the previous (or default) address, which is not what the
+  // user asked for: start() refuses to listen while this is set.
+  std::optional<ErrorReport> location_error;
 
   std::string location() const {
     const std::string h = host.empty() ? "0.0.0.0" : host;
@@ -452,6 +456,11 @@ static gboolean gst_rtmp_server_src_start(GstBaseSrc *src) {
     if (s.certificate)
       g_object_unref(s.certificate);
   };
+  if (s.location_error) { // set in READY
+    RTMP_POST_ERROR(self, *s.location_error);
+    release_copy();
+    return FALSE;
+  }
 
   GError *err = nullptr;
   GTlsCertificate *cert = load_certificate(s, &err);
@@ -799,15 +808,26 @@ static bool take_port_zero(std::string &uri) {
   return true;
 }
 
-static bool set_location(ServerSettings &s, const gchar *uri, GError **error) {
+// The one place a listen location is parsed. On failure the fields are unchanged and
+// s.location_error keeps why, naming `as_written` (the URI as the user wrote it, when the URI
+// handler mapped its scheme) or else `uri`; `error` gets the same text.
+static bool set_location(ServerSettings &s, const gchar *uri, GError **error,
+                         const gchar *as_written = nullptr) {
+  const std::string given = as_written ? as_written : uri ? uri : "";
   std::string text = uri ? uri : "";
   const bool any_port = take_port_zero(text);
-  auto url = parse_rtmp_url(text, false);
-  if (!url) {
-    g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI, "invalid location '%s': %s",
-                uri ? uri : "", url.error().message().c_str());
+  std::string why;
+  auto url = parse_rtmp_url(text, false, &why);
+  if (!uri)
+    why = "no location";
+  if (!uri || !url) {
+    s.location_error = report_invalid_location(
+        given, why, "rtmp[s]://host:port/application/streamkey ('*' for any)");
+    g_set_error_literal(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
+                        s.location_error->text.c_str());
     return false;
   }
+  s.location_error.reset();
   s.rtmps = url->is_tls();
   s.host = url->host == "0.0.0.0" ? "" : url->host;
   s.port = any_port ? 0 : url->port;
@@ -826,14 +846,10 @@ static void gst_rtmp_server_src_set_property(GObject *object, guint prop_id, con
     return std::string(g_value_get_string(value) ? g_value_get_string(value) : "");
   };
   switch (prop_id) {
-  case PROP_LOCATION: {
-    GError *err = nullptr;
-    if (!set_location(s, g_value_get_string(value), &err)) {
-      GST_WARNING_OBJECT(self, "%s", err->message);
-      g_error_free(err);
-    }
+  case PROP_LOCATION:
+    // A refused location is kept in s.location_error and fails the next start.
+    (void)set_location(s, g_value_get_string(value), nullptr);
     break;
-  }
   case PROP_HOST:
     s.host = str() == "0.0.0.0" ? "" : str();
     break;
@@ -985,6 +1001,24 @@ static gboolean gst_rtmp_server_src_send_event(GstElement *element, GstEvent *ev
   ServerSrcPrivate *p = PRIV(element);
   p->elementary->sent_event(event, p->mode);
   return GST_ELEMENT_CLASS(gst_rtmp_server_src_parent_class)->send_event(element, event);
+}
+
+// A refused location fails NULL->READY, before GstBaseSrc (whose report of a failed start() would
+// follow ours as "failed to post a proper error message"); start() checks again for a location
+// set in READY.
+static GstStateChangeReturn gst_rtmp_server_src_change_state(GstElement *element,
+                                                             GstStateChange transition) {
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
+    ServerSrcPrivate *p = PRIV(element);
+    g_mutex_lock(&p->lock);
+    const std::optional<ErrorReport> refused = p->settings.location_error;
+    g_mutex_unlock(&p->lock);
+    if (refused) {
+      RTMP_POST_ERROR(element, *refused);
+      return GST_STATE_CHANGE_FAILURE;
+    }
+  }
+  return GST_ELEMENT_CLASS(gst_rtmp_server_src_parent_class)->change_state(element, transition);
 }
 
 static void gst_rtmp_server_src_finalize(GObject *object) {
@@ -1165,6 +1199,7 @@ static void gst_rtmp_server_src_class_init(GstRtmpServerSrcClass *klass) {
   base_class->is_seekable = gst_rtmp_server_src_is_seekable;
   push_class->create = gst_rtmp_server_src_create;
   element_class->send_event = gst_rtmp_server_src_send_event;
+  element_class->change_state = gst_rtmp_server_src_change_state;
 
   gst_type_mark_as_plugin_api(on_disconnect_get_type(), static_cast<GstPluginAPIFlags>(0));
   gst_type_mark_as_plugin_api(server_auth_get_type(), static_cast<GstPluginAPIFlags>(0));
@@ -1208,7 +1243,7 @@ static gboolean uri_set_uri(GstURIHandler *handler, const gchar *uri, GError **e
   else if (u.rfind("rtmpserver://", 0) == 0)
     u = "rtmp://" + u.substr(13);
   g_mutex_lock(&p->lock);
-  const bool ok = set_location(p->settings, u.c_str(), error);
+  const bool ok = set_location(p->settings, u.c_str(), error, uri ? uri : "");
   g_mutex_unlock(&p->lock);
   if (ok)
     g_object_notify(G_OBJECT(handler), "location");

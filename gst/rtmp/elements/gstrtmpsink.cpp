@@ -359,6 +359,8 @@ static Outcome send_flv_bytes(GstRtmpClientSink *self, ByteView data) {
 static Outcome connect_and_publish(GstRtmpClientSink *self) {
   SinkPrivate *p = self->priv;
   p->active = p->state.snapshot();
+  if (p->active.location_error)
+    return p->conn->fail_with(*p->active.location_error);
   if (p->active.stream.empty())
     return p->conn->fail_with(
         report_settings("no stream name to publish", "set location or the stream property"));
@@ -884,6 +886,15 @@ static gboolean gst_rtmp_client_sink_start(GstBaseSink *sink) {
   return TRUE;
 }
 
+// GstBaseSink calls start() in NULL->READY: a refused location fails that change before it.
+static GstStateChangeReturn gst_rtmp_client_sink_change_state(GstElement *element,
+                                                              GstStateChange transition) {
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY &&
+      post_refused_location(element, PRIV(element)->state.snapshot()))
+    return GST_STATE_CHANGE_FAILURE;
+  return GST_ELEMENT_CLASS(gst_rtmp_client_sink_parent_class)->change_state(element, transition);
+}
+
 static gboolean gst_rtmp_client_sink_stop(GstBaseSink *sink) {
   SinkPrivate *p = PRIV(sink);
   stop_connection(p->conn, p->async, p->state);
@@ -969,6 +980,7 @@ static void gst_rtmp_client_sink_class_init(GstRtmpClientSinkClass *klass) {
   element_class->release_pad = gst_rtmp_client_sink_release_pad;
   element_class->query = gst_rtmp_client_sink_query;
   element_class->send_event = gst_rtmp_client_sink_send_event;
+  element_class->change_state = gst_rtmp_client_sink_change_state;
   gst_element_class_set_static_metadata(
       element_class, "RTMP sink", "Sink/Network",
       "Publishes an FLV stream to an RTMP server (rtmp:// and rtmps://)", "gst-rtmp");

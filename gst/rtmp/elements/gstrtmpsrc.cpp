@@ -109,6 +109,8 @@ static Outcome connect_and_play(GstRtmpClientSrc *self) {
   p->state.receive_changed = false;
   p->state.stream_changed = false;
   g_mutex_unlock(&p->state.lock);
+  if (p->active.location_error)
+    return p->conn->fail_with(*p->active.location_error);
   if (p->active.stream.empty())
     return p->conn->fail_with(
         report_settings("no stream name to play", "set location or the stream property"));
@@ -426,6 +428,8 @@ static gboolean gst_rtmp_client_src_start(GstBaseSrc *src) {
   p->mode = p->output;
   g_mutex_unlock(&p->state.lock);
   const ClientSettings settings = p->state.snapshot();
+  if (post_refused_location(GST_ELEMENT(self), settings)) // set in READY
+    return FALSE;
   gst_base_src_set_live(src, settings.live);
   if (settings.async_connect) {
     GST_INFO_OBJECT(self, "connecting in the background (async-connect)");
@@ -529,6 +533,9 @@ static void send_pause(GstRtmpClientSrc *self, bool paused) {
 static GstStateChangeReturn gst_rtmp_client_src_change_state(GstElement *element,
                                                              GstStateChange transition) {
   auto *self = GST_RTMP_CLIENT_SRC(element);
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY &&
+      post_refused_location(element, self->priv->state.snapshot()))
+    return GST_STATE_CHANGE_FAILURE;
   const bool live = gst_base_src_is_live(GST_BASE_SRC(element));
   if (transition == GST_STATE_CHANGE_PAUSED_TO_PLAYING && live)
     send_pause(self, false);
