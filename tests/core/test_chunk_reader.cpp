@@ -339,6 +339,176 @@ TEST(ChunkReader, LimitMessageSize) {
   EXPECT_EQ(ec, Errc::limit_exceeded);
 }
 
+// Bounds by message type and phase (chunk_reader.hpp, ChunkLimits). Each header below is a
+// type 0 chunk header (5.3.1.2.1) on chunk stream 3: timestamp 0, then the 24-bit length and the
+// type id, message stream 0; no payload follows, since the bound must bite on the header alone.
+Bytes header_announcing(std::uint32_t length, std::uint8_t type) {
+  Bytes h = hex("03 000000 000000 00 00000000");
+  h[4] = static_cast<std::uint8_t>(length >> 16);
+  h[5] = static_cast<std::uint8_t>(length >> 8);
+  h[6] = static_cast<std::uint8_t>(length);
+  h[7] = type;
+  return h;
+}
+
+TEST(ChunkReader, SetupBoundRefusesCommandDataAndSharedObjectHeaders) {
+  // 7.1.1 command (AMF0 20, AMF3 17), 7.1.2 data (18, 15), 7.1.3 shared object (19, 16).
+  for (const std::uint8_t type : {20, 17, 18, 15, 19, 16}) {
+    std::error_code ec;
+    EXPECT_TRUE(read_all(header_announcing(kMaxCommandMessageSize, type), &ec).empty());
+    EXPECT_FALSE(ec) << "exactly the bound is fine, type " << int(type);
+    ChunkReader r;
+    std::vector<Message> out;
+    EXPECT_EQ(r.read(header_announcing(kMaxCommandMessageSize + 1, type), out),
+              Errc::limit_exceeded)
+        << "type " << int(type);
+    EXPECT_NE(r.error_detail().find("max_command_message_size"), std::string::npos)
+        << r.error_detail();
+  }
+}
+
+TEST(ChunkReader, SetupBoundNamesWhatWasExceeded) {
+  ChunkReader r;
+  std::vector<Message> out;
+  EXPECT_EQ(r.read(header_announcing(0xFFFFFF, 20), out), Errc::limit_exceeded);
+  EXPECT_EQ(r.error_detail(), "peer announced a 16777215-byte command message (type 20), above "
+                              "the 65536-byte limit before streaming starts "
+                              "(max_command_message_size)");
+}
+
+TEST(ChunkReader, SetupBoundBitesWhenTheHeaderIsCompleteByteAtATime) {
+  const Bytes header = header_announcing(0xFFFFFF, 20);
+  ChunkReader r;
+  std::vector<Message> out;
+  for (std::size_t i = 0; i + 1 < header.size(); ++i)
+    ASSERT_FALSE(r.read(ByteView(header).subspan(i, 1), out)) << "byte " << i;
+  EXPECT_EQ(r.read(ByteView(header).last(1), out), Errc::limit_exceeded);
+}
+
+TEST(ChunkReader, SetupBoundBitesBeforeTheExtendedTimestamp) {
+  // 5.3.1.3: a timestamp field of FFFFFF announces 4 more header bytes; the length is known
+  // before they come, and a peer that never sends them is refused all the same.
+  Bytes header = header_announcing(0xFFFFFF, 20);
+  header[1] = header[2] = header[3] = 0xFF;
+  ChunkReader r;
+  std::vector<Message> out;
+  EXPECT_EQ(r.read(header, out), Errc::limit_exceeded);
+}
+
+TEST(ChunkReader, SetupBoundAppliesToAType1HeaderRaisingTheLength) {
+  // A 1-byte command, then a type 1 header (5.3.1.2.2) on the same chunk stream announcing a
+  // 16 MiB - 1 one.
+  std::error_code ec;
+  read_all(hex("03 000000 000001 14 00000000 05  43 000000 FFFFFF 14"), &ec);
+  EXPECT_EQ(ec, Errc::limit_exceeded);
+}
+
+TEST(ChunkReader, MediaKeepsMaxMessageSizeBeforeStreaming) {
+  // Audio 8, video 9 and aggregate 22 announcing the largest length the field holds.
+  for (const std::uint8_t type : {8, 9, 22}) {
+    std::error_code ec;
+    read_all(header_announcing(0xFFFFFF, type), &ec);
+    EXPECT_FALSE(ec) << "type " << int(type);
+  }
+}
+
+TEST(ChunkReader, ControlBoundInEveryPhase) {
+  // 5.4 protocol control (1, 2, 3, 5, 6) and 7.1.7 User Control (4).
+  for (const std::uint8_t type : {1, 2, 3, 4, 5, 6}) {
+    for (const bool streaming : {false, true}) {
+      ChunkReader r;
+      if (streaming)
+        r.start_streaming();
+      std::vector<Message> out;
+      EXPECT_FALSE(r.read(header_announcing(kMaxControlMessageSize, type), out));
+      ChunkReader over;
+      if (streaming)
+        over.start_streaming();
+      EXPECT_EQ(over.read(header_announcing(kMaxControlMessageSize + 1, type), out),
+                Errc::limit_exceeded)
+          << "type " << int(type) << " streaming " << streaming;
+      EXPECT_NE(over.error_detail().find("max_control_message_size"), std::string::npos);
+    }
+  }
+}
+
+TEST(ChunkReader, StreamingLiftsTheSetupBoundForTheNextHeader) {
+  // A 1 MiB onMetaData (data, 18) once streaming has started: read whole.
+  ChunkReader r;
+  r.set_chunk_size(chunk::kMaxChunkSize);
+  r.start_streaming();
+  std::vector<Message> out;
+  ASSERT_FALSE(r.read(cat({header_announcing(1u << 20, 18), filled(1u << 20, 3)}), out));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].payload, filled(1u << 20, 3));
+  // Still bounded by max_message_size.
+  ChunkLimits limits;
+  limits.max_message_size = 1u << 20;
+  ChunkReader small(limits);
+  small.start_streaming();
+  EXPECT_EQ(small.read(header_announcing((1u << 20) + 1, 18), out), Errc::limit_exceeded);
+  EXPECT_NE(small.error_detail().find("max_message_size"), std::string::npos);
+}
+
+TEST(ChunkReader, PerTypeBoundsNeverExceedMaxMessageSize) {
+  ChunkLimits limits;
+  limits.max_message_size = 100;
+  std::error_code ec;
+  read_all(header_announcing(101, 20), &ec, limits);
+  EXPECT_EQ(ec, Errc::limit_exceeded);
+  limits.max_message_size = 16;
+  read_all(header_announcing(17, 4), &ec, limits);
+  EXPECT_EQ(ec, Errc::limit_exceeded);
+}
+
+TEST(ChunkReader, ReadSomeStopsAfterEachMessage) {
+  // Two commands and the start of a third in one buffer: one message per call, so that the
+  // caller can change the bounds in between (start_streaming()).
+  const Bytes first = hex("03 000000 000002 14 00000000 AABB");
+  const Bytes second = hex("43 000000 000001 12 CC");
+  const Bytes third = header_announcing(1u << 20, 18);
+  const Bytes data = cat({first, second, third});
+  ChunkReader r;
+  std::vector<Message> out;
+  auto used = r.read_some(data, out);
+  ASSERT_TRUE(used.ok());
+  EXPECT_EQ(*used, first.size());
+  ASSERT_EQ(out.size(), 1u);
+  used = r.read_some(ByteView(data).subspan(first.size()), out);
+  ASSERT_TRUE(used.ok());
+  EXPECT_EQ(*used, second.size());
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].kind(), MessageType::data_amf0);
+  // The third header would be refused before streaming; now it is accepted.
+  r.start_streaming();
+  used = r.read_some(ByteView(data).subspan(first.size() + second.size()), out);
+  ASSERT_TRUE(used.ok());
+  EXPECT_EQ(*used, third.size());
+  EXPECT_EQ(out.size(), 2u);
+  EXPECT_EQ(r.bytes_read(), data.size());
+}
+
+TEST(ChunkReader, ReadSomeByteAtATimeMatchesRead) {
+  for (const Bytes &data : {spec_example1(), spec_example2()}) {
+    ChunkReader r;
+    std::vector<Message> out;
+    for (std::size_t i = 0; i < data.size(); ++i) {
+      ByteView rest = ByteView(data).subspan(i, 1);
+      while (!rest.empty()) {
+        auto used = r.read_some(rest, out);
+        ASSERT_TRUE(used.ok());
+        rest = rest.subspan(*used);
+      }
+    }
+    std::vector<Message> whole;
+    ChunkReader w;
+    ASSERT_FALSE(w.read(data, whole));
+    ASSERT_EQ(out.size(), whole.size());
+    for (std::size_t i = 0; i < out.size(); ++i)
+      expect_same(out[i], whole[i]);
+  }
+}
+
 TEST(ChunkReader, LimitChunkStreams) {
   ChunkLimits limits;
   limits.max_chunk_streams = 3;

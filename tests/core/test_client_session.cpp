@@ -558,6 +558,82 @@ TEST(ClientSession, GarbageAfterHandshake) {
   EXPECT_TRUE(f.c.closed());
 }
 
+// A server that answers connect with a chunk header announcing a 16 MiB - 1 AMF0 command
+// (5.3.1.2.1: type 0, csid 3, length FFFFFF, type 20) and then nothing is refused as soon as the
+// header is complete, not after waiting for the payload until the server closes.
+TEST(ClientSession, HugeCommandDuringConnectFailsBeforeItsPayload) {
+  ClientFixture f;
+  f.handshake();
+  ASSERT_TRUE(f.c.receive(hex("03 000000 FFFFFF 14 00000000"), f.now));
+  drain(f.c, f.events);
+  auto errors = events_of<Error>(f.events);
+  ASSERT_EQ(errors.size(), 1u) << describe(f.events);
+  EXPECT_EQ(errors[0].code, make_error_code(Errc::limit_exceeded));
+  EXPECT_EQ(error_origin(errors[0].code), ErrorOrigin::peer);
+  EXPECT_NE(errors[0].description.find("command message"), std::string::npos);
+  EXPECT_NE(errors[0].description.find("max_command_message_size"), std::string::npos);
+  EXPECT_TRUE(f.c.closed());
+  EXPECT_FALSE(f.c.next_deadline().has_value());
+}
+
+// onMetaData of 1 MiB (e.g. a recorded file's keyframe index) in a data message (7.1.2).
+Message big_metadata(std::uint32_t stream_id) {
+  amf::Properties meta = {{"duration", amf::Value(3600.0)},
+                          {"keyframes", amf::Value(std::string(1u << 20, 'k'))}};
+  return encode_data(DataMessage{"onMetaData", {amf::Value(amf::EcmaArray{std::move(meta)})}},
+                     stream_id, 0);
+}
+
+TEST(ClientSession, LargeMetadataOnceThePlayStarted) {
+  ClientFixture f;
+  f.connect();
+  const std::uint32_t id = f.create_stream();
+  ASSERT_FALSE(f.c.play(id, "vod", -2, -1, true, f.now));
+  f.flush();
+  // NetStream.Play.Start and the metadata right behind it arrive in one receive().
+  const Message meta = big_metadata(id);
+  ASSERT_GT(meta.payload.size(), kMaxCommandMessageSize);
+  f.s.send(make_on_status(make_status_object("status", "NetStream.Play.Start", "")), id);
+  f.s.send(meta);
+  f.flush();
+  EXPECT_FALSE(has_event<Error>(f.events)) << describe(f.events);
+  EXPECT_EQ(events_of<PlayStarted>(f.events).size(), 1u);
+  auto media = events_of<Media>(f.events);
+  ASSERT_EQ(media.size(), 1u);
+  EXPECT_EQ(media[0].msg.payload, meta.payload);
+}
+
+TEST(ClientSession, LargeMetadataBeforeThePlayStartedIsRefused) {
+  ClientFixture f;
+  f.connect();
+  const std::uint32_t id = f.create_stream();
+  ASSERT_FALSE(f.c.play(id, "vod", -2, -1, true, f.now));
+  f.flush();
+  f.s.send(big_metadata(id));
+  f.flush();
+  auto errors = events_of<Error>(f.events);
+  ASSERT_EQ(errors.size(), 1u) << describe(f.events);
+  EXPECT_EQ(errors[0].code, make_error_code(Errc::limit_exceeded));
+  EXPECT_FALSE(has_event<Media>(f.events));
+}
+
+TEST(ClientSession, LargeCommandOnceThePublishStarted) {
+  ClientFixture f;
+  f.connect();
+  const std::uint32_t id = f.create_stream();
+  ASSERT_FALSE(f.c.publish(id, "cam", "live", f.now));
+  f.flush();
+  f.s.send(make_on_status(make_status_object("status", "NetStream.Publish.Start", "")), id);
+  const std::uint32_t txn = f.c.call("getInventory", {}, f.now);
+  ASSERT_NE(txn, 0u);
+  f.s.send(make_result(txn, amf::Null{}, amf::Value(std::string(1u << 20, 'i'))));
+  f.flush();
+  EXPECT_FALSE(has_event<Error>(f.events)) << describe(f.events);
+  auto results = events_of<CommandResult>(f.events);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].values.at(1).as_string()->size(), 1u << 20);
+}
+
 TEST(ClientSession, BadSetChunkSizeIsTypedError) {
   ClientFixture f;
   f.connect();

@@ -566,6 +566,55 @@ TEST(ServerSession, HugeMessageIsRefused) {
   EXPECT_EQ(errors[0].code, make_error_code(Errc::limit_exceeded));
 }
 
+// A client whose connect is announced as a 16 MiB - 1 AMF0 command (5.3.1.2.1: type 0, csid 3,
+// length FFFFFF, type 20) is refused when the header is complete, before any payload.
+TEST(ServerSession, HugeConnectIsRefusedAtOnce) {
+  ServerFixture f;
+  f.flush();
+  ASSERT_TRUE(f.c.handshake_done());
+  ASSERT_TRUE(f.s.receive(hex("03 000000 FFFFFF 14 00000000"), f.now));
+  drain(f.s, f.events);
+  auto errors = events_of<Error>(f.events);
+  ASSERT_EQ(errors.size(), 1u) << describe(f.events);
+  EXPECT_EQ(errors[0].code, make_error_code(Errc::limit_exceeded));
+  EXPECT_NE(errors[0].description.find("max_command_message_size"), std::string::npos);
+  EXPECT_FALSE(has_event<ConnectRequest>(f.events));
+  EXPECT_TRUE(f.s.closed());
+}
+
+// @setDataFrame with a 1 MiB onMetaData (7.1.2).
+Message big_set_data_frame(std::uint32_t stream_id) {
+  amf::Properties meta = {{"keyframes", amf::Value(std::string(1u << 20, 'k'))}};
+  return encode_data(make_set_data_frame(amf::Value(amf::EcmaArray{std::move(meta)})), stream_id,
+                     0);
+}
+
+TEST(ServerSession, LargeMetadataOnceThePublishIsAccepted) {
+  ServerFixture f;
+  f.connect();
+  const std::uint32_t id = f.publish("cam");
+  f.flush();
+  const Message meta = big_set_data_frame(id);
+  ASSERT_GT(meta.payload.size(), kMaxCommandMessageSize);
+  f.c.send(meta);
+  f.flush();
+  EXPECT_FALSE(has_event<Error>(f.events)) << describe(f.events);
+  auto media = events_of<Media>(f.events);
+  ASSERT_EQ(media.size(), 1u);
+  EXPECT_EQ(media[0].msg.payload, meta.payload);
+}
+
+TEST(ServerSession, LargeMetadataBeforeThePublishIsAcceptedIsRefused) {
+  ServerFixture f;
+  f.connect();
+  const std::uint32_t id = f.request_publish("cam");
+  f.c.send(big_set_data_frame(id));
+  f.flush();
+  auto errors = events_of<Error>(f.events);
+  ASSERT_EQ(errors.size(), 1u) << describe(f.events);
+  EXPECT_EQ(errors[0].code, make_error_code(Errc::limit_exceeded));
+}
+
 TEST(ServerSession, FloodWhileRequestPendingIsBounded) {
   ServerFixture f;
   f.flush();

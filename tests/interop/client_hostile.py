@@ -7,6 +7,8 @@ Peers (python sockets on free loopback ports):
 - silent: accepts TCP and says nothing (also what a half-open connection looks like);
 - mid-handshake: answers C0+C1 with S0 and half of S1, then nothing;
 - garbage: answers with bytes that are not RTMP;
+- huge command: completes the handshake, then announces a 16 MiB command message and sends
+  nothing more (rtmpsrc gives up at once, naming the limit, instead of waiting for the close);
 - stops reading: a proxy in front of nginx-rtmp that stops reading from the publisher after
   1 MiB, so our socket's send buffer fills (rtmpsink only).
 
@@ -17,6 +19,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import client_harness as h  # noqa: E402
@@ -57,12 +60,41 @@ def garbage(conn):
     threading.Event().wait(60)
 
 
+def recv_exactly(conn, n):
+    got = b""
+    while len(got) < n:
+        b = conn.recv(n - len(got))
+        if not b:
+            raise OSError("peer closed")
+        got += b
+    return got
+
+
+HUGE_COMMAND_CLOSE_S = 3
+
+
+def huge_command(conn):
+    try:
+        c0c1 = recv_exactly(conn, 1 + 1536)
+        # S0 (version 3), S1 (time 0, zero, zeros: the plain handshake), S2 echoing C1 (5.2.4).
+        conn.sendall(b"\x03" + bytes(1536) + c0c1[1:])
+        recv_exactly(conn, 1536)  # C2; our connect follows
+        # RTMP 1.0 5.3.1.2.1, a type 0 chunk header: csid 3, timestamp 0, length 16 MiB - 1,
+        # type 20 (AMF0 command), message stream 0. Then nothing.
+        conn.sendall(bytes.fromhex("03 000000 FFFFFF 14 00000000"))
+        time.sleep(HUGE_COMMAND_CLOSE_S)
+        conn.close()
+    except OSError:
+        return
+
+
 def probe(probe_bin, env, seconds, launch):
     r = subprocess.run([probe_bin, str(seconds), *launch], env=env, capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     out = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
     out["null-ms"] = int(out["null-ms"])
+    out["first-error-ms"] = int(out.get("first-error-ms", "-1"))
     return out
 
 
@@ -114,6 +146,21 @@ def main():
                       probe(probe_bin, env, 4, launch(url, ["timeout=1"])), want)
         finally:
             peer.close()
+
+    # A server that announces a 16 MiB command during connect and then says nothing: refused as
+    # soon as the header is complete (the setup bound), not when the server closes after 3 s.
+    peer = Peer(huge_command)
+    url = f"rtmp://127.0.0.1:{peer.port}/live/test"
+    try:
+        res = probe(probe_bin, env, 2, src_launch(url, ["timeout=30"]))
+        check("src: server announces a 16 MiB command during connect", res,
+              ["max_command_message_size"])
+        assert 0 <= res["first-error-ms"] < 1000, \
+            f"error after {res['first-error-ms']} ms: {res.get('first-error')!r}"
+        print(f"ok: the error came {res['first-error-ms']} ms after PLAYING "
+              f"(the peer closes after {HUGE_COMMAND_CLOSE_S} s)")
+    finally:
+        peer.close()
 
     # A peer that stops reading while we publish: the proxy forwards to nginx and then stops
     # reading from us after 1 MiB.

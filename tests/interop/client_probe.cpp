@@ -5,7 +5,8 @@
 //   client_probe <seconds in PLAYING> <gst-launch pipeline description...>
 //
 // Output (one key=value per line): first-error=<text of the first ERROR message>,
-// error-debug=<its debug string>, eos=0|1, null-ms=<duration of set_state(NULL)>,
+// error-debug=<its debug string>, first-error-ms=<when it arrived, in ms after the pipeline was
+// set to PLAYING; -1 without one>, eos=0|1, null-ms=<duration of set_state(NULL)>,
 // reconnect-messages=<number of rtmp-reconnect element messages>,
 // element-messages=<names of the other element messages, comma-separated>.
 //
@@ -36,6 +37,7 @@ int main(int argc, char **argv) {
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
   GstBus *bus = gst_element_get_bus(pipeline);
   std::string first_error, error_debug;
+  gint64 first_error_us = -1;
   bool eos = false;
   int reconnects = 0;
   std::string element_messages;
@@ -89,6 +91,7 @@ int main(int argc, char **argv) {
       gst_message_parse_error(msg, &e, &dbg);
       first_error = e ? e->message : "";
       error_debug = dbg ? dbg : "";
+      first_error_us = g_get_monotonic_time() - start;
       g_clear_error(&e);
       g_free(dbg);
     }
@@ -97,9 +100,10 @@ int main(int argc, char **argv) {
   const gint64 t0 = g_get_monotonic_time();
   gst_element_set_state(pipeline, GST_STATE_NULL);
   const gint64 null_us = g_get_monotonic_time() - t0;
-  std::printf("first-error=%s\nerror-debug=%s\neos=%d\nnull-ms=%lld\nreconnect-messages=%d\n"
-              "element-messages=%s\n",
-              first_error.c_str(), error_debug.c_str(), eos ? 1 : 0,
+  std::printf("first-error=%s\nerror-debug=%s\nfirst-error-ms=%lld\neos=%d\nnull-ms=%lld\n"
+              "reconnect-messages=%d\nelement-messages=%s\n",
+              first_error.c_str(), error_debug.c_str(),
+              static_cast<long long>(first_error_us < 0 ? -1 : first_error_us / 1000), eos ? 1 : 0,
               static_cast<long long>(null_us / 1000), reconnects, element_messages.c_str());
   gst_object_unref(bus);
   gst_object_unref(pipeline);

@@ -1,6 +1,7 @@
 #include "core/chunk_reader.hpp"
 
 #include <algorithm>
+#include <string>
 
 #include "core/control.hpp"
 #include "core/error.hpp"
@@ -31,6 +32,36 @@ std::size_t chunked_size(std::size_t remaining, std::uint32_t csid, std::uint32_
   return remaining + chunks * basic_header_size(csid);
 }
 
+// What a message of `type` is, in the words of RTMP 1.0 sections 5.4 and 7.1.
+const char *type_name(std::uint8_t type) {
+  switch (static_cast<MessageType>(type)) {
+  case MessageType::set_chunk_size:
+  case MessageType::abort:
+  case MessageType::acknowledgement:
+  case MessageType::window_ack_size:
+  case MessageType::set_peer_bandwidth:
+    return "protocol control";
+  case MessageType::user_control:
+    return "user control";
+  case MessageType::audio:
+    return "audio";
+  case MessageType::video:
+    return "video";
+  case MessageType::data_amf0:
+  case MessageType::data_amf3:
+    return "data";
+  case MessageType::shared_object_amf0:
+  case MessageType::shared_object_amf3:
+    return "shared object";
+  case MessageType::command_amf0:
+  case MessageType::command_amf3:
+    return "command";
+  case MessageType::aggregate:
+    return "aggregate";
+  }
+  return "unknown";
+}
+
 // True if `bytes` (possibly shorter than 4) is a prefix of the big-endian encoding of `v`.
 bool is_prefix_of_u32(ByteView bytes, std::uint32_t v) {
   const std::uint8_t be[4] = {static_cast<std::uint8_t>(v >> 24),
@@ -45,6 +76,41 @@ ChunkReader::ChunkReader(ChunkLimits limits) : limits_(limits) {
   // More streams than there are chunk stream ids cannot exist (5.3.1.1).
   limits_.max_chunk_streams =
       std::min<std::size_t>(limits_.max_chunk_streams, chunk::kMaxCsid - chunk::kMinCsid + 1);
+  // The per-type bounds narrow max_message_size, never widen it.
+  limits_.max_command_message_size =
+      std::min(limits_.max_command_message_size, limits_.max_message_size);
+  limits_.max_control_message_size =
+      std::min(limits_.max_control_message_size, limits_.max_message_size);
+}
+
+ChunkReader::Bound ChunkReader::bound_of(std::uint8_t type) const {
+  switch (static_cast<MessageType>(type)) {
+  case MessageType::audio:
+  case MessageType::video:
+  case MessageType::aggregate:
+    return Bound::message;
+  case MessageType::set_chunk_size:
+  case MessageType::abort:
+  case MessageType::acknowledgement:
+  case MessageType::user_control:
+  case MessageType::window_ack_size:
+  case MessageType::set_peer_bandwidth:
+    return Bound::control;
+  default:
+    return streaming_ ? Bound::message : Bound::command;
+  }
+}
+
+std::uint32_t ChunkReader::max_size_of(std::uint8_t type) const {
+  switch (bound_of(type)) {
+  case Bound::control:
+    return limits_.max_control_message_size;
+  case Bound::command:
+    return limits_.max_command_message_size;
+  case Bound::message:
+    break;
+  }
+  return limits_.max_message_size;
 }
 
 void ChunkReader::set_chunk_size(std::uint32_t size) {
@@ -69,6 +135,23 @@ const ChunkReader::Stream *ChunkReader::find(std::uint32_t csid) const {
 std::error_code ChunkReader::fail(std::error_code ec) {
   error_ = ec;
   return ec;
+}
+
+std::error_code ChunkReader::over_limit(std::string detail) {
+  error_detail_ = std::move(detail);
+  return make_error_code(Errc::limit_exceeded);
+}
+
+std::error_code ChunkReader::too_large(std::uint8_t type, std::uint32_t length) {
+  const Bound b = bound_of(type);
+  const char *which = b == Bound::control   ? "max_control_message_size"
+                      : b == Bound::command ? "max_command_message_size"
+                                            : "max_message_size";
+  const char *phase = b == Bound::command ? " before streaming starts" : "";
+  const std::uint32_t bound = max_size_of(type);
+  return over_limit("peer announced a " + std::to_string(length) + "-byte " + type_name(type) +
+                    " message (type " + std::to_string(type) + "), above the " +
+                    std::to_string(bound) + "-byte limit" + phase + " (" + which + ")");
 }
 
 // Parses one chunk header (5.3.1) from the start of `bytes` without changing any state.
@@ -113,6 +196,12 @@ ChunkReader::Parse ChunkReader::parse_header(ByteView bytes, Header &h, std::err
   }
   if (h.fmt == 0)
     r.read_u32_le(h.stream_id); // 5.3.1.2.1: little-endian
+  // The length is known now: refuse it before waiting for an extended timestamp, let alone the
+  // payload. (Types 2 and 3 inherit a length that was checked when it was announced.)
+  if (h.fmt <= 1 && h.length > max_size_of(h.type)) {
+    ec = Errc::limit_exceeded;
+    return Parse::error;
+  }
 
   if (h.fmt <= 2) {
     // 5.3.1.3: the 24-bit field of all ones announces a 32-bit extended timestamp.
@@ -148,7 +237,8 @@ std::error_code ChunkReader::apply_header(const Header &h) {
   if (!s) {
     // Only type 0 reaches here for an unknown csid (parse_header rejects the others).
     if (streams_.size() >= limits_.max_chunk_streams)
-      return Errc::limit_exceeded;
+      return over_limit("peer opened more than " + std::to_string(limits_.max_chunk_streams) +
+                        " chunk streams (max_chunk_streams)");
     streams_.push_back(Stream{});
     s = &streams_.back();
     s->csid = h.csid;
@@ -192,8 +282,8 @@ std::error_code ChunkReader::apply_header(const Header &h) {
       s->extended = h.ts_field >= chunk::kExtendedTimestamp;
       s->ext_value = h.ts_field;
     }
-    if (s->length > limits_.max_message_size)
-      return Errc::limit_exceeded;
+    if (s->length > max_size_of(s->type))
+      return too_large(s->type, s->length);
     // Another stream's message is incomplete: the peer interleaves (only ever set, see
     // peer_interleaves()). A continuation of it cannot be the first sign: some message started
     // while the other one was incomplete.
@@ -312,7 +402,8 @@ void ChunkReader::give_storage(Bytes &&spare) {
 
 std::error_code ChunkReader::append_payload(ByteView bytes) {
   if (bytes.size() > limits_.max_buffered_bytes - buffered_)
-    return Errc::limit_exceeded;
+    return over_limit("partial messages would hold more than " +
+                      std::to_string(limits_.max_buffered_bytes) + " bytes (max_buffered_bytes)");
   Stream &s = streams_[current_];
   const std::size_t needed = s.payload.size() + bytes.size();
   if (needed > s.payload.capacity()) {
@@ -387,13 +478,28 @@ std::error_code ChunkReader::read(ByteView data, std::vector<Message> &out) {
   if (error_)
     return error_;
   bytes_read_ += data.size();
-  if (auto ec = consume(data, out))
+  std::size_t used = 0;
+  if (auto ec = consume(data, out, false, used))
     return fail(ec);
   return {};
 }
 
-std::error_code ChunkReader::consume(ByteView data, std::vector<Message> &out) {
+Result<std::size_t> ChunkReader::read_some(ByteView data, std::vector<Message> &out) {
+  if (error_)
+    return error_;
+  std::size_t used = 0;
+  if (auto ec = consume(data, out, true, used)) {
+    bytes_read_ += data.size();
+    return fail(ec);
+  }
+  bytes_read_ += used;
+  return used;
+}
+
+std::error_code ChunkReader::consume(ByteView data, std::vector<Message> &out, bool one_message,
+                                     std::size_t &used) {
   ByteReader in(data);
+  used = data.size();
   while (true) {
     if (in_chunk_) {
       const std::size_t n = std::min<std::size_t>(chunk_remaining_, in.remaining());
@@ -407,9 +513,14 @@ std::error_code ChunkReader::consume(ByteView data, std::vector<Message> &out) {
         break;
       in_chunk_ = false;
       Stream &s = streams_[current_];
-      if (s.received == s.length)
+      if (s.received == s.length) {
         if (auto ec = complete_message(s, out))
           return ec;
+        if (one_message) {
+          used = in.position();
+          return {};
+        }
+      }
       continue;
     }
     if (in.empty())
@@ -423,7 +534,7 @@ std::error_code ChunkReader::consume(ByteView data, std::vector<Message> &out) {
     if (header_len_ == 0) {
       const Parse p = parse_header(in.rest(), h, ec);
       if (p == Parse::error)
-        return ec;
+        return ec == Errc::limit_exceeded ? too_large(h.type, h.length) : ec;
       if (p == Parse::need_more) {
         // Less than a full header remains, so it fits in header_buf_.
         const ByteView rest = in.rest();
@@ -445,7 +556,7 @@ std::error_code ChunkReader::consume(ByteView data, std::vector<Message> &out) {
     std::copy(more.begin(), more.end(), header_buf_.begin() + before);
     const Parse p = parse_header(ByteView(header_buf_).first(before + more.size()), h, ec);
     if (p == Parse::error)
-      return ec;
+      return ec == Errc::limit_exceeded ? too_large(h.type, h.length) : ec;
     if (p == Parse::need_more) {
       header_len_ += more.size();
       break; // a header is at most kMaxHeaderSize bytes, so `in` is exhausted here
@@ -459,12 +570,20 @@ std::error_code ChunkReader::consume(ByteView data, std::vector<Message> &out) {
     } else {
       // The extended-timestamp peek waited on bytes that turned out to be payload (see
       // parse_header): they were buffered before `data`, so feed them first.
+      // Fewer than 4 bytes hold no header that announces a length, so they need not stop at a
+      // message for the bounds' sake; the caller of read_some() still gets control after one.
       std::array<std::uint8_t, 4> held{};
       const std::size_t n = before - h.size;
       std::copy_n(header_buf_.begin() + h.size, n, held.begin());
-      if (auto cec = consume(ByteView(held).first(n), out))
+      const std::size_t completed = out.size();
+      std::size_t held_used = 0;
+      if (auto cec = consume(ByteView(held).first(n), out, false, held_used))
         return cec;
       in.skip(resume);
+      if (one_message && out.size() > completed) {
+        used = resume;
+        return {};
+      }
     }
   }
   return {};

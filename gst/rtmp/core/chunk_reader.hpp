@@ -4,7 +4,10 @@
 // the peer announces, the reader reserves at most 1 MiB per message before the bytes arrive (the
 // whole of a typical frame, so that reassembly never reallocates it), and every value the peer
 // controls (message length, number of chunk streams, bytes held in partial messages) has a
-// bound in ChunkLimits whose violation is Errc::limit_exceeded.
+// bound in ChunkLimits whose violation is Errc::limit_exceeded. The bound on a message's length
+// depends on its type and on the phase of the connection (see ChunkLimits), and is checked as
+// soon as a header announces the length, not once the payload has arrived: a peer announcing
+// more than a setup step needs is refused at once instead of being waited for.
 //
 // Peers disagree on whether a type 3 chunk repeats an extended timestamp (5.3.1.3; FFmpeg and
 // Flash do, some others do not): the reader accepts both by comparing the next 4 bytes with the
@@ -14,10 +17,12 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <system_error>
 #include <vector>
 
 #include "core/bytes.hpp"
+#include "core/error.hpp"
 #include "core/message.hpp"
 
 namespace rtmp {
@@ -43,13 +48,33 @@ inline constexpr std::size_t kMaxHeaderSize = 3 + 11 + 4;
 
 // Bounds on what a peer can make the reader hold (see STYLE.md 1).
 inline constexpr std::uint32_t kMaxMessageSize = 32u << 20;
+// Command, data and shared object messages before streaming starts (ChunkReader::
+// start_streaming). The largest either side sends then is the client's connect: tcUrl, swfUrl and
+// pageUrl (each at most kMaxUrlLength, 8 KiB; FFmpeg caps tcUrl at 1 KiB), flashVer, an
+// authentication query (kMaxQueryLength, 2 KiB) and an E-RTMP fourCcList: under 32 KiB even at
+// those limits, 200-600 bytes from FFmpeg, OBS and Flash. The server's answers are smaller: a
+// connect _result from FMS, Wowza, nginx-rtmp or SRS is 200-500 bytes, an _error carrying an
+// authentication challenge under kMaxDescriptionLength (2 KiB), onStatus and onFCPublish a few
+// hundred bytes, onBWDone a few dozen. Twice the worst case leaves room for extra connect
+// properties while a peer announcing megabytes during setup is refused at once.
+inline constexpr std::uint32_t kMaxCommandMessageSize = 64u << 10;
+// Protocol control (5.4: 4 or 5 bytes) and User Control (7.1.7: 6 to 10 bytes; the largest any
+// peer sends is the SWF verification response, 44) messages, at any time.
+inline constexpr std::uint32_t kMaxControlMessageSize = 256;
 inline constexpr std::size_t kMaxChunkStreams = 64;
 inline constexpr std::size_t kMaxBufferedBytes = 64u << 20;
 
 struct ChunkLimits {
-  // A message header announcing more -> Errc::limit_exceeded. (The length field is 24 bits, so
-  // only values below 16 MiB make this bite.)
+  // Audio, video and aggregate messages (8, 9, 22) at any time, every other type once streaming
+  // (ChunkReader::start_streaming): a message header announcing more -> Errc::limit_exceeded.
+  // (The length field is 24 bits, so only values below 16 MiB make this bite.)
   std::uint32_t max_message_size = kMaxMessageSize;
+  // Command, data, shared object and unknown message types until streaming starts: a header
+  // announcing more -> Errc::limit_exceeded. Never more than max_message_size.
+  std::uint32_t max_command_message_size = kMaxCommandMessageSize;
+  // Protocol control and User Control messages (1-6), in every phase. Never more than
+  // max_message_size.
+  std::uint32_t max_control_message_size = kMaxControlMessageSize;
   // Distinct chunk stream ids with state; one more -> Errc::limit_exceeded.
   std::size_t max_chunk_streams = kMaxChunkStreams;
   // Payload bytes held in partial messages across all chunk streams -> Errc::limit_exceeded.
@@ -67,6 +92,24 @@ public:
   // i.e. for the following bytes of the same call (5.4.1, 5.4.2); they are still output.
   // After an error the reader is unusable: every later call returns the same error.
   std::error_code read(ByteView data, std::vector<Message> &out);
+  // Same, but returns as soon as a message is complete, before any further header announcing a
+  // length is read, so that the caller can act on the message (start_streaming()) before the
+  // next header is checked against the bounds. The value is the number of bytes of `data`
+  // consumed: all of it unless a message completed before its end.
+  Result<std::size_t> read_some(ByteView data, std::vector<Message> &out);
+
+  // What the last error was about in words (which bound, the message type, what the header
+  // announced); empty when the error code says it all.
+  const std::string &error_detail() const { return error_detail_; }
+
+  // Streaming has started (a client's publish or play, a server's accepted publish or play):
+  // from the next header on, command, data and shared object messages are bounded by
+  // max_message_size instead of max_command_message_size, since onMetaData with a keyframe
+  // index or a shared object's state may then legitimately be large. One way.
+  void start_streaming() { streaming_ = true; }
+  bool streaming() const { return streaming_; }
+  // The largest length a header may announce now for a message of `type`.
+  std::uint32_t max_size_of(std::uint8_t type) const;
 
   // Our own knowledge of the peer's chunk size (e.g. when a session is resumed). Values outside
   // 1..0x7FFFFFFF are clamped. Takes effect at the next chunk header.
@@ -136,10 +179,18 @@ private:
     std::size_t size = 0; // header bytes
   };
   enum class Parse { need_more, done, error };
+  // Which of ChunkLimits' length bounds applies to a message type now (max_size_of()).
+  enum class Bound { message, command, control };
+  Bound bound_of(std::uint8_t type) const;
 
   Parse parse_header(ByteView bytes, Header &h, std::error_code &ec) const;
   std::error_code apply_header(const Header &h);
-  std::error_code consume(ByteView data, std::vector<Message> &out);
+  // Reads `data` into `out`; with `one_message`, stops after the first message it completes.
+  // `used` is set to the bytes of `data` consumed.
+  std::error_code consume(ByteView data, std::vector<Message> &out, bool one_message,
+                          std::size_t &used);
+  std::error_code too_large(std::uint8_t type, std::uint32_t length);
+  std::error_code over_limit(std::string detail);
   bool continue_fast(ByteReader &in);
   std::error_code append_payload(ByteView bytes);
   std::error_code complete_message(Stream &s, std::vector<Message> &out);
@@ -164,6 +215,8 @@ private:
   std::uint64_t bytes_read_ = 0;
   std::size_t buffered_ = 0;
   std::error_code error_;
+  std::string error_detail_;
+  bool streaming_ = false;      // start_streaming()
   std::size_t in_progress_ = 0; // streams with Stream::in_progress
   bool interleaves_ = false;    // peer_interleaves()
 

@@ -380,9 +380,12 @@ std::error_code ClientSession::handle_on_status(Command &&cmd, std::uint32_t str
 
   if (code == status::publish_start) {
     stream_waits_.erase(stream_id);
+    start_streaming();
     push_event(PublishStarted{stream_id});
   } else if (code == status::play_start) {
     stream_waits_.erase(stream_id);
+    // What follows may be onMetaData with a keyframe index: beyond the setup bound.
+    start_streaming();
     push_event(PlayStarted{stream_id});
   } else if (code == status::play_stop || code == status::play_complete ||
              code == status::play_unpublish_notify) {

@@ -11,6 +11,11 @@
 // application decision by itself: acknowledgements, ping requests, Set Peer Bandwidth,
 // onBWDone (with _checkbw, like FFmpeg), User Control 31/32 (ignored). It turns the server's
 // answers into events (Connected, StreamCreated, PublishStarted, PlayStarted, Error...).
+//
+// Until NetStream.Publish.Start or NetStream.Play.Start, a server's command, data and shared
+// object messages are bounded by ClientConfig::limits.max_command_message_size (a header
+// announcing more ends the session at once with Errc::limit_exceeded); from then on by
+// max_message_size like media.
 #pragma once
 
 #include <cstdint>

@@ -208,27 +208,43 @@ std::error_code Connection::receive_bytes(ByteView in, Millis now) {
 std::error_code Connection::receive_chunks(ByteView in, Millis now) {
   if (in.empty())
     return {};
-  incoming_.clear();
-  // On a chunk error, what was complete before the bad bytes is still delivered, then we fail.
-  const std::error_code read_error = reader_.read(in, incoming_);
-  stats_.messages_in += incoming_.size();
-  for (auto &m : incoming_) {
-    if (closed_)
-      break;
-    std::error_code ec = deliver(std::move(m), now);
-    if (!ec && queued_events() > kMaxQueuedEvents)
-      ec = fail(make_error_code(Errc::limit_exceeded),
-                "too many events queued (caller not draining poll_event())");
-    if (ec) {
-      incoming_.clear();
-      return ec;
+  while (!in.empty()) {
+    incoming_.clear();
+    // Until the role starts streaming, the reader stops after each message and the message is
+    // dispatched before the next header is read, so that NetStream.Play.Start lifts the setup
+    // bound for a large onMetaData right behind it in the same read. Then all at once.
+    std::error_code read_error;
+    if (reader_.streaming()) {
+      read_error = reader_.read(in, incoming_);
+      in = {};
+    } else if (auto used = reader_.read_some(in, incoming_)) {
+      in = in.subspan(*used);
+    } else {
+      read_error = used.error();
+      in = {};
     }
+    stats_.messages_in += incoming_.size();
+    // On a chunk error, what was complete before the bad bytes is still delivered, then we fail.
+    for (auto &m : incoming_) {
+      if (closed_)
+        break;
+      std::error_code ec = deliver(std::move(m), now);
+      if (!ec && queued_events() > kMaxQueuedEvents)
+        ec = fail(make_error_code(Errc::limit_exceeded),
+                  "too many events queued (caller not draining poll_event())");
+      if (ec) {
+        incoming_.clear();
+        return ec;
+      }
+    }
+    incoming_.clear();
+    if (read_error)
+      return fail(read_error, reader_.error_detail().empty()
+                                  ? "invalid chunk stream: " + read_error.message()
+                                  : reader_.error_detail());
+    if (closed_)
+      return {};
   }
-  incoming_.clear();
-  if (read_error)
-    return fail(read_error, "invalid chunk stream: " + read_error.message());
-  if (closed_)
-    return {};
   // Acknowledge every window of received bytes (RTMP 1.0 section 5.4.3), counting all bytes
   // including the handshake as FFmpeg and librtmp do.
   if (auto seq = acks_.on_bytes_received(stats_.bytes_in)) {

@@ -130,6 +130,11 @@ protected:
   void resume_input();
   bool input_paused() const { return paused_; }
 
+  // Media flows from now on (the role's publish or play started): commands, data and shared
+  // objects from the peer are bounded by ChunkLimits::max_message_size instead of the setup
+  // bound max_command_message_size, from the next message header on (ChunkReader).
+  void start_streaming() { reader_.start_streaming(); }
+
   // Client only: queues C0 + C1.
   void start_handshake();
 

@@ -449,6 +449,9 @@ std::error_code ServerSession::accept_publish(std::uint32_t stream_id) {
   send_stream_status(stream_id, status::level_status, status::publish_start,
                      s->name + " is now published.");
   s->state = StreamState::publishing;
+  // @setDataFrame may carry a large onMetaData from now on. What the client sent before this
+  // answer was read under the setup bound (the clients we know wait for Publish.Start).
+  start_streaming();
   resume_input();
   return {};
 }
@@ -481,6 +484,7 @@ std::error_code ServerSession::accept_play(std::uint32_t stream_id) {
   send_message(encode_data(DataMessage{std::string(handler::rtmp_sample_access), {true, true}},
                            stream_id, 0));
   s->state = StreamState::playing;
+  start_streaming();
   resume_input();
   return {};
 }

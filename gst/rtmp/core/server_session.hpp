@@ -13,6 +13,11 @@
 // the answer is given, so that e.g. media sent right behind publish is delivered after the
 // accept. The answer may therefore produce events: poll_event() after accept_* / reject_* too.
 // The driver loop is: receive(); drain poll_event() answering requests; write take_output().
+//
+// Until the application accepts a publish or play (accept_publish / accept_play), a client's
+// command, data and shared object messages are bounded by ServerConfig::limits.
+// max_command_message_size: a header announcing more ends the session at once with
+// Errc::limit_exceeded. From then on they get max_message_size like media.
 #pragma once
 
 #include <cstdint>
