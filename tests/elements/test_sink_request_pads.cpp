@@ -1309,4 +1309,107 @@ TEST(TrackInterleaver, FullAfterTheWaitBoundAndSkippingEmptyTracks) {
   EXPECT_TRUE(same.pop(true)) << "drain pops regardless";
 }
 
+// A track `v` filled up to kMaxInterleaveWaitNs while track `a` has nothing.
+std::int64_t fill(TrackInterleaver &il, std::size_t v) {
+  std::int64_t t = 0;
+  while (!il.full(v)) {
+    il.push(v, tag(9, 0), t);
+    t += 40'000'000;
+  }
+  return t;
+}
+
+using Action = rtmp::gst::RoomDecision::Action;
+constexpr std::int64_t kSecond = 1'000'000'000;
+
+// Non-live: nothing is lost by waiting, so a full track waits for a linked, silent one however
+// long it takes (an encoder whose first frame is late), like GstAggregator.
+TEST(TrackInterleaver, NonLiveWaitsForALinkedTrackWithoutDataForEver) {
+  TrackInterleaver il;
+  const auto v = il.add_track();
+  const auto a = il.add_track();
+  fill(il, v);
+  for (const std::int64_t now : {std::int64_t{0}, kSecond, 60 * kSecond, 24 * 3600 * kSecond}) {
+    const auto d = il.wait_for_room(v, 0, now, std::nullopt);
+    EXPECT_EQ(d.action, Action::wait) << now;
+    EXPECT_FALSE(d.until_ns) << "a non-live wait has no deadline";
+    EXPECT_FALSE(il.pop()) << "video sent ahead of the silent audio track";
+  }
+  // The audio comes at last: everything is sent in decode-time order.
+  il.push(a, tag(8, 1), 20'000'000);
+  EXPECT_EQ(il.pop()->data[0], 0); // video at 0
+  EXPECT_EQ(il.pop()->data[0], 1); // audio at 20 ms
+  EXPECT_FALSE(il.pop()) << "audio is empty again";
+  EXPECT_EQ(il.wait_for_room(v, 0, 0, std::nullopt).action, Action::proceed)
+      << "less than kMaxInterleaveWaitNs queued";
+}
+
+TEST(TrackInterleaver, EosOfTheSilentTrackReleasesTheWait) {
+  TrackInterleaver il;
+  const auto v = il.add_track();
+  const auto a = il.add_track();
+  const std::int64_t end = fill(il, v);
+  EXPECT_EQ(il.wait_for_room(v, 0, kSecond, std::nullopt).action, Action::wait);
+  il.set_eos(a);
+  std::size_t n = 0;
+  while (il.pop())
+    ++n;
+  EXPECT_EQ(n, static_cast<std::size_t>(end / 40'000'000));
+  EXPECT_EQ(il.wait_for_room(v, 0, kSecond, std::nullopt).action, Action::proceed);
+}
+
+TEST(TrackInterleaver, UnlinkOrRemovalOfTheSilentTrackReleasesTheWait) {
+  for (const bool remove : {false, true}) {
+    TrackInterleaver il;
+    const auto v = il.add_track();
+    const auto a = il.add_track();
+    fill(il, v);
+    EXPECT_EQ(il.wait_for_room(v, 0, kSecond, std::nullopt).action, Action::wait);
+    if (remove)
+      il.remove_track(a);
+    else
+      il.set_linked(a, false);
+    while (il.pop()) {
+    }
+    EXPECT_EQ(il.wait_for_room(v, 0, kSecond, std::nullopt).action, Action::proceed) << remove;
+  }
+  // An unlinked track is not waited for from the start; linked again, it is.
+  TrackInterleaver il;
+  const auto v = il.add_track();
+  const auto a = il.add_track();
+  il.set_linked(a, false);
+  il.push(v, tag(9, 0), 0);
+  EXPECT_TRUE(il.pop());
+  il.set_linked(a, true);
+  il.push(v, tag(9, 0), 40'000'000);
+  EXPECT_FALSE(il.pop()) << "a linked track without data is waited for";
+}
+
+// Live: a track later than the limit (the pipeline latency, at least kMinLiveStallWaitNs) would
+// make everything late; the full track waits until the limit, then the empty tracks are skipped
+// until they deliver again.
+TEST(TrackInterleaver, LiveGivesUpAfterTheLimit) {
+  TrackInterleaver il;
+  const auto v = il.add_track();
+  const auto a = il.add_track();
+  const std::int64_t end = fill(il, v);
+  const std::int64_t since = 100 * kSecond;
+  auto d = il.wait_for_room(v, since, since + kSecond / 2, kSecond);
+  EXPECT_EQ(d.action, Action::wait);
+  EXPECT_EQ(d.until_ns, since + kSecond);
+  EXPECT_FALSE(il.pop());
+  d = il.wait_for_room(v, since, since + kSecond, kSecond);
+  EXPECT_EQ(d.action, Action::gave_up);
+  std::size_t n = 0;
+  while (il.pop())
+    ++n;
+  EXPECT_EQ(n, static_cast<std::size_t>(end / 40'000'000)) << "sent without the empty track";
+  EXPECT_EQ(il.wait_for_room(v, since, since + kSecond, kSecond).action, Action::proceed);
+  // The skipped track delivers: it is waited for again.
+  il.push(a, tag(8, 1), end);
+  il.push(v, tag(9, 0), end + 10);
+  EXPECT_TRUE(il.pop());
+  EXPECT_FALSE(il.pop()) << "audio is empty: wait for it";
+}
+
 } // namespace
