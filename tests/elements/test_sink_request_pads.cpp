@@ -3,17 +3,20 @@
 // server of fake_server.hpp records every message): onMetaData first, sequence headers, frames
 // interleaved by DTS with the composition time, E-RTMP FourCC headers and the connect command's
 // fourCcList for HEVC + Opus, sequence end and EOS, FLAC's in-band header buffers left out, a DTS
-// going backwards, a pad that never gets data, caps without codec_data. The TrackInterleaver is
-// also tested on its own.
+// going backwards, a pad that never gets data (waited for in a non-live pipeline, for a bounded
+// time in a live one), a branch held back in a non-live pipeline, caps without codec_data. The
+// TrackInterleaver is also tested on its own.
 #include <gst/base/gstbasesink.h>
 #include <gst/check/gstharness.h>
 #include <gst/gst.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/command.hpp"
@@ -113,6 +116,29 @@ struct Sink {
   }
   void play() {
     ASSERT_EQ(gst_element_set_state(element, GST_STATE_PLAYING), GST_STATE_CHANGE_SUCCESS);
+  }
+  // Releases a pad got from request().
+  void release(GstPad *pad) {
+    gst_element_release_request_pad(element, pad);
+    std::erase(pads, pad);
+    gst_object_unref(pad);
+  }
+  // The test's src pads answer the LATENCY query as live sources, and the sink is asked as the
+  // pipeline asks before PLAYING: the request pads' upstream is live.
+  void make_live() {
+    for (GstPad *src : peers)
+      gst_pad_set_query_function(src, [](GstPad *pad, GstObject *parent, GstQuery *q) -> gboolean {
+        if (GST_QUERY_TYPE(q) != GST_QUERY_LATENCY)
+          return gst_pad_query_default(pad, parent, q);
+        gst_query_set_latency(q, TRUE, 0, GST_CLOCK_TIME_NONE);
+        return TRUE;
+      });
+    GstQuery *q = gst_query_new_latency();
+    ASSERT_TRUE(gst_element_query(element, q));
+    gboolean live = FALSE;
+    gst_query_parse_latency(q, &live, nullptr, nullptr);
+    gst_query_unref(q);
+    ASSERT_TRUE(live);
   }
   // stream-start, caps, a TIME segment from 0. Returns whether the caps were accepted.
   static bool start(GstPad *pad, GstCaps *caps) {
@@ -923,12 +949,94 @@ TEST_F(SinkPads, ReconnectResendsTheSequenceHeadersOfEveryTrack) {
   gst_harness_teardown(srv);
 }
 
-// A linked audio pad that never gets a buffer: video waits kMaxStallWaitUs once, then flows.
-TEST_F(SinkPads, PadWithoutDataHoldsTheOthersBackOnlyBriefly) {
+// Pushes video frames 40 ms apart on a thread of its own, as an encoder's streaming thread does,
+// until `frames` went through or a push failed.
+struct VideoPusher {
+  GstPad *pad;
+  int frames;
+  std::atomic<bool> finished{false};
+  std::atomic<GstFlowReturn> last{GST_FLOW_OK};
+  std::thread thread;
+  VideoPusher(GstPad *p, int n) : pad(p), frames(n) {
+    thread = std::thread([this] {
+      for (int i = 0; i < frames && last == GST_FLOW_OK; ++i)
+        last = Sink::push(pad, frame_bytes(static_cast<std::uint8_t>(i)), i * 40 * GST_MSECOND,
+                          i * 40 * GST_MSECOND, i % 25 == 0);
+      finished = true;
+    });
+  }
+  ~VideoPusher() { thread.join(); }
+  bool wait_finished(int ms) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (!finished && std::chrono::steady_clock::now() < until)
+      g_usleep(10 * 1000);
+    return finished;
+  }
+};
+
+// Video frames 0, 40, 80... ms after the sequence start, then the sequence end: all of them, in
+// order.
+void expect_video_in_order(const FakeRtmpServer &server, int frames) {
+  const auto media = media_only(server.published());
+  ASSERT_EQ(media.size(), static_cast<std::size_t>(frames + 2)); // + sequence start and end
+  for (std::size_t i = 1; i + 1 < media.size(); ++i)
+    EXPECT_EQ(media[i].timestamp, (i - 1) * 40) << i;
+}
+
+// Non-live (no live upstream answered the LATENCY query): a linked audio pad without a buffer
+// holds the video back until its EOS, however long that takes; nothing is sent ahead of it.
+TEST_F(SinkPads, NonLivePadWithoutDataHoldsTheOthersBackUntilItsEos) {
   AvPublish av;
   auto &[server, s, v, a] = av;
-  const auto t0 = std::chrono::steady_clock::now();
   constexpr int kFrames = 100; // 4 s at 25 fps: twice what a track queues while waiting
+  VideoPusher pusher(v, kFrames);
+  g_usleep(2500 * 1000); // well beyond what a live pipeline waits (kMinLiveStallWaitNs)
+  EXPECT_FALSE(pusher.finished) << "the video went on without the silent audio pad";
+  EXPECT_TRUE(media_only(server.published()).empty()) << "video sent ahead of the audio pad";
+  gst_pad_send_event(a, gst_event_new_eos());
+  ASSERT_TRUE(pusher.wait_finished(3000)) << "the audio EOS did not release the video";
+  EXPECT_EQ(pusher.last, GST_FLOW_OK);
+  ASSERT_TRUE(s.end({v}));
+  ASSERT_TRUE(server.wait_until(
+      [&] { return media_only(server.published()).size() >= kFrames + 2; }, 3000));
+  expect_video_in_order(server, kFrames);
+}
+
+// Non-live: unlinking or releasing the silent pad ends the wait for it.
+TEST_F(SinkPads, NonLivePadWithoutDataIsNotWaitedForOnceUnlinkedOrReleased) {
+  for (const bool release : {false, true}) {
+    SCOPED_TRACE(release ? "release" : "unlink");
+    AvPublish av;
+    auto &[server, s, v, a] = av;
+    constexpr int kFrames = 100;
+    VideoPusher pusher(v, kFrames);
+    g_usleep(1500 * 1000);
+    EXPECT_FALSE(pusher.finished) << "the video went on without the silent audio pad";
+    if (release) {
+      s.release(a);
+    } else {
+      GstPad *peer = gst_pad_get_peer(a);
+      ASSERT_NE(peer, nullptr);
+      EXPECT_TRUE(gst_pad_unlink(peer, a));
+      gst_object_unref(peer);
+    }
+    ASSERT_TRUE(pusher.wait_finished(3000)) << "still waiting for the audio pad";
+    EXPECT_EQ(pusher.last, GST_FLOW_OK);
+    ASSERT_TRUE(s.end({v}));
+    ASSERT_TRUE(server.wait_until(
+        [&] { return media_only(server.published()).size() >= kFrames + 2; }, 3000));
+    expect_video_in_order(server, kFrames);
+  }
+}
+
+// Live (a live upstream answered the LATENCY query, latency 0): a linked audio pad that never gets
+// a buffer holds the video back once, for kMinLiveStallWaitNs, then the video flows.
+TEST_F(SinkPads, LivePadWithoutDataHoldsTheOthersBackOnlyBriefly) {
+  AvPublish av;
+  auto &[server, s, v, a] = av;
+  s.make_live();
+  const auto t0 = std::chrono::steady_clock::now();
+  constexpr int kFrames = 100;
   for (int i = 0; i < kFrames; ++i)
     ASSERT_EQ(Sink::push(v, frame_bytes(static_cast<std::uint8_t>(i)), i * 40 * GST_MSECOND,
                          i * 40 * GST_MSECOND, i % 25 == 0),
@@ -943,10 +1051,130 @@ TEST_F(SinkPads, PadWithoutDataHoldsTheOthersBackOnlyBriefly) {
   ASSERT_TRUE(s.end({a, v}));
   ASSERT_TRUE(server.wait_until(
       [&] { return media_only(server.published()).size() >= kFrames + 2; }, 3000));
+  expect_video_in_order(server, kFrames);
+}
+
+// A non-live pipeline: appsrc (H.264) -> video_0 and appsrc (AAC) -> audio_0, sync=false, the
+// video branch held by a blocking probe on its source's pad (an encoder that is slow to give its
+// first frame, e.g. x264enc under load).
+struct HeldVideoPipeline {
+  static constexpr int kVideoFrames = 100; // 4 s at 25 fps
+  static constexpr int kAudioFrames = 200; // 4.6 s of 1024-sample AAC frames at 44.1 kHz
+  GstElement *pipe = nullptr;
+  GstBus *bus = nullptr;
+  GstPad *held = nullptr;
+  gulong probe = 0;
+
+  explicit HeldVideoPipeline(const std::string &url) {
+    const std::string desc = "rtmpsink name=k sync=false location=" + url +
+                             " appsrc name=vsrc format=time ! k.video_0"
+                             " appsrc name=asrc format=time ! k.audio_0";
+    GError *err = nullptr;
+    pipe = gst_parse_launch(desc.c_str(), &err);
+    EXPECT_TRUE(pipe && !err) << (err ? err->message : "");
+    g_clear_error(&err);
+    bus = gst_element_get_bus(pipe);
+    GstElement *vsrc = gst_bin_get_by_name(GST_BIN(pipe), "vsrc");
+    GstElement *asrc = gst_bin_get_by_name(GST_BIN(pipe), "asrc");
+    GstCaps *vc = h264_caps(), *ac = aac_caps();
+    g_object_set(vsrc, "caps", vc, nullptr);
+    g_object_set(asrc, "caps", ac, nullptr);
+    gst_caps_unref(vc);
+    gst_caps_unref(ac);
+    held = gst_element_get_static_pad(vsrc, "src");
+    probe = gst_pad_add_probe(
+        held, static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BLOCK | GST_PAD_PROBE_TYPE_BUFFER),
+        [](GstPad *, GstPadProbeInfo *, gpointer) { return GST_PAD_PROBE_OK; }, nullptr, nullptr);
+    EXPECT_NE(gst_element_set_state(pipe, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+    // Everything is queued in the appsrcs at once: the sink's pads get data as fast as they take
+    // it, but for the held video.
+    for (int i = 0; i < kVideoFrames; ++i)
+      push(vsrc, frame_bytes(static_cast<std::uint8_t>(i)), i * 40 * GST_MSECOND, i % 25 != 0);
+    for (int i = 0; i < kAudioFrames; ++i)
+      push(asrc, frame_bytes(0xAA, 20), gst_util_uint64_scale(i, 1024 * GST_SECOND, 44100), false);
+    for (GstElement *src : {vsrc, asrc}) {
+      GstFlowReturn r = GST_FLOW_OK;
+      g_signal_emit_by_name(src, "end-of-stream", &r);
+      gst_object_unref(src);
+    }
+  }
+  ~HeldVideoPipeline() {
+    release();
+    gst_element_set_state(pipe, GST_STATE_NULL);
+    gst_object_unref(held);
+    gst_object_unref(bus);
+    gst_object_unref(pipe);
+  }
+  static void push(GstElement *src, const Bytes &data, GstClockTime ts, bool delta) {
+    GstBuffer *b = bytes_buffer(data);
+    GST_BUFFER_DTS(b) = GST_BUFFER_PTS(b) = ts;
+    if (delta)
+      GST_BUFFER_FLAG_SET(b, GST_BUFFER_FLAG_DELTA_UNIT);
+    GstFlowReturn r = GST_FLOW_OK;
+    g_signal_emit_by_name(src, "push-buffer", b, &r);
+    gst_buffer_unref(b);
+    EXPECT_EQ(r, GST_FLOW_OK);
+  }
+  void release() {
+    if (probe)
+      gst_pad_remove_probe(held, probe);
+    probe = 0;
+  }
+};
+
+// Non-live, the video branch held for 3 s: the audio pad, full after 2 s of audio, waits for the
+// video's first frame however long it takes, and the server gets one stream interleaved by DTS
+// from the first tag on (nothing of the audio is sent ahead).
+TEST_F(SinkPads, NonLiveBranchHeldBackIsStillInterleaved) {
+  FakeRtmpServer server;
+  const auto t0 = std::chrono::steady_clock::now();
+  HeldVideoPipeline p(server.url());
+  g_usleep(2500 * 1000);
+  EXPECT_TRUE(media_only(server.published()).empty()) << "sent ahead of the held video branch";
+  std::this_thread::sleep_until(t0 + std::chrono::seconds(3));
+  p.release();
+  GstMessage *m = gst_bus_timed_pop_filtered(
+      p.bus, 10 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  ASSERT_NE(m, nullptr) << "no EOS";
+  EXPECT_EQ(GST_MESSAGE_TYPE(m), GST_MESSAGE_EOS);
+  gst_message_unref(m);
+  const std::size_t expected = HeldVideoPipeline::kVideoFrames + HeldVideoPipeline::kAudioFrames +
+                               3; // + AVC start/end, AAC start
+  ASSERT_TRUE(
+      server.wait_until([&] { return media_only(server.published()).size() >= expected; }, 3000));
   const auto media = media_only(server.published());
-  EXPECT_EQ(media.size(), static_cast<std::size_t>(kFrames + 2)); // + sequence start and end
-  for (std::size_t i = 1; i + 1 < media.size(); ++i)
-    EXPECT_EQ(media[i].timestamp, (i - 1) * 40) << i;
+  EXPECT_EQ(media.size(), expected);
+  std::vector<std::uint32_t> ts;
+  for (const Message &msg : media)
+    ts.push_back(msg.timestamp);
+  EXPECT_TRUE(std::is_sorted(ts.begin(), ts.end())) << "media not interleaved by DTS";
+  EXPECT_EQ(ts.front(), 0u);
+  EXPECT_EQ(ts.back(), 4620u) << "the last AAC frame, at 199 * 1024 / 44100 s";
+}
+
+// The same, never released: NULL returns within a second (the audio pad's wait ends).
+TEST_F(SinkPads, NullWithinOneSecondWhileABranchIsHeldBack) {
+  FakeRtmpServer server;
+  HeldVideoPipeline p(server.url());
+  g_usleep(1500 * 1000); // the audio pad now waits for the video
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(gst_element_set_state(p.pipe, GST_STATE_NULL), GST_STATE_CHANGE_SUCCESS);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(took, 1.0);
+  EXPECT_TRUE(media_only(server.published()).empty());
+}
+
+// FLUSH_START on the waiting pad ends its wait for an empty track at once.
+TEST_F(SinkPads, FlushEndsTheWaitForAnEmptyTrack) {
+  AvPublish av;
+  auto &v = av.v;
+  VideoPusher pusher(v, 1000);
+  g_usleep(300 * 1000); // the pusher is now waiting for the audio track
+  EXPECT_FALSE(pusher.finished);
+  gst_pad_send_event(v, gst_event_new_flush_start());
+  EXPECT_TRUE(pusher.wait_finished(1000));
+  EXPECT_EQ(pusher.last, GST_FLOW_FLUSHING);
+  gst_pad_send_event(v, gst_event_new_flush_stop(TRUE));
 }
 
 TEST_F(SinkPads, NullWithinOneSecondWhileWaitingForAnEmptyTrack) {
@@ -1307,6 +1535,109 @@ TEST(TrackInterleaver, FullAfterTheWaitBoundAndSkippingEmptyTracks) {
   EXPECT_TRUE(same.full(x));
   EXPECT_EQ(same.queued(), rtmp::gst::kMaxQueuedTagsPerTrack);
   EXPECT_TRUE(same.pop(true)) << "drain pops regardless";
+}
+
+// A track `v` filled up to kMaxInterleaveWaitNs while track `a` has nothing.
+std::int64_t fill(TrackInterleaver &il, std::size_t v) {
+  std::int64_t t = 0;
+  while (!il.full(v)) {
+    il.push(v, tag(9, 0), t);
+    t += 40'000'000;
+  }
+  return t;
+}
+
+using Action = rtmp::gst::RoomDecision::Action;
+constexpr std::int64_t kSecond = 1'000'000'000;
+
+// Non-live: nothing is lost by waiting, so a full track waits for a linked, silent one however
+// long it takes (an encoder whose first frame is late), like GstAggregator.
+TEST(TrackInterleaver, NonLiveWaitsForALinkedTrackWithoutDataForEver) {
+  TrackInterleaver il;
+  const auto v = il.add_track();
+  const auto a = il.add_track();
+  fill(il, v);
+  for (const std::int64_t now : {std::int64_t{0}, kSecond, 60 * kSecond, 24 * 3600 * kSecond}) {
+    const auto d = il.wait_for_room(v, 0, now, std::nullopt);
+    EXPECT_EQ(d.action, Action::wait) << now;
+    EXPECT_FALSE(d.until_ns) << "a non-live wait has no deadline";
+    EXPECT_FALSE(il.pop()) << "video sent ahead of the silent audio track";
+  }
+  // The audio comes at last: everything is sent in decode-time order.
+  il.push(a, tag(8, 1), 20'000'000);
+  EXPECT_EQ(il.pop()->data[0], 0); // video at 0
+  EXPECT_EQ(il.pop()->data[0], 1); // audio at 20 ms
+  EXPECT_FALSE(il.pop()) << "audio is empty again";
+  EXPECT_EQ(il.wait_for_room(v, 0, 0, std::nullopt).action, Action::proceed)
+      << "less than kMaxInterleaveWaitNs queued";
+}
+
+TEST(TrackInterleaver, EosOfTheSilentTrackReleasesTheWait) {
+  TrackInterleaver il;
+  const auto v = il.add_track();
+  const auto a = il.add_track();
+  const std::int64_t end = fill(il, v);
+  EXPECT_EQ(il.wait_for_room(v, 0, kSecond, std::nullopt).action, Action::wait);
+  il.set_eos(a);
+  std::size_t n = 0;
+  while (il.pop())
+    ++n;
+  EXPECT_EQ(n, static_cast<std::size_t>(end / 40'000'000));
+  EXPECT_EQ(il.wait_for_room(v, 0, kSecond, std::nullopt).action, Action::proceed);
+}
+
+TEST(TrackInterleaver, UnlinkOrRemovalOfTheSilentTrackReleasesTheWait) {
+  for (const bool remove : {false, true}) {
+    TrackInterleaver il;
+    const auto v = il.add_track();
+    const auto a = il.add_track();
+    fill(il, v);
+    EXPECT_EQ(il.wait_for_room(v, 0, kSecond, std::nullopt).action, Action::wait);
+    if (remove)
+      il.remove_track(a);
+    else
+      il.set_linked(a, false);
+    while (il.pop()) {
+    }
+    EXPECT_EQ(il.wait_for_room(v, 0, kSecond, std::nullopt).action, Action::proceed) << remove;
+  }
+  // An unlinked track is not waited for from the start; linked again, it is.
+  TrackInterleaver il;
+  const auto v = il.add_track();
+  const auto a = il.add_track();
+  il.set_linked(a, false);
+  il.push(v, tag(9, 0), 0);
+  EXPECT_TRUE(il.pop());
+  il.set_linked(a, true);
+  il.push(v, tag(9, 0), 40'000'000);
+  EXPECT_FALSE(il.pop()) << "a linked track without data is waited for";
+}
+
+// Live: a track later than the limit (the pipeline latency, at least kMinLiveStallWaitNs) would
+// make everything late; the full track waits until the limit, then the empty tracks are skipped
+// until they deliver again.
+TEST(TrackInterleaver, LiveGivesUpAfterTheLimit) {
+  TrackInterleaver il;
+  const auto v = il.add_track();
+  const auto a = il.add_track();
+  const std::int64_t end = fill(il, v);
+  const std::int64_t since = 100 * kSecond;
+  auto d = il.wait_for_room(v, since, since + kSecond / 2, kSecond);
+  EXPECT_EQ(d.action, Action::wait);
+  EXPECT_EQ(d.until_ns, since + kSecond);
+  EXPECT_FALSE(il.pop());
+  d = il.wait_for_room(v, since, since + kSecond, kSecond);
+  EXPECT_EQ(d.action, Action::gave_up);
+  std::size_t n = 0;
+  while (il.pop())
+    ++n;
+  EXPECT_EQ(n, static_cast<std::size_t>(end / 40'000'000)) << "sent without the empty track";
+  EXPECT_EQ(il.wait_for_room(v, since, since + kSecond, kSecond).action, Action::proceed);
+  // The skipped track delivers: it is waited for again.
+  il.push(a, tag(8, 1), end);
+  il.push(v, tag(9, 0), end + 10);
+  EXPECT_TRUE(il.pop());
+  EXPECT_FALSE(il.pop()) << "audio is empty: wait for it";
 }
 
 } // namespace

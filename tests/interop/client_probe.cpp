@@ -13,6 +13,10 @@
 // PROBE_SET="<seconds>:<element name>:<property>=<value>" in the environment sets that property
 // (gst_util_set_object_arg) after that many seconds in PLAYING: how the tests change rtmpsrc's
 // `stream` or rtmpsink's `chunk-size` while data flows.
+//
+// PROBE_HOLD="<seconds>:<element name>" holds the buffers leaving that element's src pad (a
+// blocking pad probe installed before PLAYING) and lets them go after that many seconds: an
+// encoder that is slow to give its first frame, deterministically.
 #include <gst/gst.h>
 
 #include <algorithm>
@@ -33,6 +37,28 @@ int main(int argc, char **argv) {
   if (!pipeline) {
     std::fprintf(stderr, "parse error: %s\n", err ? err->message : "?");
     return 2;
+  }
+  // PROBE_HOLD: seconds, element.
+  double hold_seconds = -1;
+  GstPad *held = nullptr;
+  gulong hold_probe = 0;
+  if (const char *spec = std::getenv("PROBE_HOLD")) {
+    gchar **parts = g_strsplit(spec, ":", 2);
+    GstElement *e =
+        g_strv_length(parts) == 2 ? gst_bin_get_by_name(GST_BIN(pipeline), parts[1]) : nullptr;
+    if (e) {
+      hold_seconds = std::atof(parts[0]);
+      held = gst_element_get_static_pad(e, "src");
+      hold_probe = gst_pad_add_probe(
+          held, static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BLOCK | GST_PAD_PROBE_TYPE_BUFFER),
+          [](GstPad *, GstPadProbeInfo *, gpointer) { return GST_PAD_PROBE_OK; }, nullptr, nullptr);
+      gst_object_unref(e);
+    } else {
+      std::fprintf(stderr, "PROBE_HOLD: no element in \"%s\"\n", spec);
+      g_strfreev(parts);
+      return 2;
+    }
+    g_strfreev(parts);
   }
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
   GstBus *bus = gst_element_get_bus(pipeline);
@@ -57,10 +83,15 @@ int main(int argc, char **argv) {
     }
     g_strfreev(parts);
   }
+  gint64 hold_until = hold_probe ? start + static_cast<gint64>(hold_seconds * G_USEC_PER_SEC) : -1;
   for (;;) {
     const gint64 now = g_get_monotonic_time();
     if (now >= end || eos)
       break;
+    if (hold_until >= 0 && now >= hold_until) {
+      hold_until = -1;
+      gst_pad_remove_probe(held, hold_probe);
+    }
     if (set_at >= 0 && now >= set_at) {
       set_at = -1;
       GstElement *e = gst_bin_get_by_name(GST_BIN(pipeline), set_element.c_str());
@@ -71,7 +102,9 @@ int main(int argc, char **argv) {
         std::fprintf(stderr, "PROBE_SET: no element %s\n", set_element.c_str());
       }
     }
-    const gint64 until = set_at >= 0 ? std::min(end, set_at) : end;
+    gint64 until = set_at >= 0 ? std::min(end, set_at) : end;
+    if (hold_until >= 0)
+      until = std::min(until, hold_until);
     GstMessage *msg = gst_bus_timed_pop_filtered(
         bus, static_cast<GstClockTime>(until - now) * GST_USECOND,
         static_cast<GstMessageType>(GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_ELEMENT));
@@ -105,6 +138,8 @@ int main(int argc, char **argv) {
               first_error.c_str(), error_debug.c_str(),
               static_cast<long long>(first_error_us < 0 ? -1 : first_error_us / 1000), eos ? 1 : 0,
               static_cast<long long>(null_us / 1000), reconnects, element_messages.c_str());
+  if (held)
+    gst_object_unref(held);
   gst_object_unref(bus);
   gst_object_unref(pipeline);
   return 0;

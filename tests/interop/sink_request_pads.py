@@ -7,7 +7,9 @@
    composition offset the element must compute from the buffers (running time, ms from the first
    buffer, CTS = PTS - DTS rounded; published at the pace of the clock; the encoder output is captured with tee ! gdppay, which keeps
    each buffer's bytes, DTS, PTS and flags); the publisher ends with EOS (exit 0) and nginx saw the
-   stream end.
+   stream end. Then the same with x264enc's output held back 3 s (client_probe's PROBE_HOLD, a
+   blocking probe: an encoder slow to give its first frame under load) in this non-live pipeline:
+   the audio pad waits for the video however long it takes, and the recording checks the same.
 2. x265enc + opusenc -> rtmpsink -> our rtmpserversrc (flv mode) -> filesink: the FLV tags have
    the Enhanced RTMP v2 headers (FourCC hvc1 / Opus, sequence start first, coded frames, sequence
    end at EOS), the frames are the encoder's, onMetaData comes first with width/height/framerate
@@ -80,31 +82,46 @@ def round_ms(delta_ns):
     return int((delta_ns + (500_000 if delta_ns >= 0 else -500_000)) / 1_000_000)
 
 
-def h264_aac_through_nginx(build, wd, env):
-    ng = h.Nginx(os.path.join(wd, "nginx"), record=True).start()
-    vbin, abin = os.path.join(wd, "video.bin"), os.path.join(wd, "audio.bin")
+def h264_aac_through_nginx(build, wd, env, probe=None, hold=0):
+    """With `hold` (seconds), run by client_probe with the encoder's output held back that long
+    (PROBE_HOLD: a blocking probe on x264enc's src pad): the audio pad must wait for the video's
+    first frame, and the recording be interleaved all the same."""
+    name = f"held{hold}" if hold else "plain"
+    ng = h.Nginx(os.path.join(wd, "nginx-" + name), record=True).start()
+    vbin, abin = os.path.join(wd, name + "-video.bin"), os.path.join(wd, name + "-audio.bin")
     try:
-        cmd = ["gst-launch-1.0", "-e",
-               "rtmpsink", "name=k", f"location={ng.url()}",
-               "videotestsrc", "num-buffers=90", "pattern=ball", "!",
-               "video/x-raw,format=I420,width=320,height=240,framerate=30/1", "!",
-               "x264enc", "bframes=2", "key-int-max=30", "b-adapt=false", "!", "h264parse", "!",
-               "video/x-h264,stream-format=avc,alignment=au", "!", "tee", "name=tv",
-               "tv.", "!", "queue", "!", "k.video_0",
-               "tv.", "!", "queue", "!", "gdppay", "!", "filesink", f"location={vbin}",
-               "async=false",
-               "audiotestsrc", "num-buffers=130", "!", "audio/x-raw,rate=44100,channels=2", "!",
-               "avenc_aac", "!", "aacparse", "!", "tee", "name=ta",
-               "ta.", "!", "queue", "!", "k.audio_0",
-               "ta.", "!", "queue", "!", "gdppay", "!", "filesink", f"location={abin}",
-               "async=false"]
+        pipeline = ["rtmpsink", "name=k", f"location={ng.url()}",
+                    "videotestsrc", "num-buffers=90", "pattern=ball", "!",
+                    "video/x-raw,format=I420,width=320,height=240,framerate=30/1", "!",
+                    "x264enc", "name=enc", "bframes=2", "key-int-max=30", "b-adapt=false", "!",
+                    "h264parse", "!",
+                    "video/x-h264,stream-format=avc,alignment=au", "!", "tee", "name=tv",
+                    "tv.", "!", "queue", "!", "k.video_0",
+                    "tv.", "!", "queue", "!", "gdppay", "!", "filesink", f"location={vbin}",
+                    "async=false",
+                    "audiotestsrc", "num-buffers=130", "!",
+                    "audio/x-raw,rate=44100,channels=2", "!", "avenc_aac", "!", "aacparse", "!",
+                    "tee", "name=ta",
+                    "ta.", "!", "queue", "!", "k.audio_0",
+                    "ta.", "!", "queue", "!", "gdppay", "!", "filesink", f"location={abin}",
+                    "async=false"]
         t0 = time.monotonic()
-        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        if hold:
+            r = subprocess.run([probe, "60"] + pipeline,
+                               env=dict(env, PROBE_HOLD=f"{hold}:enc"), capture_output=True,
+                               text=True, timeout=120)
+            res = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+            assert r.returncode == 0 and res.get("first-error") == "", r.stdout + r.stderr[-3000:]
+            assert res.get("eos") == "1", f"no EOS on the bus: {res}"
+        else:
+            r = subprocess.run(["gst-launch-1.0", "-e"] + pipeline, env=env, capture_output=True,
+                               text=True, timeout=120)
+            assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+            assert "Got EOS from element" in r.stdout, "no EOS on the bus"
         took = time.monotonic() - t0
-        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-        assert "Got EOS from element" in r.stdout, "no EOS on the bus"
-        # sync=true (default): 3 s of media are published in about 3 s, not in a burst.
-        assert took >= 2.5, f"published 3 s of media in {took:.2f} s: no clock sync"
+        # sync=true (default): 3 s of media are published in about 3 s, not in a burst (held
+        # back, in the hold and then at once, since it is late for the clock by then).
+        assert took >= max(2.5, hold), f"published 3 s of media in {took:.2f} s: no clock sync"
         deadline = time.monotonic() + 10
         while ng.publishing() and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -152,7 +169,8 @@ def h264_aac_through_nginx(build, wd, env):
                             "stream=codec_name,width,height,sample_rate,channels", "-of",
                             "csv=p=0", rec], capture_output=True, text=True, timeout=60).stdout
     assert "h264,320,240" in probe and "aac,44100,2" in probe, probe
-    print(f"ok: x264enc + avenc_aac -> video_0/audio_0 -> nginx: {len(video)} AUs and "
+    held = f", the encoder's output held back {hold} s" if hold else ""
+    print(f"ok: x264enc + avenc_aac -> video_0/audio_0 -> nginx{held}: {len(video)} AUs and "
           f"{len(audio)} AAC frames byte-identical, DTS and CTS as computed, interleaved, EOS")
 
 
@@ -431,6 +449,7 @@ def main():
     env = h.our_env(build, wd)
     h.assert_our_factories(build, env, names=("rtmpsink", "rtmpserversrc"))
     h264_aac_through_nginx(build, wd, env)
+    h264_aac_through_nginx(build, wd, env, sys.argv[2], hold=3)
     hevc_opus_into_rtmpserversrc(build, wd, env)
     av1_and_vp9_tracks_into_rtmpserversrc(wd, env)
     never_refuses_hevc(wd, env)

@@ -141,6 +141,14 @@ struct RequestPadFunctions {
     rp->owner->set_flushing(*rp, !active, going_down || active);
     return TRUE;
   }
+  // The "linked" / "unlinked" signals (emitted without the pads' locks held, unlike the pad's
+  // link and unlink functions): an unlinked pad is not waited for.
+  static void linked(GstPad *pad, GstPad *, gpointer owner) {
+    static_cast<SinkRequestPads *>(owner)->set_linked(pad, true);
+  }
+  static void unlinked(GstPad *pad, GstPad *, gpointer owner) {
+    static_cast<SinkRequestPads *>(owner)->set_linked(pad, false);
+  }
 };
 
 GType enhanced_mode_get_type() {
@@ -192,7 +200,8 @@ bool SinkRequestPads::empty() {
 void SinkRequestPads::reset() {
   {
     std::lock_guard l(clock_lock_);
-    latency_ = 0; // the pipeline sends it again before PLAYING
+    latency_ = 0; // the pipeline asks and sends it again before PLAYING
+    upstream_live_ = false;
   }
   std::lock_guard locker(lock_);
   interleaver_.reset();
@@ -239,6 +248,7 @@ GstPad *SinkRequestPads::request(GstPadTemplate *templ, const gchar *name) {
   rp->video = video;
   rp->track_id = id;
   rp->track = interleaver_.add_track();
+  interleaver_.set_linked(rp->track, false); // until the "linked" signal
   gst_segment_init(&rp->segment, GST_FORMAT_TIME);
   rp->pad = gst_pad_new_from_template(templ, (prefix + std::to_string(id)).c_str());
   gst_pad_set_element_private(rp->pad, rp.get());
@@ -246,6 +256,8 @@ GstPad *SinkRequestPads::request(GstPadTemplate *templ, const gchar *name) {
   gst_pad_set_event_function(rp->pad, RequestPadFunctions::event);
   gst_pad_set_query_function(rp->pad, RequestPadFunctions::query);
   gst_pad_set_activatemode_function(rp->pad, RequestPadFunctions::activate_mode);
+  g_signal_connect(rp->pad, "linked", G_CALLBACK(RequestPadFunctions::linked), this);
+  g_signal_connect(rp->pad, "unlinked", G_CALLBACK(RequestPadFunctions::unlinked), this);
   GstPad *pad = rp->pad;
   pads_.push_back(std::move(rp));
   // GstBaseSink prerolls on its own pad only: without this, PAUSED would wait for ever.
@@ -270,6 +282,7 @@ void SinkRequestPads::release(GstPad *pad) {
     gst_pad_set_element_private(pad, nullptr);
   }
   queue_changed_.notify_all(); // a pad waiting for this one need not any more
+  g_signal_handlers_disconnect_by_data(pad, this);
   gst_element_remove_pad(element_, pad);
 }
 
@@ -460,6 +473,10 @@ void SinkRequestPads::query_latency(GstQuery *query) {
     GST_WARNING_OBJECT(element_, "upstream minimum latency above its maximum: add queues");
   GST_DEBUG_OBJECT(element_, "latency: live %d, min %" GST_TIME_FORMAT ", max %" GST_TIME_FORMAT,
                    live, GST_TIME_ARGS(min), GST_TIME_ARGS(max));
+  {
+    std::lock_guard l(clock_lock_);
+    upstream_live_ = us_live;
+  }
   gst_query_set_latency(query, live, min, max);
 }
 
@@ -490,23 +507,55 @@ void SinkRequestPads::set_clock_flushing(bool flushing) {
     gst_clock_id_unschedule(clock_id_);
 }
 
+// How long a full track waits for an empty one (track_interleaver.h). Live is what the
+// pipeline's latency query found upstream of the linked pads, as GstAggregator decides: until the
+// pipeline asks (it does before PLAYING, and a live source produces nothing before PLAYING) the
+// pipeline is taken as non-live, and the wait has no limit. Live: the pipeline latency (the
+// LATENCY event), at least kMinLiveStallWaitNs, since a live track's data reaches the sink within
+// the latency of its capture or is late anyway.
+StallLimit SinkRequestPads::stall_limit() {
+  std::lock_guard l(clock_lock_);
+  if (!upstream_live_)
+    return std::nullopt;
+  return std::max(kMinLiveStallWaitNs, static_cast<std::int64_t>(latency_));
+}
+
+namespace {
+std::int64_t monotonic_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+} // namespace
+
 // Sends what is ready; while the track of `rp` is full (kMaxInterleaveWaitNs queued) waits for the
-// empty tracks, at most kMaxStallWaitUs of wall-clock time, then stops waiting for them (so that a
-// pad that never gets data holds the others back by that much, once, and memory stays bounded).
+// empty tracks as TrackInterleaver::wait_for_room() says: in a non-live pipeline until they
+// deliver, end, or are unlinked or released; in a live one at most stall_limit(), then without
+// them. Flushing and deactivation (a state change to READY or NULL) end the wait at once.
 GstFlowReturn SinkRequestPads::interleave(RequestPad &rp, std::unique_lock<std::mutex> &locker) {
   GstFlowReturn r = pump(false);
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::microseconds(kMaxStallWaitUs);
-  while (r == GST_FLOW_OK && interleaver_.full(rp.track)) {
+  const std::int64_t since = monotonic_ns();
+  while (r == GST_FLOW_OK) {
+    const StallLimit limit = stall_limit();
+    const RoomDecision d = interleaver_.wait_for_room(rp.track, since, monotonic_ns(), limit);
+    if (d.action == RoomDecision::Action::proceed)
+      break;
     if (rp.flushing)
       return GST_FLOW_FLUSHING;
-    if (queue_changed_.wait_until(locker, deadline) == std::cv_status::timeout) {
+    if (d.action == RoomDecision::Action::gave_up) {
       GST_WARNING_OBJECT(element_,
-                         "a request pad got no data for %d ms while %s has %d ms queued: "
+                         "live: a request pad got no data for %d ms while %s has %d ms queued: "
                          "sending without it",
-                         static_cast<int>(kMaxStallWaitUs / 1000), GST_PAD_NAME(rp.pad),
+                         static_cast<int>(*limit / 1'000'000), GST_PAD_NAME(rp.pad),
                          static_cast<int>(kMaxInterleaveWaitNs / 1'000'000));
-      interleaver_.skip_empty_tracks();
+    } else if (d.until_ns) {
+      queue_changed_.wait_until(locker,
+                                std::chrono::steady_clock::time_point(
+                                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                        std::chrono::nanoseconds(*d.until_ns))));
+    } else {
+      GST_DEBUG_OBJECT(rp.pad, "full: waiting for the empty tracks (non-live: no limit)");
+      queue_changed_.wait(locker);
     }
     r = pump(false);
   }
@@ -527,6 +576,16 @@ void SinkRequestPads::set_flushing(RequestPad &rp, bool flushing, bool cancel) {
       host_.cancel(false);
   }
   queue_changed_.notify_all();
+}
+
+void SinkRequestPads::set_linked(GstPad *pad, bool linked) {
+  {
+    std::lock_guard locker(lock_);
+    for (const auto &rp : pads_)
+      if (rp->pad == pad)
+        interleaver_.set_linked(rp->track, linked);
+  }
+  queue_changed_.notify_all(); // a pad waiting for this one need not any more
 }
 
 GstFlowReturn SinkRequestPads::chain(RequestPad &rp, GstBuffer *buffer) {

@@ -25,9 +25,6 @@
 
 namespace rtmp::gst {
 
-// How long (wall clock) a pad that queued kMaxInterleaveWaitNs waits for a pad that has nothing
-// before the sink sends without it.
-inline constexpr std::int64_t kMaxStallWaitUs = 1'000'000;
 // E-RTMP track ids are UI8 (the Multitrack TrackId field): video_0 .. video_255.
 inline constexpr guint kMaxTrackId = 255;
 
@@ -93,6 +90,8 @@ private:
   bool event(RequestPad &rp, GstEvent *event);
   bool query(RequestPad &rp, GstQuery *query);
   void set_flushing(RequestPad &rp, bool flushing, bool cancel);
+  void set_linked(GstPad *pad, bool linked);
+  StallLimit stall_limit();
   GstCaps *allowed_caps(const RequestPad &rp);
   void refused_for_enhanced_never(RequestPad &rp, GstCaps *caps);
   FlvTag metadata(std::uint32_t timestamp) const;
@@ -104,19 +103,22 @@ private:
   GstElement *element_;
   RequestPadsHost &host_;
   std::mutex lock_;
-  std::condition_variable queue_changed_; // a track pushed or ended, or a pad is flushing
+  // A track pushed or ended, a pad was unlinked or released, or a pad is flushing.
+  std::condition_variable queue_changed_;
   std::vector<std::unique_ptr<RequestPad>> pads_;
   TrackInterleaver interleaver_;
   GstTagList *global_tags_ = nullptr; // title, artist... from the pads' global tag events
   bool metadata_dirty_ = false;       // onMetaData to (re)send before the next tags
   Bytes sent_metadata_;               // the last one sent: an unchanged one is not sent again
   bool eos_posted_ = false;
-  // The clock wait of `sync` (under clock_lock_, so that a flush can unschedule it while lock_ is
-  // held by the waiting thread).
+  // The clock wait of `sync` and what the pipeline's latency query and event said (under
+  // clock_lock_, so that a flush can unschedule the wait and the pipeline can ask for the latency
+  // while lock_ is held by a waiting thread).
   std::mutex clock_lock_;
   GstClockID clock_id_ = nullptr;
   bool clock_flushing_ = false;
-  GstClockTime latency_ = 0; // from the LATENCY event: added to every clock wait
+  GstClockTime latency_ = 0;   // from the LATENCY event: added to every clock wait
+  bool upstream_live_ = false; // from the LATENCY query: a linked pad's upstream is live
 };
 
 } // namespace rtmp::gst

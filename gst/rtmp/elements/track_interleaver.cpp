@@ -5,7 +5,7 @@
 namespace rtmp::gst {
 
 std::size_t TrackInterleaver::add_track() {
-  tracks_.push_back(Track{next_id_, {}, std::nullopt, false, false});
+  tracks_.push_back(Track{next_id_, {}, std::nullopt, false, false, true});
   return next_id_++;
 }
 
@@ -44,6 +44,11 @@ void TrackInterleaver::set_eos(std::size_t id) {
     t->eos = true;
 }
 
+void TrackInterleaver::set_linked(std::size_t id, bool linked) {
+  if (Track *t = find(id))
+    t->linked = linked;
+}
+
 bool TrackInterleaver::is_eos(std::size_t id) const {
   const Track *t = find(id);
   return t && t->eos;
@@ -59,7 +64,7 @@ std::optional<FlvTag> TrackInterleaver::pop(bool drain) {
   bool waiting = false; // a track we wait for has nothing queued
   for (Track &t : tracks_) {
     if (t.queue.empty()) {
-      waiting = waiting || (!t.eos && !t.skipped);
+      waiting = waiting || (!t.eos && !t.skipped && t.linked);
       continue;
     }
     if (!oldest || t.queue.front().dts_ns < oldest->queue.front().dts_ns)
@@ -88,6 +93,19 @@ void TrackInterleaver::skip_empty_tracks() {
   for (Track &t : tracks_)
     if (t.queue.empty())
       t.skipped = true;
+}
+
+RoomDecision TrackInterleaver::wait_for_room(std::size_t id, std::int64_t since_ns,
+                                             std::int64_t now_ns, StallLimit limit) {
+  if (!full(id))
+    return {};
+  if (!limit)
+    return {RoomDecision::Action::wait, std::nullopt};
+  const std::int64_t until = since_ns + *limit;
+  if (now_ns < until)
+    return {RoomDecision::Action::wait, until};
+  skip_empty_tracks();
+  return {RoomDecision::Action::gave_up, std::nullopt};
 }
 
 std::size_t TrackInterleaver::queued() const {

@@ -1,15 +1,21 @@
 // Interleaving of rtmpsink's request pads (video_%u / audio_%u): each pad queues its FLV tags
 // (message payloads with their decode time), and the sink sends the tag with the lowest decode
-// time first once every track that has not ended has something queued, so that the server sees
+// time first once every track that is waited for has something queued, so that the server sees
 // one stream whose timestamps grow (what flvmux does for the FLV path).
 //
-// A track that stalls (an encoder that never produced a frame, a source that stopped) must not
-// make the others wait for ever nor grow memory: once a track holds kMaxInterleaveWaitNs of decode
-// time or kMaxQueuedTagsPerTrack tags, full() is true and the sink waits (a bounded wall-clock
-// time, see gstrtmpsink.cpp) for the empty tracks; then skip_empty_tracks() stops waiting for
-// them until they deliver a tag again, and their data is sent as it arrives.
+// A track is waited for while it is linked, has not ended and (live only) was not skipped. Memory
+// stays bounded: once a track holds kMaxInterleaveWaitNs of decode time or kMaxQueuedTagsPerTrack
+// tags, full() is true and its producer waits (wait_for_room()) for the empty tracks:
+// - in a non-live pipeline for as long as it takes, like GstAggregator: every track's data comes
+//   eventually (or its EOS, or its pad is unlinked or released), and sending one track ahead of
+//   another would break the order of the timestamps for good;
+// - in a live pipeline at most the stall limit (the pipeline latency, at least
+//   kMinLiveStallWaitNs): then skip_empty_tracks() stops waiting for them until they deliver a
+//   tag again, and their data is sent as it arrives, since holding a live stream back for a track
+//   that is later than the latency only makes everything late.
 //
-// Plain C++: no GStreamer, no clock, no lock (the sink calls it under its send lock).
+// Plain C++: no GStreamer, no clock (the caller passes the time), no lock (the sink calls it under
+// its send lock).
 #pragma once
 
 #include <cstddef>
@@ -29,6 +35,25 @@ inline constexpr std::int64_t kMaxInterleaveWaitNs = 2'000'000'000;
 // Bound on the tags one track queues whatever the timestamps say (a source whose timestamps do not
 // advance): 2 s of 10 ms audio frames, 8 s of 60 fps video.
 inline constexpr std::size_t kMaxQueuedTagsPerTrack = 512;
+// Least time a full track of a live pipeline waits for a track that has nothing queued (the wait
+// is the pipeline latency when that is longer): an encoder's first frame takes a while after the
+// others' (x264enc opens its lookahead), and live pipelines often report a few ms of latency.
+inline constexpr std::int64_t kMinLiveStallWaitNs = 1'000'000'000;
+
+// How long a full track waits for the tracks that have nothing queued: without limit (nullopt, a
+// non-live pipeline) or at most this many ns (a live one).
+using StallLimit = std::optional<std::int64_t>;
+
+// What the producer of a full track does (TrackInterleaver::wait_for_room).
+struct RoomDecision {
+  enum class Action {
+    proceed, // the track is not full (any more): take the next buffer
+    wait,    // wait for a change (a push, an EOS, an unlink, a removal), at most until `until_ns`
+    gave_up, // live: the empty tracks were skipped after the limit; pop() and proceed
+  };
+  Action action = Action::proceed;
+  std::optional<std::int64_t> until_ns; // with wait: when to ask again; nothing = no deadline
+};
 
 class TrackInterleaver {
 public:
@@ -42,6 +67,9 @@ public:
   std::int64_t push(std::size_t id, FlvTag tag, std::int64_t dts_ns);
   // The track has ended: it is no longer waited for.
   void set_eos(std::size_t id);
+  // Whether the track has a producer (its pad is linked; tracks start linked): an unlinked track
+  // is not waited for.
+  void set_linked(std::size_t id, bool linked);
   bool is_eos(std::size_t id) const;
   // True when there are tracks and all of them ended.
   bool all_eos() const;
@@ -54,11 +82,18 @@ public:
   bool full(std::size_t id) const;
   // Stops waiting for the tracks that have nothing queued, until they push again.
   void skip_empty_tracks();
+  // Whether the producer of track `id`, waiting since `since_ns` (a monotonic time, taken when it
+  // started handing its latest tag over), waits at `now_ns`: while the track is full, for ever
+  // without a limit (non-live), or until since_ns + limit, when the empty tracks are skipped
+  // (gave_up).
+  RoomDecision wait_for_room(std::size_t id, std::int64_t since_ns, std::int64_t now_ns,
+                             StallLimit limit);
   // Queued tags of all tracks.
   std::size_t queued() const;
   // The decode time of the first tag popped (RTMP timestamp 0), once there is one.
   std::optional<std::int64_t> base_ns() const { return base_ns_; }
-  // Forgets everything (tracks stay, their queues, EOS marks and the time base are reset).
+  // Forgets everything but the tracks and whether they are linked (queues, EOS and skip marks and
+  // the time base are reset).
   void reset();
 
 private:
@@ -72,6 +107,7 @@ private:
     std::optional<std::int64_t> last_dts;
     bool eos = false;
     bool skipped = false;
+    bool linked = true;
   };
   Track *find(std::size_t id);
   const Track *find(std::size_t id) const;
