@@ -477,6 +477,43 @@ TEST_F(ClientElements, SinkUsesStreamheaderAndSkipsInBandHeaders) {
   gst_harness_teardown(h);
 }
 
+// rtmpserversrc's streamheader starts with the FLV header alone and grows as the publisher's
+// metadata and sequence headers arrive; those come in-band, flagged HEADER, after the sink has
+// sent the streamheader it had: they are news and must be published.
+TEST_F(ClientElements, SinkSendsInBandHeadersMissingFromTheStreamheader) {
+  FakeRtmpServer server;
+  GstHarness *h = client_harness("rtmpsink");
+  g_object_set(h->element, "location", server.url().c_str(), nullptr);
+  const Bytes header = make_flv_header(FlvHeader{true, true});
+  GstBuffer *hb = gst_buffer_new_memdup(header.data(), header.size());
+  GST_BUFFER_FLAG_SET(hb, GST_BUFFER_FLAG_HEADER);
+  GstCaps *caps = gst_caps_new_empty_simple("video/x-flv");
+  GValue array = G_VALUE_INIT, v = G_VALUE_INIT;
+  gst_value_array_init(&array, 1);
+  g_value_init(&v, GST_TYPE_BUFFER);
+  gst_value_set_buffer(&v, hb);
+  gst_value_array_append_and_take_value(&array, &v);
+  gst_caps_set_value(caps, "streamheader", &array);
+  g_value_unset(&array);
+  gst_harness_set_src_caps(h, caps);
+  ASSERT_EQ(gst_harness_push(h, hb), GST_FLOW_OK); // the FLV header again: a copy
+  Bytes config;
+  write_flv_tag(8, 0, kAacConfig, config);
+  GstBuffer *cb = gst_buffer_new_memdup(config.data(), config.size());
+  GST_BUFFER_FLAG_SET(cb, GST_BUFFER_FLAG_HEADER);
+  ASSERT_EQ(gst_harness_push(h, cb), GST_FLOW_OK);
+  Bytes tag;
+  write_flv_tag(8, 23, aac_frame(1), tag);
+  ASSERT_EQ(gst_harness_push(h, gst_buffer_new_memdup(tag.data(), tag.size())), GST_FLOW_OK);
+  ASSERT_TRUE(server.wait_until([&] { return server.published().size() >= 2; }, 5000));
+  g_usleep(100000);
+  const auto msgs = server.published();
+  ASSERT_EQ(msgs.size(), 2u);
+  EXPECT_EQ(msgs[0].payload, kAacConfig);
+  EXPECT_EQ(msgs[1].timestamp, 23u);
+  gst_harness_teardown(h);
+}
+
 TEST_F(ClientElements, SinkPublishRejectedNamesTheServerCode) {
   FakeServerOptions o;
   o.reject_publish = {{std::string(status::publish_bad_name), "Stream already publishing"}};

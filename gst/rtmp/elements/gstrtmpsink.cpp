@@ -71,6 +71,10 @@ struct SinkPrivate {
   std::vector<FlvTag> tags;
   std::vector<Bytes> streamheader; // from the caps, fed at publish start
   bool streamheader_sent = false;
+  // The entries of `streamheader` that went out at publish start: an in-band HEADER buffer
+  // with the same bytes is a copy (flvmux pushes them again), any other one is news (a source
+  // such as rtmpserversrc completes its streamheader only as the headers arrive).
+  std::vector<Bytes> sent_streamheader;
 
   // Reconnection (reconnect=true). What a new publish must resend before media: the last
   // onMetaData and sequence headers seen (FLV spec 10.1 E.4.2.1 / E.4.3.1 packet type 0).
@@ -619,19 +623,25 @@ static GstFlowReturn gst_rtmp_client_sink_render(GstBaseSink *sink, GstBuffer *b
   }
   if (!p->streamheader_sent) {
     p->streamheader_sent = true;
+    p->sent_streamheader = p->streamheader;
     for (const Bytes &h : p->streamheader)
       if (GstFlowReturn r = flow_from(self, send_flv_bytes(self, h)); r != GST_FLOW_OK)
         return r;
   }
-  // With a streamheader in the caps, the header buffers flvmux also pushes in-band are the same
-  // bytes: sending them twice would duplicate metadata and sequence headers.
-  if (!p->streamheader.empty() && GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_HEADER))
-    return GST_FLOW_OK;
 
   GstMapInfo map;
   if (!gst_buffer_map(buffer, &map, GST_MAP_READ)) {
     GST_ELEMENT_ERROR(self, RESOURCE, READ, ("could not map the input buffer"), (nullptr));
     return GST_FLOW_ERROR;
+  }
+  // A header buffer that repeats a streamheader entry already sent would duplicate metadata
+  // and sequence headers; one that is not in it must go out.
+  if (GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_HEADER) &&
+      std::any_of(p->sent_streamheader.begin(), p->sent_streamheader.end(), [&](const Bytes &h) {
+        return h.size() == map.size && std::equal(h.begin(), h.end(), map.data);
+      })) {
+    gst_buffer_unmap(buffer, &map);
+    return GST_FLOW_OK;
   }
   Outcome o = parse_flv_bytes(self, ByteView(map.data, map.size));
   gst_buffer_unmap(buffer, &map);
@@ -861,6 +871,7 @@ static gboolean gst_rtmp_client_sink_start(GstBaseSink *sink) {
   p->conn = std::make_unique<ClientConnection>(GST_ELEMENT(self), Role::sink);
   p->publishing = false;
   p->streamheader_sent = false;
+  p->sent_streamheader.clear();
   p->reader.reset();
   p->reconnecting = false;
   p->backlog.clear();
