@@ -84,18 +84,13 @@ ChunkReader::ChunkReader(ChunkLimits limits) : limits_(limits) {
 }
 
 ChunkReader::Bound ChunkReader::bound_of(std::uint8_t type) const {
+  if (is_protocol_control(static_cast<MessageType>(type)))
+    return Bound::control;
   switch (static_cast<MessageType>(type)) {
   case MessageType::audio:
   case MessageType::video:
   case MessageType::aggregate:
     return Bound::message;
-  case MessageType::set_chunk_size:
-  case MessageType::abort:
-  case MessageType::acknowledgement:
-  case MessageType::user_control:
-  case MessageType::window_ack_size:
-  case MessageType::set_peer_bandwidth:
-    return Bound::control;
   default:
     return streaming_ ? Bound::message : Bound::command;
   }

@@ -46,14 +46,9 @@ void ChunkWriter::set_chunk_size(std::uint32_t size) {
 }
 
 std::uint32_t ChunkWriter::default_chunk_stream(std::uint8_t type) {
-  switch (static_cast<MessageType>(type)) {
-  case MessageType::set_chunk_size:
-  case MessageType::abort:
-  case MessageType::acknowledgement:
-  case MessageType::user_control:
-  case MessageType::window_ack_size:
-  case MessageType::set_peer_bandwidth:
+  if (is_protocol_control(static_cast<MessageType>(type)))
     return csid::protocol_control;
+  switch (static_cast<MessageType>(type)) {
   case MessageType::audio:
     return csid::audio;
   case MessageType::video:

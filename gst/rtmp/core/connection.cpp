@@ -277,19 +277,15 @@ void Connection::resume_input() {
 }
 
 std::error_code Connection::dispatch(Message &&msg, Millis now) {
-  switch (msg.kind()) {
-  case MessageType::set_chunk_size:
-  case MessageType::abort:
-  case MessageType::acknowledgement:
-  case MessageType::user_control:
-  case MessageType::window_ack_size:
-  case MessageType::set_peer_bandwidth:
+  if (is_protocol_control(msg.kind())) {
     // Protocol control messages belong to message stream 0 / chunk stream 2 (section 5.4) but
     // peers are lax about the stream; accept them anywhere, as FFmpeg and nginx-rtmp do.
     if (auto ec = handle_control(msg, now))
       return fail(ec, "invalid protocol control message (type " + std::to_string(msg.type) +
                           "): " + ec.message());
     return {};
+  }
+  switch (msg.kind()) {
   case MessageType::aggregate: {
     // Section 7.1.6: the sub-messages are FLV tags; deliver them in order.
     auto parts = split_aggregate(msg);

@@ -31,6 +31,12 @@ enum class MessageType : std::uint8_t {
   aggregate = 22,
 };
 
+// Protocol control (section 5.4: types 1, 2, 3, 5, 6) and User Control (section 7.1.7: type 4):
+// the messages of chunk stream 2 and message stream 0, a few bytes each.
+constexpr bool is_protocol_control(MessageType t) {
+  return t >= MessageType::set_chunk_size && t <= MessageType::set_peer_bandwidth;
+}
+
 // Chunk stream ids we use when sending (ids 0 and 1 select the 2- and 3-byte basic headers and
 // 2 is reserved for protocol control, RTMP 1.0 section 5.3.1.1 and 5.4). The choice of the
 // others follows what FFmpeg and Flash Media Server use so captures look familiar.
