@@ -30,9 +30,9 @@
 
 namespace rtmp {
 
-// One listener thread serves this many idle or publishing connections without effort (an idle
-// connection costs about 40 KiB and nothing per second, docs/rtmpserversrc.md, Admission); it
-// stays below the 1024 descriptors a process gets by default, with room for the pipeline.
+// One listener thread serves this many connections without effort (a connected idle one costs
+// about 12 KiB and next to no CPU: docs/rtmpserversrc.md, Admission); it stays below the 1024
+// descriptors a process gets by default, with room for the pipeline's own.
 inline constexpr std::size_t kDefaultMaxConnections = 512;
 // Enough for the encoders of a studio or an event behind one NAT address; one address cannot
 // take more than a small part of the table.
