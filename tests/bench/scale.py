@@ -96,12 +96,14 @@ def window(d, wall, messages):
 def ours(build, env, n, flv, seconds):
     port = S.free_port()
     runner = os.path.join(build, "tests", "bench", "bench_pipeline")
-    # The listener shared by the elements refuses connections beyond max-connections (64 by
-    # default): raise it to N. async=false: N independent live branches in one pipeline, and a
-    # sink that waits for preroll would hold every other branch in PAUSED until its own
-    # publisher came (GStreamer's state rules; docs/rtmpserversrc.md).
+    # The listener shared by the elements refuses connections beyond max-connections (512 by
+    # default) and more than max-connections-per-address (16) from one address: every
+    # publisher comes from 127.0.0.1, so raise the first to N and lift the second.
+    # async=false: N independent live branches in one pipeline, and a sink that waits for
+    # preroll would hold every other branch in PAUSED until its own publisher came (GStreamer's
+    # state rules; docs/rtmpserversrc.md).
     launch = " ".join(f"rtmpserversrc location=rtmp://127.0.0.1:{port}/live/s{i} "
-                      f"max-connections={n + 16} "
+                      f"max-connections={n + 16} max-connections-per-address=0 "
                       f"! fakesink name=sink{i} sync=false async=false" for i in range(n))
     ready = os.path.join(tempfile.gettempdir(), f"gst-rtmp-scale-ready-{os.getpid()}-{port}")
     srv = subprocess.Popen([runner, launch], env=dict(env, BENCH_READY_FILE=ready),

@@ -174,7 +174,9 @@ TEST_F(ServerSrc, PropertyDefaults) {
   EXPECT_EQ(get_string(e, "private-key-file"), "");
   EXPECT_EQ(get_uint(e, "chunk-size"), 4096u);
   EXPECT_EQ(get_uint(e, "window-ack-size"), 2500000u);
-  EXPECT_EQ(get_uint(e, "max-connections"), 64u);
+  EXPECT_EQ(get_uint(e, "max-connections"), 512u);
+  EXPECT_EQ(get_uint(e, "max-connections-per-address"), 16u);
+  EXPECT_EQ(get_uint(e, "role-timeout"), 5u);
   EXPECT_EQ(get_uint(e, "handshake-timeout"), 10u);
   EXPECT_EQ(get_uint(e, "idle-timeout"), 30u);
   EXPECT_EQ(get_uint(e, "max-message-size"), 8u << 20);
@@ -328,6 +330,40 @@ TEST_F(ServerSrc, NullWithinOneSecondWithSilentClientsConnected) {
     EXPECT_LE(g_socket_receive(s, &byte, 1, nullptr, nullptr), 0);
     g_object_unref(c);
   }
+  gst_harness_teardown(h);
+}
+
+// max-connections-per-address: a third silent client of 127.0.0.1 takes the place of the oldest
+// one (it has no stream role), which is closed and counted; the table keeps two.
+TEST_F(ServerSrc, PerAddressLimitEvictsTheOldestClientOfThatAddress) {
+  GstHarness *h = gst_harness_new("rtmpserversrc");
+  g_object_set(h->element, "location", "rtmp://127.0.0.1:0/live/key", "max-connections-per-address",
+               2u, nullptr);
+  gst_harness_play(h);
+  const guint port = get_uint(h->element, "bound-port");
+  std::vector<GSocketConnection *> clients;
+  for (int i = 0; i < 3; ++i) {
+    GSocketConnection *c = tcp_connect(port);
+    ASSERT_NE(c, nullptr);
+    clients.push_back(c);
+    g_usleep(100000); // accepted in this order
+  }
+  g_usleep(200000);
+  GstStructure *stats = nullptr;
+  g_object_get(h->element, "stats", &stats, nullptr);
+  guint64 open = 0, evicted = 0;
+  ASSERT_TRUE(gst_structure_get_uint64(stats, "connections-open", &open));
+  EXPECT_EQ(open, 2u);
+  ASSERT_TRUE(gst_structure_get_uint64(stats, "dropped-evicted-per-address", &evicted));
+  EXPECT_EQ(evicted, 1u);
+  gst_structure_free(stats);
+  GSocket *first = g_socket_connection_get_socket(clients[0]);
+  g_socket_set_timeout(first, 5);
+  gchar byte = 0;
+  EXPECT_LE(g_socket_receive(first, &byte, 1, nullptr, nullptr), 0);
+  EXPECT_LT(time_to_null(h), 1000.0);
+  for (GSocketConnection *c : clients)
+    g_object_unref(c);
   gst_harness_teardown(h);
 }
 

@@ -60,7 +60,7 @@ def main():
         # async=false: N independent live branches; see docs/rtmpserversrc.md.
         launch = " ".join(
             f"rtmpserversrc location=rtmp://127.0.0.1:{port}/live/s{i} "
-            f"max-connections={N_PUBLISHERS + N_STALLED + 8} "
+            f"max-connections={N_PUBLISHERS + N_STALLED + 8} max-connections-per-address=0 "
             f"! fakesink name=sink{i} sync=false async=false" for i in range(N_PUBLISHERS))
         srv = subprocess.Popen([bench_pipeline, launch], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)

@@ -47,7 +47,9 @@ constexpr guint kDefaultIdleTimeout = 30;      // s without a byte from the clie
 // announce (the 24-bit length field of RTMP 1.0 section 5.3.1.2 allows up to 16 MiB - 1).
 constexpr guint kDefaultMaxMessageSize = 8u << 20;
 constexpr guint kMaxMaxConnections = 4096;
-constexpr guint kDefaultReconnectTimeout = 10; // s
+constexpr guint kDefaultRoleTimeoutSeconds =
+    static_cast<guint>(kDefaultRoleTimeout.count() / 1000); // s, from connect to publish/play
+constexpr guint kDefaultReconnectTimeout = 10;              // s
 
 enum class OnDisconnect { eos = 0, wait = 1 };
 enum class ServerAuthMethod { none = 0, adobe = 1, llnw = 2 };
@@ -66,6 +68,8 @@ enum : guint {
   PROP_CHUNK_SIZE,
   PROP_WINDOW_ACK_SIZE,
   PROP_MAX_CONNECTIONS,
+  PROP_MAX_CONNECTIONS_PER_ADDRESS,
+  PROP_ROLE_TIMEOUT,
   PROP_HANDSHAKE_TIMEOUT,
   PROP_IDLE_TIMEOUT,
   PROP_MAX_MESSAGE_SIZE,
@@ -91,7 +95,9 @@ struct ServerSettings {
   std::string certificate_file, private_key_file;
   guint chunk_size = kDefaultChunkSize;
   guint window_ack_size = kDefaultWindowAckSize;
-  guint max_connections = static_cast<guint>(net::kDefaultMaxConnections);
+  guint max_connections = static_cast<guint>(kDefaultMaxConnections);
+  guint max_connections_per_address = static_cast<guint>(kDefaultMaxConnectionsPerAddress);
+  guint role_timeout = kDefaultRoleTimeoutSeconds;
   guint handshake_timeout = kDefaultHandshakeTimeout;
   guint idle_timeout = kDefaultIdleTimeout;
   guint max_message_size = kDefaultMaxMessageSize;
@@ -482,7 +488,9 @@ static gboolean gst_rtmp_server_src_start(GstBaseSrc *src) {
   cfg.host = s.host == "0.0.0.0" ? "0.0.0.0" : s.host;
   cfg.port = static_cast<std::uint16_t>(s.port);
   cfg.certificate = cert;
-  cfg.max_connections = s.max_connections;
+  cfg.admission.max_connections = s.max_connections;
+  cfg.admission.max_per_address = s.max_connections_per_address;
+  cfg.admission.role_timeout = Millis(static_cast<std::int64_t>(s.role_timeout) * 1000);
   cfg.session.chunk_size = s.chunk_size;
   cfg.session.window_ack_size = s.window_ack_size;
   cfg.session.peer_bandwidth = s.window_ack_size;
@@ -882,6 +890,12 @@ static void gst_rtmp_server_src_set_property(GObject *object, guint prop_id, con
   case PROP_MAX_CONNECTIONS:
     s.max_connections = g_value_get_uint(value);
     break;
+  case PROP_MAX_CONNECTIONS_PER_ADDRESS:
+    s.max_connections_per_address = g_value_get_uint(value);
+    break;
+  case PROP_ROLE_TIMEOUT:
+    s.role_timeout = g_value_get_uint(value);
+    break;
   case PROP_HANDSHAKE_TIMEOUT:
     s.handshake_timeout = g_value_get_uint(value);
     break;
@@ -958,6 +972,12 @@ static void gst_rtmp_server_src_get_property(GObject *object, guint prop_id, GVa
     break;
   case PROP_MAX_CONNECTIONS:
     g_value_set_uint(value, s.max_connections);
+    break;
+  case PROP_MAX_CONNECTIONS_PER_ADDRESS:
+    g_value_set_uint(value, s.max_connections_per_address);
+    break;
+  case PROP_ROLE_TIMEOUT:
+    g_value_set_uint(value, s.role_timeout);
     break;
   case PROP_HANDSHAKE_TIMEOUT:
     g_value_set_uint(value, s.handshake_timeout);
@@ -1116,8 +1136,21 @@ static void gst_rtmp_server_src_class_init(GstRtmpServerSrcClass *klass) {
   g_object_class_install_property(
       gobject_class, PROP_MAX_CONNECTIONS,
       g_param_spec_uint("max-connections", "Max connections",
-                        "Connections open at once; more are closed on accept", 1,
-                        kMaxMaxConnections, static_cast<guint>(net::kDefaultMaxConnections), rw));
+                        "Connections open at once; when full, a newcomer evicts the oldest "
+                        "connection that neither publishes nor plays, or is closed",
+                        1, kMaxMaxConnections, static_cast<guint>(kDefaultMaxConnections), rw));
+  g_object_class_install_property(
+      gobject_class, PROP_MAX_CONNECTIONS_PER_ADDRESS,
+      g_param_spec_uint("max-connections-per-address", "Max connections per address",
+                        "Connections open at once from one IP address (0: no limit)", 0,
+                        kMaxMaxConnections, static_cast<guint>(kDefaultMaxConnectionsPerAddress),
+                        rw));
+  g_object_class_install_property(
+      gobject_class, PROP_ROLE_TIMEOUT,
+      g_param_spec_uint("role-timeout", "Role timeout",
+                        "Seconds from an accepted connect to a publish or play; a connection "
+                        "without either for that long is dropped (0: none)",
+                        0, 3600, kDefaultRoleTimeoutSeconds, rw));
   g_object_class_install_property(
       gobject_class, PROP_HANDSHAKE_TIMEOUT,
       g_param_spec_uint("handshake-timeout", "Handshake timeout",

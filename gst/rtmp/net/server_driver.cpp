@@ -69,16 +69,25 @@ gboolean deadline_dispatch(GSource *, GSourceFunc callback, gpointer data) {
 }
 GSourceFuncs deadline_funcs = {nullptr, nullptr, deadline_dispatch, nullptr, nullptr, nullptr};
 
-std::string address_string(GSocketAddress *addr) {
+// The peer's IP address: "?" when unknown. IPv4-mapped IPv6 addresses (a client of IPv4 on the
+// dual-stack socket) are written as IPv4, so that the per-address limit sees one address.
+std::string ip_string(GSocketAddress *addr) {
   if (!G_IS_INET_SOCKET_ADDRESS(addr))
     return "?";
-  GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS(addr);
-  gchar *ip = g_inet_address_to_string(g_inet_socket_address_get_address(inet));
+  gchar *ip =
+      g_inet_address_to_string(g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(addr)));
   std::string s = ip;
   g_free(ip);
-  if (s.find(':') != std::string::npos)
-    s = "[" + s + "]";
-  return s + ":" + std::to_string(g_inet_socket_address_get_port(inet));
+  if (s.rfind("::ffff:", 0) == 0 && s.find('.') != std::string::npos)
+    s.erase(0, 7);
+  return s;
+}
+
+std::string address_string(GSocketAddress *addr, const std::string &ip) {
+  if (!G_IS_INET_SOCKET_ADDRESS(addr))
+    return "?";
+  const std::string host = ip.find(':') != std::string::npos ? "[" + ip + "]" : ip;
+  return host + ":" + std::to_string(g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(addr)));
 }
 
 Millis now_ms() {
@@ -199,6 +208,7 @@ void Listener::release(Listener *l) {
 
 bool Listener::start(const ListenerConfig &cfg, GError **error) {
   cfg_ = cfg;
+  admission_ = Admission(cfg.admission);
   cfg_.certificate = nullptr;
   if (cfg.certificate)
     certificate_ = G_TLS_CERTIFICATE(g_object_ref(cfg.certificate));
@@ -415,6 +425,25 @@ void Listener::count_drop(const char *reason) {
   g_mutex_unlock(&stats_lock_);
 }
 
+void Listener::warn_limited(const char *kind, const std::string &text) {
+  auto it = warnings_.find(kind);
+  if (it == warnings_.end())
+    it = warnings_.emplace(kind, WarningLimiter()).first;
+  const auto left_out = it->second.allow(now_ms());
+  if (!left_out)
+    return;
+  log(1, *left_out ? text + " (and " + std::to_string(*left_out) + " more " + kind +
+                         " since the last such warning)"
+                   : text);
+}
+
+std::optional<Millis> Listener::next_deadline(const Conn *c) const {
+  std::optional<Millis> d = c->session->next_deadline();
+  if (const auto role = admission_.deadline(c->id); role && (!d || *role < *d))
+    d = role;
+  return d;
+}
+
 // ---- Accepting ----------------------------------------------------------------------------
 
 gboolean Listener::on_incoming(GSocket *socket, GIOCondition, gpointer data) {
@@ -439,31 +468,30 @@ bool Listener::accept_one(GSocket *listening) {
   g_mutex_lock(&stats_lock_);
   ++stats_.accepted;
   g_mutex_unlock(&stats_lock_);
-  std::string address = "?";
+  std::string address = "?", ip = "?";
   if (GSocketAddress *remote = g_socket_get_remote_address(s, nullptr)) {
-    address = address_string(remote);
+    ip = ip_string(remote);
+    address = address_string(remote, ip);
     g_object_unref(remote);
   }
-  if (conns_.size() >= cfg_.max_connections) {
-    // Full: make room by dropping the oldest connection that has not even sent connect yet
-    // (ids grow with time), so that a flood of silent sockets cannot lock out a real publisher
-    // until the handshake timeout frees the slots.
-    for (auto &[id, old] : conns_) {
-      if (!old->endpoint && !old->adopted && !old->closing && !old->session->connected()) {
-        log(1, "client " + old->client.address +
-                   " evicted: max-connections reached and it "
-                   "has not connected yet");
-        drop(old, "evicted");
-        break;
-      }
-    }
+  // Make room by evicting a connection that neither publishes nor plays, so that a flood of
+  // connections doing nothing cannot lock out a real publisher until their timeouts free the
+  // places (core/admission.hpp).
+  const Admission::Verdict verdict = admission_.admit(ip);
+  if (verdict.evict) {
+    Conn *old = conns_.at(*verdict.evict);
+    warn_limited(verdict.reason, "client " + old->client.address + " dropped for " + address +
+                                     " (" + verdict.reason + "): it neither publishes nor plays");
+    drop(old, verdict.reason);
   }
-  if (conns_.size() >= cfg_.max_connections) {
+  if (!verdict.admit) {
     // Accept-and-close rather than leaving it in the backlog: the peer learns at once, and a
     // flood of sockets costs us nothing beyond this call.
-    log(1, "client " + address + " refused: " + std::to_string(conns_.size()) +
-               " connections open (max-connections)");
-    count_drop("max-connections");
+    warn_limited(verdict.reason, "client " + address +
+                                     " refused: " + std::to_string(conns_.size()) +
+                                     " connections open, " + std::to_string(admission_.count(ip)) +
+                                     " from " + ip + " (" + verdict.reason + ")");
+    count_drop(verdict.reason);
     g_socket_close(s, nullptr);
     g_object_unref(s);
     return true;
@@ -482,6 +510,7 @@ bool Listener::accept_one(GSocket *listening) {
   // The handshake timeout runs from accept, so it bounds a stalled TLS handshake too.
   c->session->start(now_ms());
   conns_[c->id] = c;
+  admission_.add(c->id, ip, now_ms());
   g_mutex_lock(&stats_lock_);
   stats_.open = conns_.size();
   g_mutex_unlock(&stats_lock_);
@@ -543,7 +572,7 @@ void Listener::update_sources(Conn *c) {
   }
   std::optional<Millis> deadline = c->adopted   ? std::nullopt
                                    : c->closing ? c->linger_until
-                                                : c->session->next_deadline();
+                                                : next_deadline(c);
   g_source_set_ready_time(c->timer, deadline ? deadline->count() * 1000 : -1);
 }
 
@@ -589,7 +618,15 @@ void Listener::on_timer(Conn *c) {
     destroy(c); // lingered long enough
     return;
   }
-  c->session->on_timer(now_ms());
+  const Millis now = now_ms();
+  if (admission_.expired(c->id, now)) {
+    warn_limited("role-timeout", "client " + c->client.address + " dropped: connected for " +
+                                     std::to_string(admission_.config().role_timeout.count()) +
+                                     " ms without publishing or playing (role-timeout)");
+    drop(c, "role-timeout");
+    return;
+  }
+  c->session->on_timer(now);
   pump(c);
 }
 
@@ -651,6 +688,7 @@ void Listener::pump(Conn *c) {
   }
   if (c->session->closed() && !c->closing) {
     c->closing = true;
+    admission_.set_closing(c->id);
     c->linger_until = now_ms() + kCloseLinger;
   }
   if (c->closing && c->pending.empty()) {
@@ -961,6 +999,7 @@ void Listener::handle_connect(Conn *c, ConnectRequest &req) {
     return;
   }
   (void)c->session->accept_connect(now_ms());
+  admission_.set_stage(c->id, Admission::Stage::connected, now_ms());
   log(2, "client " + c->client.address + " connected to '" + req.app + "' (" + req.flash_ver + ")");
   for (Endpoint *ep : candidates)
     ep->on_client_connected(info);
@@ -1005,6 +1044,7 @@ void Listener::handle_publish(Conn *c, PublishRequest &req) {
   c->stream_id = req.stream_id;
   c->publish = info;
   publishing_[target] = c->id;
+  admission_.set_stage(c->id, Admission::Stage::role, now_ms());
   log(2, "client " + c->client.address + " publishes '" + req.name + "' (" + req.type + ")");
   target->on_publish_start(info);
 }
@@ -1015,6 +1055,7 @@ void Listener::stop_publishing(Conn *c, const std::string &reason) {
     return;
   c->endpoint = nullptr;
   publishing_.erase(ep);
+  admission_.set_stage(c->id, Admission::Stage::connected, now_ms());
   log(2,
       "client " + c->client.address + " stopped publishing '" + c->publish.stream + "': " + reason);
   ep->on_publish_stop(c->id, reason, c->session->stats());
@@ -1051,6 +1092,7 @@ void Listener::destroy(Conn *c) {
   if (c->tcp)
     g_object_unref(c->tcp);
   conns_.erase(c->id);
+  admission_.remove(c->id);
   g_mutex_lock(&stats_lock_);
   stats_.open = conns_.size();
   g_mutex_unlock(&stats_lock_);

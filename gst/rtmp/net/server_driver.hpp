@@ -16,10 +16,12 @@
 // remove_endpoint()) and gets it back for every event that is not media.
 //
 // Limits (each peer-controlled quantity has a bound; see docs/rtmpserversrc.md):
-// - connections: ListenerConfig::max_connections; when full, the oldest connection that has not
-//   sent connect yet is dropped for the newcomer ("evicted"), else the newcomer is closed;
+// - connections: the admission policy of ListenerConfig::admission (core/admission.hpp):
+//   max-connections and a per-address limit, a newcomer evicting the oldest connection that
+//   neither publishes nor plays; a connection that neither publishes nor plays within the role
+//   timeout of its connect is dropped. Publishers are never evicted;
 // - time: the session's handshake timeout (from accept to the connect command, TLS handshake
-//   included) and idle timeout;
+//   included) and idle timeout, the role timeout above;
 // - memory per connection: the session's ChunkLimits and held-message bounds, plus at most
 //   kMaxPendingOutput bytes waiting to be written to a peer that does not read;
 // - a closing connection lingers at most kCloseLinger to flush its last answer.
@@ -40,11 +42,11 @@
 #include <string>
 #include <string_view>
 
+#include "core/admission.hpp"
 #include "core/server_session.hpp"
 
 namespace rtmp::net {
 
-inline constexpr std::size_t kDefaultMaxConnections = 64;
 // Output we keep for one peer (acknowledgements, ping answers, status): a peer that stops
 // reading while making us answer is dropped at this point instead of growing the buffer.
 inline constexpr std::size_t kMaxPendingOutput = 1u << 20;
@@ -68,7 +70,7 @@ struct ListenerConfig {
   std::uint16_t port = 1935;              // 0 = a free port (see Listener::port())
   GTlsCertificate *certificate = nullptr; // rtmps when set (the listener keeps a reference)
   ServerConfig session;                   // template for every accepted connection
-  std::size_t max_connections = kDefaultMaxConnections;
+  AdmissionConfig admission;              // max-connections, per address, role timeout
 };
 
 struct ClientInfo {
@@ -92,7 +94,8 @@ struct ListenerStats {
   std::uint64_t open = 0;
   // Connections closed because of the peer, by reason ("handshake-timeout", "idle-timeout",
   // "protocol-error", "limit-exceeded", "max-connections", "io-error", "tls-error",
-  // "not-reading", "rejected", "evicted").
+  // "not-reading", "rejected", "evicted", "evicted-per-address",
+  // "max-connections-per-address", "role-timeout").
   std::map<std::string, std::uint64_t> dropped;
 };
 
@@ -244,6 +247,11 @@ private:
   void drop(Conn *c, const char *reason);
   void destroy(Conn *c);
   void count_drop(const char *reason);
+  // A warning that a flood would repeat for each connection: at most one line per interval
+  // for each `kind`, which tells how many were left out.
+  void warn_limited(const char *kind, const std::string &text);
+  // The connection's next timer: the session's deadline or the end of its role timeout.
+  std::optional<Millis> next_deadline(const Conn *c) const;
   static void log(int level, const std::string &text);
   // The output path of a connection, shared by the listener thread and a PublisherDriver:
   // moves what the session produced behind what is still pending for the peer (`scratch` takes
@@ -279,6 +287,8 @@ private:
   std::map<std::uint64_t, Conn *> conns_;
   std::vector<Endpoint *> endpoints_;
   std::map<Endpoint *, std::uint64_t> publishing_; // endpoint -> connection id
+  Admission admission_;                            // the policy's view of conns_
+  std::map<std::string, WarningLimiter, std::less<>> warnings_;
   std::uint64_t next_id_ = 1;
   Bytes read_buf_;
   Bytes scratch_;
