@@ -117,6 +117,27 @@ TEST_F(ClientElements, PadTemplatesAreFlv) {
   }
 }
 
+// Errors and debug logs name an element by its object name and GType name
+// (`/GstPipeline:pipeline0/GstRtmpSink:rtmpsink0`): both follow the factory.
+TEST_F(ClientElements, TypeAndInstanceNamesFollowTheFactory) {
+  const struct {
+    const char *factory;
+    const char *type_name;
+  } cases[] = {{"rtmpsrc", "GstRtmpSrc"}, {"rtmpsink", "GstRtmpSink"}};
+  for (const auto &c : cases) {
+    GstElement *e = gst_element_factory_make(c.factory, nullptr);
+    ASSERT_NE(e, nullptr) << c.factory;
+    gchar *name = gst_element_get_name(e);
+    EXPECT_TRUE(g_str_has_prefix(name, c.factory)) << name;
+    // Only digits after the factory name: rtmpsrc0, not rtmpsrcsomething0.
+    for (const char *p = name + strlen(c.factory); *p; ++p)
+      EXPECT_TRUE(g_ascii_isdigit(*p)) << name;
+    EXPECT_STREQ(G_OBJECT_TYPE_NAME(e), c.type_name);
+    g_free(name);
+    gst_object_unref(e);
+  }
+}
+
 TEST_F(ClientElements, SinkPropertyDefaults) {
   GstElement *e = gst_element_factory_make("rtmpsink", nullptr);
   guint chunk = 0, timeout = 0, stop = 0;
