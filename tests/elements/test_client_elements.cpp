@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/command.hpp"
@@ -249,6 +250,37 @@ TEST_F(ClientElements, StatsIsAStructure) {
     gst_structure_free(s);
     gst_object_unref(e);
   }
+}
+
+// Before any connection, `stats` does not contradict the properties: the chunk size we send with
+// is the one that will be announced (rtmpsink: `chunk-size`; rtmpsrc: 4096), the peer's is the
+// initial 128 of RTMP 1.0 section 5.4.1, nothing is counted and there is no RTT.
+TEST_F(ClientElements, StatsBeforeConnectingFollowTheProperties) {
+  auto chunk_sizes = [](GstElement *e) {
+    GstStructure *s = nullptr;
+    g_object_get(e, "stats", &s, nullptr);
+    guint in = 0, out = 0;
+    guint64 bytes_out = 1;
+    EXPECT_TRUE(gst_structure_get_uint(s, "in-chunk-size", &in));
+    EXPECT_TRUE(gst_structure_get_uint(s, "out-chunk-size", &out));
+    EXPECT_TRUE(gst_structure_get_uint64(s, "out-bytes-total", &bytes_out));
+    EXPECT_EQ(bytes_out, 0u);
+    EXPECT_FALSE(gst_structure_has_field(s, "rtt-ms"));
+    gst_structure_free(s);
+    return std::pair<guint, guint>(in, out);
+  };
+
+  GstElement *sink = gst_element_factory_make("rtmpsink", nullptr);
+  guint configured = 0;
+  g_object_get(sink, "chunk-size", &configured, nullptr);
+  EXPECT_EQ(chunk_sizes(sink), std::make_pair(128u, configured));
+  g_object_set(sink, "chunk-size", 60000u, nullptr);
+  EXPECT_EQ(chunk_sizes(sink), std::make_pair(128u, 60000u));
+  gst_object_unref(sink);
+
+  GstElement *src = gst_element_factory_make("rtmpsrc", nullptr);
+  EXPECT_EQ(chunk_sizes(src), std::make_pair(128u, 4096u));
+  gst_object_unref(src);
 }
 
 // ---- rtmpsrc against the fake server ------------------------------------------------------
