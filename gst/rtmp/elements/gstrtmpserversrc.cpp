@@ -304,8 +304,11 @@ void ServerEndpoint::on_client_rejected(const net::ClientInfo &client, const std
   g_mutex_lock(&p->lock);
   ++p->counters.rejected;
   g_mutex_unlock(&p->lock);
-  GST_INFO_OBJECT(self_, "client %s: %s rejected: %s", client.address.c_str(), what.c_str(),
-                  why.c_str());
+  // WARNING, in the element's category: a refused publisher is what an operator looks for
+  // (a wrong key or password in an encoder's settings), and with GST_DEBUG=rtmpserversrc:2 the
+  // line names the client even where nobody reads the bus.
+  GST_WARNING_OBJECT(self_, "client %s: %s rejected: %s", client.address.c_str(), what.c_str(),
+                     why.c_str());
   post_element_message(self_, gst_structure_new("rtmp-client-rejected", "address", G_TYPE_STRING,
                                                 client.address.c_str(), "stage", G_TYPE_STRING,
                                                 what.c_str(), "reason", G_TYPE_STRING, why.c_str(),
