@@ -139,6 +139,31 @@ TEST_F(ClientElements, TypeAndInstanceNamesFollowTheFactory) {
   }
 }
 
+// gst-inspect-1.0 shows the blurbs: `location` gives its format, `stats` lists its fields.
+TEST_F(ClientElements, BlurbsGiveTheLocationFormatAndTheStatsFields) {
+  for (const char *name : {"rtmpsink", "rtmpsrc"}) {
+    GstElement *e = gst_element_factory_make(name, nullptr);
+    GObjectClass *klass = G_OBJECT_GET_CLASS(e);
+    const std::string location =
+        g_param_spec_get_blurb(g_object_class_find_property(klass, "location"));
+    EXPECT_NE(location.find("rtmp[s]://"), std::string::npos) << name << ": " << location;
+    const std::string stats = g_param_spec_get_blurb(g_object_class_find_property(klass, "stats"));
+    GstStructure *s = nullptr;
+    g_object_get(e, "stats", &s, nullptr);
+    for (int i = 0; i < gst_structure_n_fields(s); ++i) {
+      // "in-/out-chunk-size" names both directions of a field.
+      std::string field = gst_structure_nth_field_name(s, i);
+      for (const char *dir : {"in-", "out-"})
+        if (field.rfind(dir, 0) == 0)
+          field = field.substr(strlen(dir));
+      EXPECT_NE(stats.find(field), std::string::npos) << name << ": " << field;
+    }
+    EXPECT_NE(stats.find("rtt-ms"), std::string::npos) << name;
+    gst_structure_free(s);
+    gst_object_unref(e);
+  }
+}
+
 TEST_F(ClientElements, SinkPropertyDefaults) {
   GstElement *e = gst_element_factory_make("rtmpsink", nullptr);
   guint chunk = 0, timeout = 0, stop = 0;

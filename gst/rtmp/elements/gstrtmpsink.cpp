@@ -969,7 +969,7 @@ static void gst_rtmp_sink_class_init(GstRtmpSinkClass *klass) {
       g_param_spec_enum("enhanced", "Enhanced RTMP",
                         "When the request pads use Enhanced RTMP v2 (FourCC) headers: auto = only "
                         "for codecs and tracks that need them, always = for every codec with a "
-                        "FourCC, never = refuse codecs and tracks that need them",
+                        "FourCC, never = refuse codecs and tracks that need them (default auto)",
                         enhanced_mode_get_type(), static_cast<gint>(EnhancedMode::automatic),
                         static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
 

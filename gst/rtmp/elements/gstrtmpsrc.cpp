@@ -610,7 +610,7 @@ static void gst_rtmp_src_class_init(GstRtmpSrcClass *klass) {
       g_param_spec_enum("output", "Output",
                         "flv: the FLV byte stream on the always pad 'src'; elementary: one "
                         "sometimes pad per track (video_%u, audio_%u) with elementary-stream caps "
-                        "('src' then stays unused)",
+                        "('src' then stays unused); default flv",
                         output_mode_get_type(), static_cast<gint>(OutputMode::flv),
                         static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                                  GST_PARAM_MUTABLE_READY)));
