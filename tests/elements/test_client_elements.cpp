@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/command.hpp"
@@ -113,6 +114,52 @@ TEST_F(ClientElements, PadTemplatesAreFlv) {
     gst_caps_unref(flv);
     gst_caps_unref(caps);
     gst_object_unref(pad);
+    gst_object_unref(e);
+  }
+}
+
+// Errors and debug logs name an element by its object name and GType name
+// (`/GstPipeline:pipeline0/GstRtmpSink:rtmpsink0`): both follow the factory.
+TEST_F(ClientElements, TypeAndInstanceNamesFollowTheFactory) {
+  const struct {
+    const char *factory;
+    const char *type_name;
+  } cases[] = {{"rtmpsrc", "GstRtmpSrc"}, {"rtmpsink", "GstRtmpSink"}};
+  for (const auto &c : cases) {
+    GstElement *e = gst_element_factory_make(c.factory, nullptr);
+    ASSERT_NE(e, nullptr) << c.factory;
+    gchar *name = gst_element_get_name(e);
+    EXPECT_TRUE(g_str_has_prefix(name, c.factory)) << name;
+    // Only digits after the factory name: rtmpsrc0, not rtmpsrcsomething0.
+    for (const char *p = name + strlen(c.factory); *p; ++p)
+      EXPECT_TRUE(g_ascii_isdigit(*p)) << name;
+    EXPECT_STREQ(G_OBJECT_TYPE_NAME(e), c.type_name);
+    g_free(name);
+    gst_object_unref(e);
+  }
+}
+
+// gst-inspect-1.0 shows the blurbs: `location` gives its format, `stats` lists its fields.
+TEST_F(ClientElements, BlurbsGiveTheLocationFormatAndTheStatsFields) {
+  for (const char *name : {"rtmpsink", "rtmpsrc"}) {
+    GstElement *e = gst_element_factory_make(name, nullptr);
+    GObjectClass *klass = G_OBJECT_GET_CLASS(e);
+    const std::string location =
+        g_param_spec_get_blurb(g_object_class_find_property(klass, "location"));
+    EXPECT_NE(location.find("rtmp[s]://"), std::string::npos) << name << ": " << location;
+    const std::string stats = g_param_spec_get_blurb(g_object_class_find_property(klass, "stats"));
+    GstStructure *s = nullptr;
+    g_object_get(e, "stats", &s, nullptr);
+    for (int i = 0; i < gst_structure_n_fields(s); ++i) {
+      // "in-/out-chunk-size" names both directions of a field.
+      std::string field = gst_structure_nth_field_name(s, i);
+      for (const char *dir : {"in-", "out-"})
+        if (field.rfind(dir, 0) == 0)
+          field = field.substr(strlen(dir));
+      EXPECT_NE(stats.find(field), std::string::npos) << name << ": " << field;
+    }
+    EXPECT_NE(stats.find("rtt-ms"), std::string::npos) << name;
+    gst_structure_free(s);
     gst_object_unref(e);
   }
 }
@@ -228,6 +275,37 @@ TEST_F(ClientElements, StatsIsAStructure) {
     gst_structure_free(s);
     gst_object_unref(e);
   }
+}
+
+// Before any connection, `stats` does not contradict the properties: the chunk size we send with
+// is the one that will be announced (rtmpsink: `chunk-size`; rtmpsrc: 4096), the peer's is the
+// initial 128 of RTMP 1.0 section 5.4.1, nothing is counted and there is no RTT.
+TEST_F(ClientElements, StatsBeforeConnectingFollowTheProperties) {
+  auto chunk_sizes = [](GstElement *e) {
+    GstStructure *s = nullptr;
+    g_object_get(e, "stats", &s, nullptr);
+    guint in = 0, out = 0;
+    guint64 bytes_out = 1;
+    EXPECT_TRUE(gst_structure_get_uint(s, "in-chunk-size", &in));
+    EXPECT_TRUE(gst_structure_get_uint(s, "out-chunk-size", &out));
+    EXPECT_TRUE(gst_structure_get_uint64(s, "out-bytes-total", &bytes_out));
+    EXPECT_EQ(bytes_out, 0u);
+    EXPECT_FALSE(gst_structure_has_field(s, "rtt-ms"));
+    gst_structure_free(s);
+    return std::pair<guint, guint>(in, out);
+  };
+
+  GstElement *sink = gst_element_factory_make("rtmpsink", nullptr);
+  guint configured = 0;
+  g_object_get(sink, "chunk-size", &configured, nullptr);
+  EXPECT_EQ(chunk_sizes(sink), std::make_pair(128u, configured));
+  g_object_set(sink, "chunk-size", 60000u, nullptr);
+  EXPECT_EQ(chunk_sizes(sink), std::make_pair(128u, 60000u));
+  gst_object_unref(sink);
+
+  GstElement *src = gst_element_factory_make("rtmpsrc", nullptr);
+  EXPECT_EQ(chunk_sizes(src), std::make_pair(128u, 4096u));
+  gst_object_unref(src);
 }
 
 // ---- rtmpsrc against the fake server ------------------------------------------------------

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -771,6 +772,116 @@ TEST_F(ServerSrc, AuthWithGetPasswordSignal) {
     gst_harness_teardown(srv);
     gst_object_unref(bus);
   }
+}
+
+namespace {
+
+// WARNING lines of the rtmpserversrc debug category, collected from every thread while alive.
+class ServerWarnings {
+public:
+  ServerWarnings() {
+    gst_debug_set_threshold_for_name("rtmpserversrc", GST_LEVEL_WARNING);
+    // Parenthesized: the macro of the same name compares function and object pointers, which
+    // -Wpedantic refuses in C++.
+    (gst_debug_add_log_function)(&ServerWarnings::collect, this, nullptr);
+  }
+  ~ServerWarnings() { gst_debug_remove_log_function_by_data(this); }
+  ServerWarnings(const ServerWarnings &) = delete;
+  ServerWarnings &operator=(const ServerWarnings &) = delete;
+
+  // The first collected line containing every one of `parts`, waiting up to `ms` for it.
+  std::string wait_for(const std::vector<std::string> &parts, int ms) {
+    const gint64 end = g_get_monotonic_time() + static_cast<gint64>(ms) * 1000;
+    do {
+      {
+        std::lock_guard<std::mutex> guard(mutex_);
+        for (const std::string &line : lines_) {
+          bool all = true;
+          for (const std::string &part : parts)
+            all = all && line.find(part) != std::string::npos;
+          if (all)
+            return line;
+        }
+      }
+      g_usleep(10000);
+    } while (g_get_monotonic_time() < end);
+    return {};
+  }
+
+private:
+  static void collect(GstDebugCategory *category, GstDebugLevel level, const gchar *, const gchar *,
+                      gint, GObject *object, GstDebugMessage *message, gpointer data) {
+    if (level != GST_LEVEL_WARNING || g_strcmp0(category->name, "rtmpserversrc") != 0)
+      return;
+    auto *self = static_cast<ServerWarnings *>(data);
+    std::string line = object && GST_IS_OBJECT(object) ? GST_OBJECT_NAME(object) : "";
+    line += ": ";
+    line += gst_debug_message_get(message);
+    std::lock_guard<std::mutex> guard(self->mutex_);
+    self->lines_.push_back(std::move(line));
+  }
+
+  std::mutex mutex_;
+  std::vector<std::string> lines_;
+};
+
+// Our rtmpsink publishing one keyframe to `url`; returns the flow of the push.
+GstFlowReturn publish_to(const std::string &url) {
+  GstHarness *pub = rtmp::test::client_harness("rtmpsink");
+  g_object_set(pub->element, "location", url.c_str(), "timeout", 5u, nullptr);
+  gst_harness_set_src_caps_str(pub, "video/x-flv");
+  gst_harness_play(pub);
+  Bytes stream = make_flv_header(FlvHeader{false, true});
+  const Bytes t = flv_tag(9, 0, Bytes{0x17, 0x01, 0x00, 0x00, 0x00, 0x5A});
+  stream.insert(stream.end(), t.begin(), t.end());
+  const GstFlowReturn r =
+      gst_harness_push(pub, gst_buffer_new_memdup(stream.data(), stream.size()));
+  gst_harness_teardown(pub);
+  return r;
+}
+
+} // namespace
+
+// A rejection the element decides (wrong stream key, wrong application, failed auth answer) is a
+// WARNING of the rtmpserversrc category naming the element and the client's address, besides the
+// rtmp-client-rejected message.
+TEST_F(ServerSrc, RejectionsAreWarningsWithTheClientAddress) {
+  ServerWarnings warnings;
+  auto name_of = [](GstHarness *h) {
+    gchar *n = gst_element_get_name(h->element);
+    const std::string name = n;
+    g_free(n);
+    return name;
+  };
+
+  GstHarness *srv = start_server();
+  const std::string base =
+      "rtmp://127.0.0.1:" + std::to_string(get_uint(srv->element, "bound-port"));
+  const std::string name = name_of(srv);
+  EXPECT_NE(publish_to(base + "/live/wrongkey"), GST_FLOW_OK);
+  EXPECT_NE(
+      warnings.wait_for({name + ": ", "client 127.0.0.1:", "publish rejected", "wrongkey"}, 10000),
+      "")
+      << "no WARNING for a wrong stream key";
+  EXPECT_NE(publish_to(base + "/otherapp/key"), GST_FLOW_OK);
+  EXPECT_NE(
+      warnings.wait_for({name + ": ", "client 127.0.0.1:", "connect rejected", "otherapp"}, 10000),
+      "")
+      << "no WARNING for a wrong application";
+  gst_harness_teardown(srv);
+
+  GstHarness *auth = gst_harness_new("rtmpserversrc");
+  g_object_set(auth->element, "location", "rtmp://127.0.0.1:0/live/key", nullptr);
+  gst_util_set_object_arg(G_OBJECT(auth->element), "auth", "llnw");
+  g_signal_connect(auth->element, "get-password", G_CALLBACK(password_of), nullptr);
+  gst_harness_play(auth);
+  const std::string auth_name = name_of(auth);
+  EXPECT_NE(publish_with(get_uint(auth->element, "bound-port"), "alice", "wrong"), GST_FLOW_OK);
+  EXPECT_NE(warnings.wait_for(
+                {auth_name + ": ", "client 127.0.0.1:", "connect rejected", "authfailed"}, 10000),
+            "")
+      << "no WARNING for a failed auth answer";
+  gst_harness_teardown(auth);
 }
 
 // server_sessions.py case `tee`, deterministic (tee_renegotiation.hpp): GstBaseSrc's ALLOCATION

@@ -66,7 +66,7 @@ ClientConfig make_client_config(const ClientSettings &s, Role role) {
   cfg.tc_url = s.tc_url();
   if (!s.flash_version.empty())
     cfg.flash_ver = s.flash_version;
-  cfg.chunk_size = role == Role::sink ? s.chunk_size : kDefaultChunkSize;
+  cfg.chunk_size = announced_chunk_size(s, role);
   cfg.timeout = s.timeout == 0 ? kNoTimeout : Millis(static_cast<std::int64_t>(s.timeout) * 1000);
   cfg.username = s.username;
   cfg.password = s.password;
@@ -74,6 +74,10 @@ ClientConfig make_client_config(const ClientSettings &s, Role role) {
   cfg.secure_token = s.secure_token;
   cfg.publishing = role == Role::sink;
   return cfg;
+}
+
+guint announced_chunk_size(const ClientSettings &s, Role role) {
+  return role == Role::sink ? s.chunk_size : kDefaultChunkSize;
 }
 
 net::ConnectOptions make_connect_options(const ClientSettings &s) {
@@ -278,6 +282,7 @@ void ElementState::refresh_stats(ClientConnection *c) {
     return;
   g_mutex_lock(&lock);
   stats = c->session().stats();
+  has_session_stats = true;
   g_mutex_unlock(&lock);
 }
 
@@ -320,7 +325,18 @@ void ElementState::get_property(GObject *object, guint prop_id, GValue *value, G
   g_mutex_lock(&lock);
   bool handled = get_client_property(settings, prop_id, value);
   if (!handled && prop_id == PROP_STATS) {
-    g_value_take_boxed(value, make_stats_structure(&stats, reconnects, dropped_bytes));
+    // Before the first connection there are no session counters: the chunk size we send with
+    // is the one we will announce, so that `stats` agrees with `chunk-size`. What the peer
+    // sends with stays at the initial 128 of RTMP 1.0 section 5.4.1 until it announces one,
+    // and the window sizes at 0, none announced yet.
+    Stats before;
+    if (!has_session_stats) {
+      const Role role =
+          g_type_is_a(G_OBJECT_TYPE(object), GST_TYPE_BASE_SINK) ? Role::sink : Role::source;
+      before.chunk_size_out = announced_chunk_size(settings, role);
+    }
+    g_value_take_boxed(value, make_stats_structure(has_session_stats ? &stats : &before, reconnects,
+                                                   dropped_bytes));
     handled = true;
   }
   g_mutex_unlock(&lock);

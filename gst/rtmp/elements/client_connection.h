@@ -31,6 +31,8 @@ enum class Outcome { ok, cancelled, failed };
 
 // Builds the session configuration for `role` from the element's settings.
 ClientConfig make_client_config(const ClientSettings &s, Role role);
+// The chunk size `role` announces after connecting (rtmpsink: its `chunk-size` property).
+guint announced_chunk_size(const ClientSettings &s, Role role);
 net::ConnectOptions make_connect_options(const ClientSettings &s);
 
 class ClientConnection {
@@ -121,7 +123,10 @@ private:
 struct ElementState {
   GMutex lock;
   ClientSettings settings;
+  // The last session's counters; until a first connection has been open (`has_session_stats`
+  // false) `stats` shows what the element will announce instead (see get_property).
   Stats stats;
+  bool has_session_stats = false;
   std::uint64_t reconnects = 0;
   std::uint64_t dropped_bytes = 0;
   bool receive_changed = false;

@@ -145,117 +145,147 @@ void install_client_properties(GObjectClass *klass, Role role) {
   };
 
   install(PROP_LOCATION,
-          g_param_spec_string("location", "Location", "Location of RTMP stream to access",
-                              d.location().c_str(), rw));
-  install(PROP_SCHEME, g_param_spec_enum("scheme", "Scheme", "RTMP connection scheme",
-                                         scheme_get_type(), 0, rw));
-  install(PROP_HOST,
-          g_param_spec_string("host", "Host", "RTMP server host name", d.host.c_str(), rw));
-  install(PROP_PORT,
-          g_param_spec_int("port", "Port", "RTMP server port", 1, 65535, kDefaultRtmpPort, rw));
+          g_param_spec_string(
+              "location", "Location",
+              "rtmp[s]://[user[:password]@]host[:port]/app[/instance]/stream[?query] (port default "
+              "1935); fills the fields below, read back without credentials",
+              d.location().c_str(), rw));
+  install(PROP_SCHEME,
+          g_param_spec_enum("scheme", "Scheme", "rtmp, or rtmps for RTMP over TLS (default rtmp)",
+                            scheme_get_type(), 0, rw));
+  install(PROP_HOST, g_param_spec_string("host", "Host",
+                                         "RTMP server host name or address (default localhost)",
+                                         d.host.c_str(), rw));
+  install(PROP_PORT, g_param_spec_int("port", "Port", "RTMP server TCP port (default 1935)", 1,
+                                      65535, kDefaultRtmpPort, rw));
   install(PROP_APPLICATION,
-          g_param_spec_string("application", "Application", "RTMP application path",
+          g_param_spec_string("application", "Application",
+                              "RTMP application, with its instance if any (default live)",
                               d.application.c_str(), rw));
   install(PROP_STREAM,
-          g_param_spec_string("stream", "Stream", "RTMP stream path", d.stream.c_str(), rw));
-  install(PROP_USERNAME, g_param_spec_string("username", "User name",
-                                             "RTMP authorization user name", nullptr, rw));
+          g_param_spec_string("stream", "Stream",
+                              "RTMP stream name, with its ?query if any (default myStream)",
+                              d.stream.c_str(), rw));
+  install(PROP_USERNAME,
+          g_param_spec_string("username", "User name",
+                              "User name for Adobe/Limelight authentication (default none)",
+                              nullptr, rw));
   install(PROP_PASSWORD,
-          g_param_spec_string("password", "Password", "RTMP authorization password", nullptr, rw));
+          g_param_spec_string("password", "Password",
+                              "Password for Adobe/Limelight authentication (default none)", nullptr,
+                              rw));
   install(PROP_AUTHMOD,
-          g_param_spec_enum("authmod", "Authorization mode", "RTMP authorization mode",
+          g_param_spec_enum("authmod", "Authorization mode",
+                            "Authentication answered: auto answers the challenge the server "
+                            "sends (default auto)",
                             authmod_get_type(), static_cast<gint>(Authmod::auto_), rw));
   install(PROP_SECURE_TOKEN,
           g_param_spec_string("secure-token", "Secure token",
                               "Key that decrypts a server's secureToken challenge "
-                              "(Limelight/Akamai), answered with "
-                              "secureTokenResponse",
+                              "(Limelight/Akamai), answered with secureTokenResponse (default "
+                              "none: a challenge fails the connect)",
                               nullptr, rw));
   install(PROP_TIMEOUT,
           g_param_spec_uint("timeout", "Timeout",
-                            "RTMP timeout in seconds (connect, handshake, command replies)", 0,
-                            G_MAXUINT, kDefaultTimeoutSeconds, rw));
+                            "Timeout in seconds of the TCP connect, the TLS and RTMP handshakes "
+                            "and each command reply (0 = none; default 5)",
+                            0, G_MAXUINT, kDefaultTimeoutSeconds, rw));
   install(PROP_TLS_VALIDATION_FLAGS,
           g_param_spec_flags("tls-validation-flags", "TLS validation flags",
-                             "TLS validation flags to use", G_TYPE_TLS_CERTIFICATE_FLAGS,
-                             G_TLS_CERTIFICATE_VALIDATE_ALL, rw));
+                             "Certificate errors that make rtmps refuse the server "
+                             "(default validate-all)",
+                             G_TYPE_TLS_CERTIFICATE_FLAGS, G_TLS_CERTIFICATE_VALIDATE_ALL, rw));
   install(PROP_FLASH_VERSION,
           g_param_spec_string("flash-version", "Flash version",
-                              "Flash version reported to the server", kDefaultFlashVersion, rw));
+                              "flashVer sent in the connect command (default \"LNX 10,0,32,18\")",
+                              kDefaultFlashVersion, rw));
   install(PROP_ASYNC_CONNECT,
           g_param_spec_boolean("async-connect", "Async connect",
-                               "Connect on READY, otherwise on first push", TRUE, rw));
+                               "Connect on a thread of its own from READY to PAUSED (TRUE, the "
+                               "default), otherwise on the first buffer",
+                               TRUE, rw));
   install(PROP_EXTRA_CONNECT_ARGS,
           g_param_spec_boxed("extra-connect-args", "Extra connect args",
-                             "Fields merged into the connect command object "
-                             "(strings, numbers and booleans)",
+                             "Fields merged into the connect command object (strings, "
+                             "numbers and booleans), e.g. args,foo=(string)bar (default none)",
                              GST_TYPE_STRUCTURE, rw));
-  install(PROP_STATS, g_param_spec_boxed(
-                          "stats", "Stats", "Retrieve a statistics structure", GST_TYPE_STRUCTURE,
-                          static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+  install(PROP_STATS,
+          g_param_spec_boxed("stats", "Stats",
+                             "Connection statistics (GstRtmpStats): in-/out-chunk-size, "
+                             "in-/out-window-ack-size, in-/out-bytes-total, in-/out-messages, "
+                             "in-/out-media-messages, acks-sent, acks-received, out-bytes-acked, "
+                             "reconnects, dropped-bytes, rtt-ms (ms, once a ping was answered)",
+                             GST_TYPE_STRUCTURE,
+                             static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
   if (role == Role::sink) {
     install(PROP_CHUNK_SIZE,
             g_param_spec_uint("chunk-size", "Chunk size",
-                              "RTMP chunk size we send with (RTMP 1.0 section 5.4.1); a "
-                              "change while publishing is sent at once",
+                              "Chunk size in bytes we send with (RTMP 1.0 section 5.4.1); a "
+                              "change while publishing is sent at once (default 4096)",
                               1, kMaxChunkSizeSetting, kDefaultChunkSize, rw_live));
     install(PROP_PEAK_KBPS,
             g_param_spec_uint("peak-kbps", "Peak bitrate",
-                              "Bitrate in kbit/sec to pace outgoing packets (0 = no pacing)", 0,
-                              G_MAXINT / 125, 0, rw_live));
+                              "Bitrate in kbit/s to pace outgoing packets (0 = no pacing, the "
+                              "default)",
+                              0, G_MAXINT / 125, 0, rw_live));
     install(PROP_STOP_COMMANDS,
             g_param_spec_flags("stop-commands", "Stop commands",
-                               "RTMP commands to send on EOS event before closing connection",
+                               "RTMP commands sent on EOS before closing the connection "
+                               "(default fcunpublish+deletestream)",
                                stop_commands_get_type(), STOP_FCUNPUBLISH | STOP_DELETESTREAM, rw));
     install(PROP_RECONNECT,
             g_param_spec_boolean("reconnect", "Reconnect",
                                  "Reconnect and republish when the connection drops while "
-                                 "playing (otherwise the drop is an error)",
+                                 "playing (FALSE, the default: the drop is an error)",
                                  FALSE, rw_live));
     install(PROP_RECONNECT_DELAY,
             g_param_spec_uint("reconnect-delay", "Reconnect delay",
-                              "First delay before reconnecting, in milliseconds (doubles after "
-                              "each failure)",
+                              "First delay before reconnecting, in ms; doubles after each "
+                              "failure (default 1000)",
                               0, G_MAXUINT, kDefaultReconnectDelayMs, rw_live));
     install(PROP_MAX_RECONNECT_DELAY,
             g_param_spec_uint("max-reconnect-delay", "Max reconnect delay",
-                              "Upper bound of the exponential reconnect backoff, in ms", 0,
-                              G_MAXUINT, kDefaultMaxReconnectDelayMs, rw_live));
+                              "Upper bound of the exponential reconnect backoff, in ms "
+                              "(default 30000)",
+                              0, G_MAXUINT, kDefaultMaxReconnectDelayMs, rw_live));
     install(PROP_MAX_QUEUE_BYTES,
             g_param_spec_uint64("max-queue-bytes", "Max queue bytes",
-                                "Media kept while reconnecting; older data is dropped (and "
-                                "counted in stats) beyond this",
+                                "Bytes of media kept while reconnecting; older data is dropped "
+                                "(and counted in stats) beyond this (default 16 MiB)",
                                 0, G_MAXUINT64, kDefaultMaxQueueBytes, rw_live));
   } else {
     install(PROP_IDLE_TIMEOUT,
             g_param_spec_uint("idle-timeout", "Idle timeout",
-                              "The maximum allowed time in seconds for valid packets not to "
-                              "arrive from the peer (0 = no timeout)",
+                              "Seconds without media from the server before it is an error "
+                              "(0 = no timeout, the default)",
                               0, G_MAXUINT, 0, rw));
     install(PROP_NO_EOF_IS_ERROR,
             g_param_spec_boolean("no-eof-is-error", "No EOF is error",
-                                 "If set, an error is raised if the connection is closed "
-                                 "without receiving an EOF RTMP message first",
+                                 "A connection closed without Play.Stop or Stream EOF first is "
+                                 "an error (default FALSE: end of stream)",
                                  FALSE, rw));
     install(PROP_BUFFER_LENGTH,
             g_param_spec_uint("buffer-length", "Buffer length",
                               "Client buffer length in ms sent with Set Buffer Length "
-                              "(RTMP 1.0 section 7.1.7)",
+                              "(RTMP 1.0 section 7.1.7; default 3000)",
                               0, G_MAXUINT, kDefaultBufferLengthMs, rw_live));
     install(PROP_RECEIVE_AUDIO,
             g_param_spec_boolean("receive-audio", "Receive audio",
-                                 "Ask the server for audio (receiveAudio command)", TRUE, rw_live));
+                                 "Ask the server for audio (receiveAudio command; default TRUE)",
+                                 TRUE, rw_live));
     install(PROP_RECEIVE_VIDEO,
             g_param_spec_boolean("receive-video", "Receive video",
-                                 "Ask the server for video (receiveVideo command)", TRUE, rw_live));
+                                 "Ask the server for video (receiveVideo command; default TRUE)",
+                                 TRUE, rw_live));
     install(PROP_START,
             g_param_spec_int64("start", "Start",
-                               "Play start in ms: -2 = live, else recorded from 0; -1 = live "
-                               "only; >= 0 = recorded stream from that position",
+                               "Play start in ms: -2 = live, else recorded from 0 (the "
+                               "default); -1 = live only; >= 0 = recorded stream from that "
+                               "position",
                                -2, G_MAXINT64, -2, rw));
     install(PROP_LIVE, g_param_spec_boolean("live", "Live",
-                                            "Act as a live source (FALSE for recorded/VOD "
-                                            "streams: prerolls, seekable)",
+                                            "Act as a live source (TRUE, the default; FALSE "
+                                            "for recorded/VOD streams: prerolls, seekable)",
                                             TRUE, rw));
   }
 }

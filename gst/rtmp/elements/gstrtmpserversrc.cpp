@@ -310,8 +310,11 @@ void ServerEndpoint::on_client_rejected(const net::ClientInfo &client, const std
   g_mutex_lock(&p->lock);
   ++p->counters.rejected;
   g_mutex_unlock(&p->lock);
-  GST_INFO_OBJECT(self_, "client %s: %s rejected: %s", client.address.c_str(), what.c_str(),
-                  why.c_str());
+  // WARNING, in the element's category: a refused publisher is what an operator looks for
+  // (a wrong key or password in an encoder's settings), and with GST_DEBUG=rtmpserversrc:2 the
+  // line names the client even where nobody reads the bus.
+  GST_WARNING_OBJECT(self_, "client %s: %s rejected: %s", client.address.c_str(), what.c_str(),
+                     why.c_str());
   post_element_message(self_, gst_structure_new("rtmp-client-rejected", "address", G_TYPE_STRING,
                                                 client.address.c_str(), "stage", G_TYPE_STRING,
                                                 what.c_str(), "reason", G_TYPE_STRING, why.c_str(),
@@ -1089,116 +1092,136 @@ static void gst_rtmp_server_src_class_init(GstRtmpServerSrcClass *klass) {
   g_object_class_install_property(
       gobject_class, PROP_LOCATION,
       g_param_spec_string("location", "Location",
-                          "rtmp[s]://HOST:PORT/APPLICATION/STREAMKEY to listen on; HOST 0.0.0.0 "
-                          "and APPLICATION/STREAMKEY '*' accept any",
+                          "rtmp[s]://host[:port]/app[/stream] to listen on (port default 1935, "
+                          "0 = a free one); host 0.0.0.0 = every interface, app or stream '*' "
+                          "or no stream = any (default rtmp://0.0.0.0:1935/*/*)",
                           "rtmp://0.0.0.0:1935/*/*", rw));
-  g_object_class_install_property(gobject_class, PROP_HOST,
-                                  g_param_spec_string("host", "Host",
-                                                      "Address to bind (0.0.0.0: every interface)",
-                                                      "0.0.0.0", rw));
-  g_object_class_install_property(gobject_class, PROP_PORT,
-                                  g_param_spec_uint("port", "Port",
-                                                    "TCP port to listen on (0: pick a free one)", 0,
-                                                    65535, kDefaultRtmpPort, rw));
-  g_object_class_install_property(gobject_class, PROP_BOUND_PORT,
-                                  g_param_spec_uint("bound-port", "Bound port",
-                                                    "The port actually listened on", 0, 65535, 0,
-                                                    ro));
+  g_object_class_install_property(
+      gobject_class, PROP_HOST,
+      g_param_spec_string("host", "Host", "Address to bind (0.0.0.0, the default: every interface)",
+                          "0.0.0.0", rw));
+  g_object_class_install_property(
+      gobject_class, PROP_PORT,
+      g_param_spec_uint("port", "Port", "TCP port to listen on (0: pick a free one; default 1935)",
+                        0, 65535, kDefaultRtmpPort, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_BOUND_PORT,
+      g_param_spec_uint("bound-port", "Bound port",
+                        "The TCP port actually listened on (0 until READY->PAUSED)", 0, 65535, 0,
+                        ro));
   g_object_class_install_property(
       gobject_class, PROP_APPLICATION,
       g_param_spec_string("application", "Application",
-                          "Application publishers must connect to (empty or '*': any)", "", rw));
+                          "Application publishers must connect to (empty or '*', the default: any)",
+                          "", rw));
   g_object_class_install_property(
       gobject_class, PROP_STREAM_KEY,
       g_param_spec_string("stream-key", "Stream key",
-                          "Stream name publishers must publish (empty or '*': any)", "", rw));
-  g_object_class_install_property(gobject_class, PROP_CERTIFICATE,
-                                  g_param_spec_object("certificate", "Certificate",
-                                                      "TLS certificate with private key for rtmps",
-                                                      G_TYPE_TLS_CERTIFICATE, rw));
+                          "Stream key publishers must publish (empty or '*', the default: any)", "",
+                          rw));
+  g_object_class_install_property(
+      gobject_class, PROP_CERTIFICATE,
+      g_param_spec_object(
+          "certificate", "Certificate",
+          "TLS certificate with private key: the listener speaks rtmps (default none)",
+          G_TYPE_TLS_CERTIFICATE, rw));
   g_object_class_install_property(
       gobject_class, PROP_CERTIFICATE_FILE,
       g_param_spec_string("certificate-file", "Certificate file",
-                          "PEM file with the TLS certificate (and key) for rtmps", "", rw));
+                          "PEM file with the TLS certificate (and key) for rtmps (default none)",
+                          "", rw));
   g_object_class_install_property(
       gobject_class, PROP_PRIVATE_KEY_FILE,
-      g_param_spec_string("private-key-file", "Private key file",
-                          "PEM file with the private key, when not in certificate-file", "", rw));
-  g_object_class_install_property(gobject_class, PROP_CHUNK_SIZE,
-                                  g_param_spec_uint("chunk-size", "Chunk size",
-                                                    "Chunk size we announce and send with", 128,
-                                                    chunk::kMaxChunkSize, kDefaultChunkSize, rw));
+      g_param_spec_string(
+          "private-key-file", "Private key file",
+          "PEM file with the private key, when not in certificate-file (default none)", "", rw));
+  g_object_class_install_property(
+      gobject_class, PROP_CHUNK_SIZE,
+      g_param_spec_uint(
+          "chunk-size", "Chunk size",
+          "Chunk size in bytes we announce and send with (RTMP 1.0 section 5.4.1; default 4096)",
+          128, chunk::kMaxChunkSize, kDefaultChunkSize, rw));
   g_object_class_install_property(
       gobject_class, PROP_WINDOW_ACK_SIZE,
-      g_param_spec_uint("window-ack-size", "Window ack size",
-                        "Window Acknowledgement Size and Set Peer Bandwidth we send", kMinAckWindow,
-                        G_MAXINT32, kDefaultWindowAckSize, rw));
+      g_param_spec_uint(
+          "window-ack-size", "Window ack size",
+          "Window Acknowledgement Size and Set Peer Bandwidth we send, in bytes (default 2500000)",
+          kMinAckWindow, G_MAXINT32, kDefaultWindowAckSize, rw));
   g_object_class_install_property(
       gobject_class, PROP_MAX_CONNECTIONS,
       g_param_spec_uint("max-connections", "Max connections",
                         "Connections open at once; when full, a newcomer evicts the oldest "
-                        "connection that neither publishes nor plays, or is closed",
+                        "connection that neither publishes nor plays, or is closed (default 512)",
                         1, kMaxMaxConnections, static_cast<guint>(kDefaultMaxConnections), rw));
   g_object_class_install_property(
       gobject_class, PROP_MAX_CONNECTIONS_PER_ADDRESS,
       g_param_spec_uint("max-connections-per-address", "Max connections per address",
-                        "Connections open at once from one IP address (0: no limit)", 0,
+                        "Connections open at once from one IP address (0: no limit; default 16)", 0,
                         kMaxMaxConnections, static_cast<guint>(kDefaultMaxConnectionsPerAddress),
                         rw));
   g_object_class_install_property(
       gobject_class, PROP_ROLE_TIMEOUT,
       g_param_spec_uint("role-timeout", "Role timeout",
                         "Seconds from an accepted connect to a publish or play; a connection "
-                        "without either for that long is dropped (0: none)",
+                        "without either for that long is dropped (0: none; default 5)",
                         0, 3600, kDefaultRoleTimeoutSeconds, rw));
   g_object_class_install_property(
       gobject_class, PROP_HANDSHAKE_TIMEOUT,
       g_param_spec_uint("handshake-timeout", "Handshake timeout",
-                        "Seconds from accept to the connect command (0: none)", 0, 3600,
+                        "Seconds from accept to the connect command (0: none; default 10)", 0, 3600,
                         kDefaultHandshakeTimeout, rw));
   g_object_class_install_property(
       gobject_class, PROP_IDLE_TIMEOUT,
-      g_param_spec_uint("idle-timeout", "Idle timeout",
-                        "Seconds without data from a client before it is dropped (0: none)", 0,
-                        86400, kDefaultIdleTimeout, rw));
+      g_param_spec_uint(
+          "idle-timeout", "Idle timeout",
+          "Seconds without data from a client before it is dropped (0: none; default 30)", 0, 86400,
+          kDefaultIdleTimeout, rw));
   g_object_class_install_property(
       gobject_class, PROP_MAX_MESSAGE_SIZE,
       g_param_spec_uint("max-message-size", "Max message size",
-                        "Largest RTMP message accepted from a client, in bytes", 1024,
-                        chunk::kMaxMessageLength, kDefaultMaxMessageSize, rw));
+                        "Largest RTMP message accepted from a client, in bytes (default 8 MiB)",
+                        1024, chunk::kMaxMessageLength, kDefaultMaxMessageSize, rw));
   g_object_class_install_property(
       gobject_class, PROP_ON_DISCONNECT,
-      g_param_spec_enum("on-disconnect", "On disconnect", "What to do when the publisher goes away",
+      g_param_spec_enum("on-disconnect", "On disconnect",
+                        "When the publisher goes away: eos (the default) ends the stream, wait "
+                        "waits reconnect-timeout for it to come back",
                         on_disconnect_get_type(), static_cast<gint>(OnDisconnect::eos),
                         static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                                  GST_PARAM_MUTABLE_PLAYING)));
   g_object_class_install_property(
       gobject_class, PROP_RECONNECT_TIMEOUT,
-      g_param_spec_uint("reconnect-timeout", "Reconnect timeout",
-                        "With on-disconnect=wait: seconds to wait for a publisher to come back", 0,
-                        86400, kDefaultReconnectTimeout, rw));
+      g_param_spec_uint(
+          "reconnect-timeout", "Reconnect timeout",
+          "With on-disconnect=wait: seconds to wait for a publisher to come back (default 10)", 0,
+          86400, kDefaultReconnectTimeout, rw));
   g_object_class_install_property(
       gobject_class, PROP_AUTH,
       g_param_spec_enum("auth", "Authentication",
-                        "Publisher authentication (credentials from username/password or the "
-                        "get-password signal)",
+                        "Publisher authentication: none (the default), adobe or llnw, with the "
+                        "credentials from username/password or the get-password signal",
                         server_auth_get_type(), static_cast<gint>(ServerAuthMethod::none), rw));
   g_object_class_install_property(
       gobject_class, PROP_USERNAME,
-      g_param_spec_string("username", "Username", "User name publishers authenticate as", "", rw));
+      g_param_spec_string("username", "Username",
+                          "User name publishers authenticate as (default none)", "", rw));
   g_object_class_install_property(
       gobject_class, PROP_PASSWORD,
-      g_param_spec_string("password", "Password", "Password of username", "", rw));
-  g_object_class_install_property(gobject_class, PROP_STATS,
-                                  g_param_spec_boxed("stats", "Stats",
-                                                     "Connection and stream statistics",
-                                                     GST_TYPE_STRUCTURE, ro));
+      g_param_spec_string("password", "Password", "Password of username (default none)", "", rw));
+  g_object_class_install_property(
+      gobject_class, PROP_STATS,
+      g_param_spec_boxed(
+          "stats", "Stats",
+          "Connection and stream statistics: connections, publishes, rejected, publisher "
+          "(address), bytes, messages, bitrate (bit/s), queued-bytes, queue-pauses, bound-port, "
+          "connections-accepted, connections-open, dropped-REASON per drop reason, rtt-ms (ms)",
+          GST_TYPE_STRUCTURE, ro));
   g_object_class_install_property(
       gobject_class, PROP_OUTPUT,
       g_param_spec_enum("output", "Output",
                         "flv: the FLV byte stream on the always pad 'src'; elementary: one "
                         "sometimes pad per track (video_%u, audio_%u) with elementary-stream caps "
-                        "('src' then stays unused)",
+                        "('src' then stays unused); default flv",
                         output_mode_get_type(), static_cast<gint>(OutputMode::flv), rw));
 
   // gboolean on-connect(address, application, tcUrl, flashVer): FALSE rejects the connection

@@ -107,27 +107,27 @@ struct SinkPrivate {
 
 } // namespace
 
-struct _GstRtmpClientSink {
+struct _GstRtmpSink {
   GstBaseSink parent;
   SinkPrivate *priv;
 };
 
-G_DEFINE_TYPE_WITH_CODE(GstRtmpClientSink, gst_rtmp_client_sink, GST_TYPE_BASE_SINK,
+G_DEFINE_TYPE_WITH_CODE(GstRtmpSink, gst_rtmp_sink, GST_TYPE_BASE_SINK,
                         G_IMPLEMENT_INTERFACE(GST_TYPE_URI_HANDLER, uri_handler_init))
 
 static GstStaticPadTemplate sink_template =
     GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS("video/x-flv"));
 
-#define PRIV(obj) (GST_RTMP_CLIENT_SINK(obj)->priv)
+#define PRIV(obj) (GST_RTMP_SINK(obj)->priv)
 
 // Turns an Outcome into the flow return, posting the error when there is one.
-static GstFlowReturn flow_from(GstRtmpClientSink *self, Outcome o) {
+static GstFlowReturn flow_from(GstRtmpSink *self, Outcome o) {
   return self->priv->conn->flow(o);
 }
 
 // Handles the events the session queued while we were writing. Media-path failures (a fatal
 // Error, the connection closing) end the publish.
-static Outcome drain_events(GstRtmpClientSink *self) {
+static Outcome drain_events(GstRtmpSink *self) {
   SinkPrivate *p = self->priv;
   ClientConnection &c = *p->conn;
   while (auto e = c.session().poll_event()) {
@@ -297,7 +297,7 @@ static Bytes merge_tags_into_metadata(SinkPrivate *p, ByteView data) {
   return encode_data(d, 0, 0).payload;
 }
 
-static Outcome send_tag(GstRtmpClientSink *self, FlvTag &tag) {
+static Outcome send_tag(GstRtmpSink *self, FlvTag &tag) {
   SinkPrivate *p = self->priv;
   remember_headers(p, tag);
   ClientSession &s = p->conn->session();
@@ -332,7 +332,7 @@ static Outcome send_tag(GstRtmpClientSink *self, FlvTag &tag) {
 }
 
 // Parses `data` as (part of) an FLV byte stream into p->tags.
-static Outcome parse_flv_bytes(GstRtmpClientSink *self, ByteView data) {
+static Outcome parse_flv_bytes(GstRtmpSink *self, ByteView data) {
   SinkPrivate *p = self->priv;
   p->tags.clear();
   const std::error_code ec = p->reader.read(data, p->tags);
@@ -344,7 +344,7 @@ static Outcome parse_flv_bytes(GstRtmpClientSink *self, ByteView data) {
 }
 
 // Sends tags[from..]; on failure `sent` tells how many went to the session.
-static Outcome send_tags(GstRtmpClientSink *self, std::vector<FlvTag> &tags, std::size_t &sent) {
+static Outcome send_tags(GstRtmpSink *self, std::vector<FlvTag> &tags, std::size_t &sent) {
   for (sent = 0; sent < tags.size(); ++sent) {
     if (Outcome o = send_tag(self, tags[sent]); o != Outcome::ok)
       return o;
@@ -352,7 +352,7 @@ static Outcome send_tags(GstRtmpClientSink *self, std::vector<FlvTag> &tags, std
   return Outcome::ok;
 }
 
-static Outcome send_flv_bytes(GstRtmpClientSink *self, ByteView data) {
+static Outcome send_flv_bytes(GstRtmpSink *self, ByteView data) {
   SinkPrivate *p = self->priv;
   if (Outcome o = parse_flv_bytes(self, data); o != Outcome::ok)
     return o;
@@ -360,7 +360,7 @@ static Outcome send_flv_bytes(GstRtmpClientSink *self, ByteView data) {
   return send_tags(self, p->tags, sent);
 }
 
-static Outcome connect_and_publish(GstRtmpClientSink *self) {
+static Outcome connect_and_publish(GstRtmpSink *self) {
   SinkPrivate *p = self->priv;
   p->active = p->state.snapshot();
   if (p->active.location_error)
@@ -392,7 +392,7 @@ static Outcome connect_and_publish(GstRtmpClientSink *self) {
 
 // ---- reconnection ---------------------------------------------------------------------------
 
-static void post_reconnect_message(GstRtmpClientSink *self) {
+static void post_reconnect_message(GstRtmpSink *self) {
   SinkPrivate *p = self->priv;
   GstStructure *st = gst_structure_new("rtmp-reconnect", "attempt", G_TYPE_UINT, p->attempt,
                                        "delay-ms", G_TYPE_UINT, p->delay_ms, "reason",
@@ -419,8 +419,7 @@ static void enqueue(SinkPrivate *p, FlvTag &&tag) {
 
 // The connection failed while publishing. Without reconnect=true this is the element error;
 // with it, tags not sent are kept and the next render() tries to reconnect after the delay.
-static GstFlowReturn connection_lost(GstRtmpClientSink *self, Outcome o,
-                                     std::vector<FlvTag> unsent) {
+static GstFlowReturn connection_lost(GstRtmpSink *self, Outcome o, std::vector<FlvTag> unsent) {
   SinkPrivate *p = self->priv;
   if (o == Outcome::cancelled || !p->active.reconnect)
     return flow_from(self, o);
@@ -443,7 +442,7 @@ static GstFlowReturn connection_lost(GstRtmpClientSink *self, Outcome o,
 // sequence headers, then the backlog from its first keyframe on (a decoder cannot start in
 // the middle of a GOP; audio before that keyframe is dropped with it so that both resume
 // together).
-static GstFlowReturn try_reconnect(GstRtmpClientSink *self) {
+static GstFlowReturn try_reconnect(GstRtmpSink *self) {
   SinkPrivate *p = self->priv;
   if (net::monotonic_us() < p->next_attempt_us)
     return GST_FLOW_OK;
@@ -495,7 +494,7 @@ static GstFlowReturn try_reconnect(GstRtmpClientSink *self) {
 // peak-kbps: waits (still reading and answering the server) until the bytes of `tags` fit the
 // configured bitrate since the previous wait. A server or link that cannot take a burst (a
 // keyframe after a long GOP) sees at most peak-kbps.
-static net::Drive pace(GstRtmpClientSink *self, const std::vector<FlvTag> &tags) {
+static net::Drive pace(GstRtmpSink *self, const std::vector<FlvTag> &tags) {
   SinkPrivate *p = self->priv;
   g_mutex_lock(&p->state.lock);
   const guint kbps = p->state.settings.peak_kbps; // changeable while playing
@@ -548,7 +547,7 @@ static bool settle_async_connect(SinkPrivate *p) {
 
 // chunk-size changed while publishing: Set Chunk Size goes out at once, between two messages
 // (RTMP 1.0 section 5.4.1), and what follows is chunked with the new size.
-static void apply_chunk_size(GstRtmpClientSink *self) {
+static void apply_chunk_size(GstRtmpSink *self) {
   SinkPrivate *p = self->priv;
   g_mutex_lock(&p->state.lock);
   const guint size = p->state.settings.chunk_size;
@@ -575,7 +574,7 @@ static void apply_chunk_size(GstRtmpClientSink *self) {
 // Sends `tags` (or queues them while reconnecting), then waits for the socket to take them
 // (back-pressure, peak-kbps) and handles what the server said meanwhile. Shared by the FLV pad
 // and the request pads.
-static GstFlowReturn send_or_queue(GstRtmpClientSink *self, std::vector<FlvTag> &tags) {
+static GstFlowReturn send_or_queue(GstRtmpSink *self, std::vector<FlvTag> &tags) {
   SinkPrivate *p = self->priv;
   if (p->reconnecting) {
     for (FlvTag &t : tags)
@@ -609,8 +608,8 @@ static GstFlowReturn send_or_queue(GstRtmpClientSink *self, std::vector<FlvTag> 
   return GST_FLOW_OK;
 }
 
-static GstFlowReturn gst_rtmp_client_sink_render(GstBaseSink *sink, GstBuffer *buffer) {
-  auto *self = GST_RTMP_CLIENT_SINK(sink);
+static GstFlowReturn gst_rtmp_sink_render(GstBaseSink *sink, GstBuffer *buffer) {
+  auto *self = GST_RTMP_SINK(sink);
   SinkPrivate *p = self->priv;
 
   if (!settle_async_connect(p))
@@ -653,7 +652,7 @@ static GstFlowReturn gst_rtmp_client_sink_render(GstBaseSink *sink, GstBuffer *b
 
 // EOS: stop-commands, then wait (briefly) until the server confirmed or at least received
 // them, so that it sees a clean unpublish rather than a dropped connection.
-static void send_stop_commands(GstRtmpClientSink *self) {
+static void send_stop_commands(GstRtmpSink *self) {
   SinkPrivate *p = self->priv;
   if (!p->publishing || !p->conn || !p->conn->is_open())
     return;
@@ -692,7 +691,7 @@ static void send_stop_commands(GstRtmpClientSink *self) {
 
 // Tags from upstream: remembered for every onMetaData we send, and sent at once as an updated
 // onMetaData when we are publishing.
-static void handle_tags(GstRtmpClientSink *self, GstEvent *event) {
+static void handle_tags(GstRtmpSink *self, GstEvent *event) {
   SinkPrivate *p = self->priv;
   GstTagList *tl = nullptr;
   gst_event_parse_tag(event, &tl);
@@ -719,19 +718,19 @@ static void handle_tags(GstRtmpClientSink *self, GstEvent *event) {
   g_clear_error(&err);
 }
 
-static gboolean gst_rtmp_client_sink_event(GstBaseSink *sink, GstEvent *event) {
-  auto *self = GST_RTMP_CLIENT_SINK(sink);
+static gboolean gst_rtmp_sink_event(GstBaseSink *sink, GstEvent *event) {
+  auto *self = GST_RTMP_SINK(sink);
   if (GST_EVENT_TYPE(event) == GST_EVENT_EOS || GST_EVENT_TYPE(event) == GST_EVENT_TAG)
     (void)settle_async_connect(self->priv);
   if (GST_EVENT_TYPE(event) == GST_EVENT_EOS)
     send_stop_commands(self);
   else if (GST_EVENT_TYPE(event) == GST_EVENT_TAG)
     handle_tags(self, event);
-  return GST_BASE_SINK_CLASS(gst_rtmp_client_sink_parent_class)->event(sink, event);
+  return GST_BASE_SINK_CLASS(gst_rtmp_sink_parent_class)->event(sink, event);
 }
 
-static gboolean gst_rtmp_client_sink_set_caps(GstBaseSink *sink, GstCaps *caps) {
-  auto *self = GST_RTMP_CLIENT_SINK(sink);
+static gboolean gst_rtmp_sink_set_caps(GstBaseSink *sink, GstCaps *caps) {
+  auto *self = GST_RTMP_SINK(sink);
   SinkPrivate *p = self->priv;
   GST_DEBUG_OBJECT(self, "caps %" GST_PTR_FORMAT, static_cast<void *>(caps));
   const GstStructure *st = gst_caps_get_structure(caps, 0);
@@ -780,7 +779,7 @@ namespace {
 
 class SinkHost final : public RequestPadsHost {
 public:
-  explicit SinkHost(GstRtmpClientSink *self) : self_(self) {}
+  explicit SinkHost(GstRtmpSink *self) : self_(self) {}
   // A background connect (async-connect, for request pads added after start()) is finished
   // before they look at the connection.
   bool connected() override {
@@ -809,13 +808,13 @@ public:
 
 private:
   SinkPrivate *p() { return self_->priv; }
-  GstRtmpClientSink *self_;
+  GstRtmpSink *self_;
 };
 
 } // namespace
 
-static GstPad *gst_rtmp_client_sink_request_new_pad(GstElement *element, GstPadTemplate *templ,
-                                                    const gchar *name, const GstCaps *) {
+static GstPad *gst_rtmp_sink_request_new_pad(GstElement *element, GstPadTemplate *templ,
+                                             const gchar *name, const GstCaps *) {
   if (gst_pad_is_linked(GST_BASE_SINK_PAD(element))) {
     GST_ELEMENT_ERROR(element, CORE, PAD, ("the sink pad and request pads cannot be used together"),
                       ("the video/x-flv sink pad is linked; use flvmux or the request pads"));
@@ -824,7 +823,7 @@ static GstPad *gst_rtmp_client_sink_request_new_pad(GstElement *element, GstPadT
   return PRIV(element)->request_pads->request(templ, name);
 }
 
-static void gst_rtmp_client_sink_release_pad(GstElement *element, GstPad *pad) {
+static void gst_rtmp_sink_release_pad(GstElement *element, GstPad *pad) {
   PRIV(element)->request_pads->release(pad);
 }
 
@@ -839,18 +838,18 @@ static bool has_request_pads(GstElement *element) {
 
 // With request pads, the pipeline's LATENCY query and event are theirs (GstBaseSink would ask and
 // tell the unlinked `sink` pad only).
-static gboolean gst_rtmp_client_sink_query(GstElement *element, GstQuery *query) {
+static gboolean gst_rtmp_sink_query(GstElement *element, GstQuery *query) {
   if (GST_QUERY_TYPE(query) == GST_QUERY_LATENCY && has_request_pads(element)) {
     PRIV(element)->request_pads->query_latency(query);
     return TRUE;
   }
-  return GST_ELEMENT_CLASS(gst_rtmp_client_sink_parent_class)->query(element, query);
+  return GST_ELEMENT_CLASS(gst_rtmp_sink_parent_class)->query(element, query);
 }
 
-static gboolean gst_rtmp_client_sink_send_event(GstElement *element, GstEvent *event) {
+static gboolean gst_rtmp_sink_send_event(GstElement *element, GstEvent *event) {
   if (GST_EVENT_TYPE(event) == GST_EVENT_LATENCY && has_request_pads(element))
     return PRIV(element)->request_pads->set_latency(event);
-  return GST_ELEMENT_CLASS(gst_rtmp_client_sink_parent_class)->send_event(element, event);
+  return GST_ELEMENT_CLASS(gst_rtmp_sink_parent_class)->send_event(element, event);
 }
 
 // The FLV pad cannot be linked once request pads exist (and request pads are refused while it is
@@ -865,8 +864,8 @@ static GstPadLinkReturn sink_pad_link(GstPad *pad, GstObject *parent, GstPad *) 
   return GST_PAD_LINK_OK;
 }
 
-static gboolean gst_rtmp_client_sink_start(GstBaseSink *sink) {
-  auto *self = GST_RTMP_CLIENT_SINK(sink);
+static gboolean gst_rtmp_sink_start(GstBaseSink *sink) {
+  auto *self = GST_RTMP_SINK(sink);
   SinkPrivate *p = self->priv;
   p->conn = std::make_unique<ClientConnection>(GST_ELEMENT(self), Role::sink);
   p->publishing = false;
@@ -898,28 +897,28 @@ static gboolean gst_rtmp_client_sink_start(GstBaseSink *sink) {
 }
 
 // GstBaseSink calls start() in NULL->READY: a refused location fails that change before it.
-static GstStateChangeReturn gst_rtmp_client_sink_change_state(GstElement *element,
-                                                              GstStateChange transition) {
+static GstStateChangeReturn gst_rtmp_sink_change_state(GstElement *element,
+                                                       GstStateChange transition) {
   if (transition == GST_STATE_CHANGE_NULL_TO_READY &&
       post_refused_location(element, PRIV(element)->state.snapshot()))
     return GST_STATE_CHANGE_FAILURE;
-  return GST_ELEMENT_CLASS(gst_rtmp_client_sink_parent_class)->change_state(element, transition);
+  return GST_ELEMENT_CLASS(gst_rtmp_sink_parent_class)->change_state(element, transition);
 }
 
-static gboolean gst_rtmp_client_sink_stop(GstBaseSink *sink) {
+static gboolean gst_rtmp_sink_stop(GstBaseSink *sink) {
   SinkPrivate *p = PRIV(sink);
   stop_connection(p->conn, p->async, p->state);
   p->publishing = false;
   return TRUE;
 }
 
-static gboolean gst_rtmp_client_sink_unlock(GstBaseSink *sink) {
+static gboolean gst_rtmp_sink_unlock(GstBaseSink *sink) {
   SinkPrivate *p = PRIV(sink);
   unlock_connection(p->conn.get());
   return TRUE;
 }
 
-static gboolean gst_rtmp_client_sink_unlock_stop(GstBaseSink *sink) {
+static gboolean gst_rtmp_sink_unlock_stop(GstBaseSink *sink) {
   SinkPrivate *p = PRIV(sink);
   unlock_stop_connection(p->conn.get());
   return TRUE;
@@ -928,8 +927,8 @@ static gboolean gst_rtmp_client_sink_unlock_stop(GstBaseSink *sink) {
 // rtmpsink's own property, after the shared client ones.
 constexpr guint PROP_ENHANCED = PROP_LAST + 1;
 
-static void gst_rtmp_client_sink_set_property(GObject *object, guint prop_id, const GValue *value,
-                                              GParamSpec *pspec) {
+static void gst_rtmp_sink_set_property(GObject *object, guint prop_id, const GValue *value,
+                                       GParamSpec *pspec) {
   SinkPrivate *p = PRIV(object);
   if (prop_id == PROP_ENHANCED) {
     g_mutex_lock(&p->state.lock);
@@ -940,8 +939,8 @@ static void gst_rtmp_client_sink_set_property(GObject *object, guint prop_id, co
   p->state.set_property(object, prop_id, value, pspec);
 }
 
-static void gst_rtmp_client_sink_get_property(GObject *object, guint prop_id, GValue *value,
-                                              GParamSpec *pspec) {
+static void gst_rtmp_sink_get_property(GObject *object, guint prop_id, GValue *value,
+                                       GParamSpec *pspec) {
   SinkPrivate *p = PRIV(object);
   if (prop_id == PROP_ENHANCED) {
     g_value_set_enum(value, static_cast<gint>(enhanced_mode(p)));
@@ -950,14 +949,14 @@ static void gst_rtmp_client_sink_get_property(GObject *object, guint prop_id, GV
   p->state.get_property(object, prop_id, value, pspec);
 }
 
-static void gst_rtmp_client_sink_finalize(GObject *object) {
+static void gst_rtmp_sink_finalize(GObject *object) {
   if (PRIV(object)->taglist)
     gst_tag_list_unref(PRIV(object)->taglist);
   delete PRIV(object);
-  G_OBJECT_CLASS(gst_rtmp_client_sink_parent_class)->finalize(object);
+  G_OBJECT_CLASS(gst_rtmp_sink_parent_class)->finalize(object);
 }
 
-static void gst_rtmp_client_sink_init(GstRtmpClientSink *self) {
+static void gst_rtmp_sink_init(GstRtmpSink *self) {
   self->priv = new SinkPrivate();
   self->priv->state.attach(G_OBJECT(self));
   self->priv->host = std::make_unique<SinkHost>(self);
@@ -966,14 +965,14 @@ static void gst_rtmp_client_sink_init(GstRtmpClientSink *self) {
   gst_pad_set_link_function(GST_BASE_SINK_PAD(self), sink_pad_link);
 }
 
-static void gst_rtmp_client_sink_class_init(GstRtmpClientSinkClass *klass) {
+static void gst_rtmp_sink_class_init(GstRtmpSinkClass *klass) {
   auto *gobject_class = G_OBJECT_CLASS(klass);
   auto *element_class = GST_ELEMENT_CLASS(klass);
   auto *base_class = GST_BASE_SINK_CLASS(klass);
 
-  gobject_class->set_property = gst_rtmp_client_sink_set_property;
-  gobject_class->get_property = gst_rtmp_client_sink_get_property;
-  gobject_class->finalize = gst_rtmp_client_sink_finalize;
+  gobject_class->set_property = gst_rtmp_sink_set_property;
+  gobject_class->get_property = gst_rtmp_sink_get_property;
+  gobject_class->finalize = gst_rtmp_sink_finalize;
   install_client_properties(gobject_class, Role::sink);
 
   g_object_class_install_property(
@@ -981,28 +980,28 @@ static void gst_rtmp_client_sink_class_init(GstRtmpClientSinkClass *klass) {
       g_param_spec_enum("enhanced", "Enhanced RTMP",
                         "When the request pads use Enhanced RTMP v2 (FourCC) headers: auto = only "
                         "for codecs and tracks that need them, always = for every codec with a "
-                        "FourCC, never = refuse codecs and tracks that need them",
+                        "FourCC, never = refuse codecs and tracks that need them (default auto)",
                         enhanced_mode_get_type(), static_cast<gint>(EnhancedMode::automatic),
                         static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
 
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   SinkRequestPads::add_pad_templates(element_class);
-  element_class->request_new_pad = gst_rtmp_client_sink_request_new_pad;
-  element_class->release_pad = gst_rtmp_client_sink_release_pad;
-  element_class->query = gst_rtmp_client_sink_query;
-  element_class->send_event = gst_rtmp_client_sink_send_event;
-  element_class->change_state = gst_rtmp_client_sink_change_state;
+  element_class->request_new_pad = gst_rtmp_sink_request_new_pad;
+  element_class->release_pad = gst_rtmp_sink_release_pad;
+  element_class->query = gst_rtmp_sink_query;
+  element_class->send_event = gst_rtmp_sink_send_event;
+  element_class->change_state = gst_rtmp_sink_change_state;
   gst_element_class_set_static_metadata(
       element_class, "RTMP sink", "Sink/Network",
       "Publishes an FLV stream to an RTMP server (rtmp:// and rtmps://)", "gst-rtmp");
 
-  base_class->start = gst_rtmp_client_sink_start;
-  base_class->stop = gst_rtmp_client_sink_stop;
-  base_class->unlock = gst_rtmp_client_sink_unlock;
-  base_class->unlock_stop = gst_rtmp_client_sink_unlock_stop;
-  base_class->render = gst_rtmp_client_sink_render;
-  base_class->set_caps = gst_rtmp_client_sink_set_caps;
-  base_class->event = gst_rtmp_client_sink_event;
+  base_class->start = gst_rtmp_sink_start;
+  base_class->stop = gst_rtmp_sink_stop;
+  base_class->unlock = gst_rtmp_sink_unlock;
+  base_class->unlock_stop = gst_rtmp_sink_unlock_stop;
+  base_class->render = gst_rtmp_sink_render;
+  base_class->set_caps = gst_rtmp_sink_set_caps;
+  base_class->event = gst_rtmp_sink_event;
 
   GST_DEBUG_CATEGORY_INIT(rtmp_sink_debug, "rtmpsink", 0, "RTMP publishing sink");
   GST_DEBUG_CATEGORY_INIT(rtmp_client_debug, "rtmpclient", 0, "RTMP client connection");

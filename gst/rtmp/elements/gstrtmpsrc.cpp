@@ -74,21 +74,21 @@ struct SrcPrivate {
 
 } // namespace
 
-struct _GstRtmpClientSrc {
+struct _GstRtmpSrc {
   GstPushSrc parent;
   SrcPrivate *priv;
 };
 
-G_DEFINE_TYPE_WITH_CODE(GstRtmpClientSrc, gst_rtmp_client_src, GST_TYPE_PUSH_SRC,
+G_DEFINE_TYPE_WITH_CODE(GstRtmpSrc, gst_rtmp_src, GST_TYPE_PUSH_SRC,
                         G_IMPLEMENT_INTERFACE(GST_TYPE_URI_HANDLER, uri_handler_init))
 
 static GstStaticPadTemplate src_template =
     GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS("video/x-flv"));
 
-#define PRIV(obj) (GST_RTMP_CLIENT_SRC(obj)->priv)
+#define PRIV(obj) (GST_RTMP_SRC(obj)->priv)
 
 // Turns an Outcome into the flow return, posting the error when there is one.
-static GstFlowReturn flow_from(GstRtmpClientSrc *self, Outcome o) {
+static GstFlowReturn flow_from(GstRtmpSrc *self, Outcome o) {
   return self->priv->conn->flow(o);
 }
 
@@ -102,7 +102,7 @@ static double play_start(gint64 start) {
   return static_cast<double>(start);
 }
 
-static Outcome connect_and_play(GstRtmpClientSrc *self) {
+static Outcome connect_and_play(GstRtmpSrc *self) {
   SrcPrivate *p = self->priv;
   g_mutex_lock(&p->state.lock);
   p->active = p->state.settings;
@@ -154,7 +154,7 @@ static constexpr std::int64_t kCommandPollUs = 100 * 1000;
 
 // receive-audio / receive-video changed while playing: tell the server (RTMP 1.0 section
 // 7.2.2.2 and 7.2.2.3).
-static void apply_receive_flags(GstRtmpClientSrc *self) {
+static void apply_receive_flags(GstRtmpSrc *self) {
   SrcPrivate *p = self->priv;
   g_mutex_lock(&p->state.lock);
   const bool changed = p->state.receive_changed;
@@ -177,7 +177,7 @@ static void apply_receive_flags(GstRtmpClientSrc *self) {
 // NetStreamPlayOptions: transition "switch", as Flash's NetStream.play2 sends it; nginx-rtmp
 // closes the old stream and plays the new one; FMS/Wowza switch at a keyframe). A change of
 // host, port, scheme or application applies to the next connection only.
-static void apply_stream_switch(GstRtmpClientSrc *self) {
+static void apply_stream_switch(GstRtmpSrc *self) {
   SrcPrivate *p = self->priv;
   g_mutex_lock(&p->state.lock);
   const bool changed = p->state.stream_changed;
@@ -220,7 +220,7 @@ static bool seeking(const SrcPrivate *p) {
   return p->seek_wait_until_us != 0 && net::monotonic_us() < p->seek_wait_until_us;
 }
 
-static GstFlowReturn end_of_stream(GstRtmpClientSrc *self, const char *why, bool expected) {
+static GstFlowReturn end_of_stream(GstRtmpSrc *self, const char *why, bool expected) {
   SrcPrivate *p = self->priv;
   GST_INFO_OBJECT(self, "end of stream: %s", why);
   p->eos = true;
@@ -231,7 +231,7 @@ static GstFlowReturn end_of_stream(GstRtmpClientSrc *self, const char *why, bool
 
 // output=elementary: one message to the track pads. onMetaData's duration is the duration of a
 // recorded stream, as in flv mode.
-static GstFlowReturn push_elementary(GstRtmpClientSrc *self, const Message &msg) {
+static GstFlowReturn push_elementary(GstRtmpSrc *self, const Message &msg) {
   SrcPrivate *p = self->priv;
   const GstFlowReturn r = p->elementary->push_message(msg);
   if (const std::int64_t d = p->elementary->duration_ms(); d > 0 && d != p->duration_ms) {
@@ -241,18 +241,18 @@ static GstFlowReturn push_elementary(GstRtmpClientSrc *self, const Message &msg)
   return r;
 }
 
-static GstFlowReturn create_buffer(GstRtmpClientSrc *self, GstBuffer **outbuf);
+static GstFlowReturn create_buffer(GstRtmpSrc *self, GstBuffer **outbuf);
 
 // In output=elementary mode create() pushes on the track pads itself and returns only to stop
 // the streaming thread (flushing, EOS, error): the always `src` pad gets no buffer.
-static GstFlowReturn gst_rtmp_client_src_create(GstPushSrc *psrc, GstBuffer **outbuf) {
-  auto *self = GST_RTMP_CLIENT_SRC(psrc);
+static GstFlowReturn gst_rtmp_src_create(GstPushSrc *psrc, GstBuffer **outbuf) {
+  auto *self = GST_RTMP_SRC(psrc);
   SrcPrivate *p = self->priv;
   const GstFlowReturn r = create_buffer(self, outbuf);
   return p->mode == OutputMode::elementary ? p->elementary->finish(r) : r;
 }
 
-static GstFlowReturn create_buffer(GstRtmpClientSrc *self, GstBuffer **outbuf) {
+static GstFlowReturn create_buffer(GstRtmpSrc *self, GstBuffer **outbuf) {
   SrcPrivate *p = self->priv;
   if (p->eos)
     return GST_FLOW_EOS;
@@ -412,8 +412,8 @@ static GstFlowReturn create_buffer(GstRtmpClientSrc *self, GstBuffer **outbuf) {
   }
 }
 
-static gboolean gst_rtmp_client_src_start(GstBaseSrc *src) {
-  auto *self = GST_RTMP_CLIENT_SRC(src);
+static gboolean gst_rtmp_src_start(GstBaseSrc *src) {
+  auto *self = GST_RTMP_SRC(src);
   SrcPrivate *p = self->priv;
   p->conn = std::make_unique<ClientConnection>(GST_ELEMENT(self), Role::source);
   p->playing = p->header_pushed = p->eos = false;
@@ -438,7 +438,7 @@ static gboolean gst_rtmp_client_src_start(GstBaseSrc *src) {
   return TRUE;
 }
 
-static gboolean gst_rtmp_client_src_stop(GstBaseSrc *src) {
+static gboolean gst_rtmp_src_stop(GstBaseSrc *src) {
   SrcPrivate *p = PRIV(src);
   stop_connection(p->conn, p->async, p->state);
   p->playing = false;
@@ -447,33 +447,33 @@ static gboolean gst_rtmp_client_src_stop(GstBaseSrc *src) {
   return TRUE;
 }
 
-static gboolean gst_rtmp_client_src_unlock(GstBaseSrc *src) {
+static gboolean gst_rtmp_src_unlock(GstBaseSrc *src) {
   SrcPrivate *p = PRIV(src);
   unlock_connection(p->conn.get());
   return TRUE;
 }
 
-static gboolean gst_rtmp_client_src_unlock_stop(GstBaseSrc *src) {
+static gboolean gst_rtmp_src_unlock_stop(GstBaseSrc *src) {
   SrcPrivate *p = PRIV(src);
   unlock_stop_connection(p->conn.get());
   return TRUE;
 }
 
-static GstCaps *gst_rtmp_client_src_get_caps(GstBaseSrc *src, GstCaps *filter) {
+static GstCaps *gst_rtmp_src_get_caps(GstBaseSrc *src, GstCaps *filter) {
   return PRIV(src)->out.query_caps(GST_BASE_SRC_PAD(src), filter);
 }
 
 // A recorded stream (Stream Is Recorded, or a duration in onMetaData) can seek; a live one
 // cannot. In output=elementary mode too: ElementaryOutput brings the seek from the track pads to
 // GstBaseSrc and its flushes and new segment to the track pads.
-static gboolean gst_rtmp_client_src_is_seekable(GstBaseSrc *src) {
+static gboolean gst_rtmp_src_is_seekable(GstBaseSrc *src) {
   SrcPrivate *p = PRIV(src);
   return p->recorded || p->duration_ms > 0;
 }
 
 // Called by GstBaseSrc with the streaming thread stopped (flushing seek): the seek command is
 // sent by the streaming thread when it restarts (the session is not thread-safe).
-static gboolean gst_rtmp_client_src_do_seek(GstBaseSrc *src, GstSegment *segment) {
+static gboolean gst_rtmp_src_do_seek(GstBaseSrc *src, GstSegment *segment) {
   SrcPrivate *p = PRIV(src);
   if (segment->format != GST_FORMAT_TIME)
     return FALSE;
@@ -484,7 +484,7 @@ static gboolean gst_rtmp_client_src_do_seek(GstBaseSrc *src, GstSegment *segment
   return TRUE;
 }
 
-static gboolean gst_rtmp_client_src_query(GstBaseSrc *src, GstQuery *query) {
+static gboolean gst_rtmp_src_query(GstBaseSrc *src, GstQuery *query) {
   SrcPrivate *p = PRIV(src);
   switch (GST_QUERY_TYPE(query)) {
   case GST_QUERY_DURATION: {
@@ -502,20 +502,20 @@ static gboolean gst_rtmp_client_src_query(GstBaseSrc *src, GstQuery *query) {
     if (format != GST_FORMAT_TIME)
       break;
     const gint64 ms = p->duration_ms;
-    gst_query_set_seeking(query, GST_FORMAT_TIME, gst_rtmp_client_src_is_seekable(src), 0,
+    gst_query_set_seeking(query, GST_FORMAT_TIME, gst_rtmp_src_is_seekable(src), 0,
                           ms > 0 ? ms * static_cast<gint64>(GST_MSECOND) : -1);
     return TRUE;
   }
   default:
     break;
   }
-  return GST_BASE_SRC_CLASS(gst_rtmp_client_src_parent_class)->query(src, query);
+  return GST_BASE_SRC_CLASS(gst_rtmp_src_parent_class)->query(src, query);
 }
 
 // PAUSED <-> PLAYING of a live source: GstBaseSrc stops the streaming thread when pausing
 // (unlock(), then it waits in wait_playing), so the session can be used from here: pause and
 // unpause are sent with the position of the last message (RTMP 1.0 section 7.2.2.8).
-static void send_pause(GstRtmpClientSrc *self, bool paused) {
+static void send_pause(GstRtmpSrc *self, bool paused) {
   SrcPrivate *p = self->priv;
   if (p->async.pending() || !p->playing || !p->conn || !p->conn->is_open() ||
       p->paused_sent == paused)
@@ -530,9 +530,9 @@ static void send_pause(GstRtmpClientSrc *self, bool paused) {
   GST_INFO_OBJECT(self, "%s at %.0f ms", paused ? "paused" : "unpaused", position);
 }
 
-static GstStateChangeReturn gst_rtmp_client_src_change_state(GstElement *element,
-                                                             GstStateChange transition) {
-  auto *self = GST_RTMP_CLIENT_SRC(element);
+static GstStateChangeReturn gst_rtmp_src_change_state(GstElement *element,
+                                                      GstStateChange transition) {
+  auto *self = GST_RTMP_SRC(element);
   if (transition == GST_STATE_CHANGE_NULL_TO_READY &&
       post_refused_location(element, self->priv->state.snapshot()))
     return GST_STATE_CHANGE_FAILURE;
@@ -540,7 +540,7 @@ static GstStateChangeReturn gst_rtmp_client_src_change_state(GstElement *element
   if (transition == GST_STATE_CHANGE_PAUSED_TO_PLAYING && live)
     send_pause(self, false);
   GstStateChangeReturn ret =
-      GST_ELEMENT_CLASS(gst_rtmp_client_src_parent_class)->change_state(element, transition);
+      GST_ELEMENT_CLASS(gst_rtmp_src_parent_class)->change_state(element, transition);
   if (transition == GST_STATE_CHANGE_PLAYING_TO_PAUSED && live && ret != GST_STATE_CHANGE_FAILURE)
     send_pause(self, true);
   return ret;
@@ -549,8 +549,8 @@ static GstStateChangeReturn gst_rtmp_client_src_change_state(GstElement *element
 // `output` is this element's own property, numbered after the shared client ones.
 static constexpr guint PROP_OUTPUT = PROP_LAST + 100;
 
-static void gst_rtmp_client_src_set_property(GObject *object, guint prop_id, const GValue *value,
-                                             GParamSpec *pspec) {
+static void gst_rtmp_src_set_property(GObject *object, guint prop_id, const GValue *value,
+                                      GParamSpec *pspec) {
   if (prop_id == PROP_OUTPUT) {
     SrcPrivate *p = PRIV(object);
     g_mutex_lock(&p->state.lock);
@@ -561,8 +561,8 @@ static void gst_rtmp_client_src_set_property(GObject *object, guint prop_id, con
   PRIV(object)->state.set_property(object, prop_id, value, pspec);
 }
 
-static void gst_rtmp_client_src_get_property(GObject *object, guint prop_id, GValue *value,
-                                             GParamSpec *pspec) {
+static void gst_rtmp_src_get_property(GObject *object, guint prop_id, GValue *value,
+                                      GParamSpec *pspec) {
   if (prop_id == PROP_OUTPUT) {
     SrcPrivate *p = PRIV(object);
     g_mutex_lock(&p->state.lock);
@@ -574,18 +574,18 @@ static void gst_rtmp_client_src_get_property(GObject *object, guint prop_id, GVa
 }
 
 // An application EOS must reach the track pads of output=elementary too (sent_event()).
-static gboolean gst_rtmp_client_src_send_event(GstElement *element, GstEvent *event) {
+static gboolean gst_rtmp_src_send_event(GstElement *element, GstEvent *event) {
   SrcPrivate *p = PRIV(element);
   p->elementary->sent_event(event, p->mode);
-  return GST_ELEMENT_CLASS(gst_rtmp_client_src_parent_class)->send_event(element, event);
+  return GST_ELEMENT_CLASS(gst_rtmp_src_parent_class)->send_event(element, event);
 }
 
-static void gst_rtmp_client_src_finalize(GObject *object) {
+static void gst_rtmp_src_finalize(GObject *object) {
   delete PRIV(object);
-  G_OBJECT_CLASS(gst_rtmp_client_src_parent_class)->finalize(object);
+  G_OBJECT_CLASS(gst_rtmp_src_parent_class)->finalize(object);
 }
 
-static void gst_rtmp_client_src_init(GstRtmpClientSrc *self) {
+static void gst_rtmp_src_init(GstRtmpSrc *self) {
   self->priv = new SrcPrivate();
   self->priv->state.attach(G_OBJECT(self));
   self->priv->elementary =
@@ -595,22 +595,22 @@ static void gst_rtmp_client_src_init(GstRtmpClientSrc *self) {
   answer_allocation_locally(GST_BASE_SRC_PAD(self));
 }
 
-static void gst_rtmp_client_src_class_init(GstRtmpClientSrcClass *klass) {
+static void gst_rtmp_src_class_init(GstRtmpSrcClass *klass) {
   auto *gobject_class = G_OBJECT_CLASS(klass);
   auto *element_class = GST_ELEMENT_CLASS(klass);
   auto *base_class = GST_BASE_SRC_CLASS(klass);
   auto *push_class = GST_PUSH_SRC_CLASS(klass);
 
-  gobject_class->set_property = gst_rtmp_client_src_set_property;
-  gobject_class->get_property = gst_rtmp_client_src_get_property;
-  gobject_class->finalize = gst_rtmp_client_src_finalize;
+  gobject_class->set_property = gst_rtmp_src_set_property;
+  gobject_class->get_property = gst_rtmp_src_get_property;
+  gobject_class->finalize = gst_rtmp_src_finalize;
   install_client_properties(gobject_class, Role::source);
   g_object_class_install_property(
       gobject_class, PROP_OUTPUT,
       g_param_spec_enum("output", "Output",
                         "flv: the FLV byte stream on the always pad 'src'; elementary: one "
                         "sometimes pad per track (video_%u, audio_%u) with elementary-stream caps "
-                        "('src' then stays unused)",
+                        "('src' then stays unused); default flv",
                         output_mode_get_type(), static_cast<gint>(OutputMode::flv),
                         static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                                  GST_PARAM_MUTABLE_READY)));
@@ -622,18 +622,18 @@ static void gst_rtmp_client_src_class_init(GstRtmpClientSrcClass *klass) {
                                         "Plays an RTMP stream (rtmp:// and rtmps://) as FLV",
                                         "gst-rtmp");
 
-  base_class->start = gst_rtmp_client_src_start;
-  base_class->stop = gst_rtmp_client_src_stop;
-  base_class->unlock = gst_rtmp_client_src_unlock;
-  base_class->unlock_stop = gst_rtmp_client_src_unlock_stop;
-  base_class->get_caps = gst_rtmp_client_src_get_caps;
-  base_class->is_seekable = gst_rtmp_client_src_is_seekable;
-  base_class->do_seek = gst_rtmp_client_src_do_seek;
-  base_class->query = gst_rtmp_client_src_query;
-  element_class->change_state = gst_rtmp_client_src_change_state;
+  base_class->start = gst_rtmp_src_start;
+  base_class->stop = gst_rtmp_src_stop;
+  base_class->unlock = gst_rtmp_src_unlock;
+  base_class->unlock_stop = gst_rtmp_src_unlock_stop;
+  base_class->get_caps = gst_rtmp_src_get_caps;
+  base_class->is_seekable = gst_rtmp_src_is_seekable;
+  base_class->do_seek = gst_rtmp_src_do_seek;
+  base_class->query = gst_rtmp_src_query;
+  element_class->change_state = gst_rtmp_src_change_state;
   gst_type_mark_as_plugin_api(output_mode_get_type(), static_cast<GstPluginAPIFlags>(0));
-  push_class->create = gst_rtmp_client_src_create;
-  element_class->send_event = gst_rtmp_client_src_send_event;
+  push_class->create = gst_rtmp_src_create;
+  element_class->send_event = gst_rtmp_src_send_event;
 
   GST_DEBUG_CATEGORY_INIT(rtmp_src_debug, "rtmpsrc", 0, "RTMP playing source");
   GST_DEBUG_CATEGORY_INIT(rtmp_client_debug, "rtmpclient", 0, "RTMP client connection");

@@ -6,9 +6,10 @@
 
 G_BEGIN_DECLS
 
-#define GST_TYPE_RTMP_CLIENT_SRC (gst_rtmp_client_src_get_type())
-// The GType name is GstRtmpClientSrc (not GstRTMPSrc / GstRtmp2Src) so that our plugin can
-// be loaded in one process with the system librtmp and rtmp2 plugins.
-G_DECLARE_FINAL_TYPE(GstRtmpClientSrc, gst_rtmp_client_src, GST, RTMP_CLIENT_SRC, GstPushSrc)
+#define GST_TYPE_RTMP_SRC (gst_rtmp_src_get_type())
+// The GType name GstRtmpSrc gives instances the factory's name (rtmpsrc0) in errors and
+// logs, and differs from the system librtmp (GstRTMPSrc, GType names are case-sensitive) and
+// rtmp2 (GstRtmp2Src) types, so that all three plugins can be loaded in one process.
+G_DECLARE_FINAL_TYPE(GstRtmpSrc, gst_rtmp_src, GST, RTMP_SRC, GstPushSrc)
 
 G_END_DECLS

@@ -11,8 +11,8 @@ static constexpr guint kClientRank = GST_RANK_PRIMARY + 2;
 
 static gboolean plugin_init(GstPlugin *plugin) {
   gboolean ok = TRUE;
-  ok &= gst_element_register(plugin, "rtmpsink", kClientRank, GST_TYPE_RTMP_CLIENT_SINK);
-  ok &= gst_element_register(plugin, "rtmpsrc", kClientRank, GST_TYPE_RTMP_CLIENT_SRC);
+  ok &= gst_element_register(plugin, "rtmpsink", kClientRank, GST_TYPE_RTMP_SINK);
+  ok &= gst_element_register(plugin, "rtmpsrc", kClientRank, GST_TYPE_RTMP_SRC);
   // A server is never autoplugged: it opens a port.
   ok &= gst_element_register(plugin, "rtmpserversrc", GST_RANK_NONE, GST_TYPE_RTMP_SERVER_SRC);
   return ok;
