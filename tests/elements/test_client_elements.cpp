@@ -780,6 +780,54 @@ TEST_F(ClientElements, SrcIdleTimeoutIsAnError) {
   gst_harness_teardown(h);
 }
 
+// Waits up to `ms` for EOS on the harness's sink pad.
+static bool wait_eos(GstHarness *h, int ms) {
+  for (int i = 0; i < ms / 10; ++i) {
+    GstEvent *ev = gst_harness_try_pull_event(h);
+    if (!ev) {
+      g_usleep(10000);
+      continue;
+    }
+    const bool eos = GST_EVENT_TYPE(ev) == GST_EVENT_EOS;
+    gst_event_unref(ev);
+    if (eos)
+      return true;
+  }
+  return false;
+}
+
+// librtmp's meaning of `timeout` (set, idle-timeout not set): a play that receives nothing ends
+// with EOS, not an error.
+TEST_F(ClientElements, SrcTimeoutEndsASilentPlayWithEos) {
+  FakeServerOptions o;
+  o.end_after_media = false; // plays, then sends nothing
+  FakeRtmpServer server(o);
+  GstHarness *h = client_harness("rtmpsrc");
+  ErrorWatch watch(h->element);
+  g_object_set(h->element, "location", server.url().c_str(), "timeout", 1u, nullptr);
+  gst_harness_play(h);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(wait_eos(h, 4000));
+  EXPECT_GT(elapsed_ms(t0), 800.0);
+  EXPECT_EQ(watch.wait(200), "");
+  gst_harness_teardown(h);
+}
+
+// rtmp2's meaning: idle-timeout set, even to 0, decides alone; 0 waits for ever.
+TEST_F(ClientElements, SrcIdleTimeoutZeroKeepsASilentPlayDespiteTimeout) {
+  FakeServerOptions o;
+  o.end_after_media = false;
+  FakeRtmpServer server(o);
+  GstHarness *h = client_harness("rtmpsrc");
+  ErrorWatch watch(h->element);
+  g_object_set(h->element, "location", server.url().c_str(), "timeout", 1u, "idle-timeout", 0u,
+               nullptr);
+  gst_harness_play(h);
+  EXPECT_FALSE(wait_eos(h, 2500));
+  EXPECT_EQ(watch.wait(10), "");
+  gst_harness_teardown(h);
+}
+
 // The precedence of no_data_watch.h, and what restarts each clock.
 TEST(NoDataWatch, IdleTimeoutSetDecidesAloneThenTimeoutThenLibrtmpDefault) {
   using rtmp::gst::no_data_limit;

@@ -24,6 +24,7 @@ ClientSettings &ClientSettings::operator=(const ClientSettings &o) {
   secure_token = o.secure_token;
   authmod = o.authmod;
   timeout = o.timeout;
+  timeout_set = o.timeout_set;
   tls_validation_flags = o.tls_validation_flags;
   flash_version = o.flash_version;
   async_connect = o.async_connect;
@@ -36,6 +37,7 @@ ClientSettings &ClientSettings::operator=(const ClientSettings &o) {
   max_reconnect_delay_ms = o.max_reconnect_delay_ms;
   max_queue_bytes = o.max_queue_bytes;
   idle_timeout = o.idle_timeout;
+  idle_timeout_set = o.idle_timeout_set;
   no_eof_is_error = o.no_eof_is_error;
   buffer_length_ms = o.buffer_length_ms;
   receive_audio = o.receive_audio;
@@ -173,8 +175,12 @@ void install_client_properties(GObjectClass *klass, Role role) {
                               nullptr, rw));
   install(PROP_TIMEOUT,
           g_param_spec_uint("timeout", "Timeout",
-                            "RTMP timeout in seconds (connect, handshake, command replies)", 0,
-                            G_MAXUINT, kDefaultTimeoutSeconds, rw));
+                            role == Role::source
+                                ? "RTMP timeout in seconds (connect, handshake, command replies; "
+                                  "when set and idle-timeout is not, also the time without any "
+                                  "data from the server that ends a play with EOS, as librtmp's)"
+                                : "RTMP timeout in seconds (connect, handshake, command replies)",
+                            0, G_MAXUINT, kDefaultTimeoutSeconds, rw));
   install(PROP_TLS_VALIDATION_FLAGS,
           g_param_spec_flags("tls-validation-flags", "TLS validation flags",
                              "TLS validation flags to use", G_TYPE_TLS_CERTIFICATE_FLAGS,
@@ -230,7 +236,8 @@ void install_client_properties(GObjectClass *klass, Role role) {
     install(PROP_IDLE_TIMEOUT,
             g_param_spec_uint("idle-timeout", "Idle timeout",
                               "The maximum allowed time in seconds for valid packets not to "
-                              "arrive from the peer (0 = no timeout)",
+                              "arrive from the peer (0 = no timeout); once set, timeout no "
+                              "longer ends a play that receives nothing",
                               0, G_MAXUINT, 0, rw));
     install(PROP_NO_EOF_IS_ERROR,
             g_param_spec_boolean("no-eof-is-error", "No EOF is error",
@@ -304,6 +311,7 @@ bool set_client_property(ClientSettings &s, guint prop_id, const GValue *value) 
     return true;
   case PROP_TIMEOUT:
     s.timeout = g_value_get_uint(value);
+    s.timeout_set = true;
     return true;
   case PROP_TLS_VALIDATION_FLAGS:
     s.tls_validation_flags = static_cast<GTlsCertificateFlags>(g_value_get_flags(value));
@@ -344,6 +352,7 @@ bool set_client_property(ClientSettings &s, guint prop_id, const GValue *value) 
     return true;
   case PROP_IDLE_TIMEOUT:
     s.idle_timeout = g_value_get_uint(value);
+    s.idle_timeout_set = true;
     return true;
   case PROP_NO_EOF_IS_ERROR:
     s.no_eof_is_error = g_value_get_boolean(value);
