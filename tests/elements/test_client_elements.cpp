@@ -16,6 +16,7 @@
 #include "core/flv.hpp"
 #include "client_harness.hpp"
 #include "element_test_util.hpp"
+#include "elements/no_data_watch.h"
 #include "tee_renegotiation.hpp"
 #include "fake_server.hpp"
 #include "our_plugin.hpp"
@@ -892,6 +893,109 @@ TEST_F(ClientElements, SrcIdleTimeoutIsAnError) {
   EXPECT_NE(text.find("no data for 1 s"), std::string::npos) << text;
   EXPECT_GT(elapsed_ms(t0), 800.0);
   gst_harness_teardown(h);
+}
+
+// Waits up to `ms` for EOS on the harness's sink pad.
+static bool wait_eos(GstHarness *h, int ms) {
+  for (int i = 0; i < ms / 10; ++i) {
+    GstEvent *ev = gst_harness_try_pull_event(h);
+    if (!ev) {
+      g_usleep(10000);
+      continue;
+    }
+    const bool eos = GST_EVENT_TYPE(ev) == GST_EVENT_EOS;
+    gst_event_unref(ev);
+    if (eos)
+      return true;
+  }
+  return false;
+}
+
+// librtmp's meaning of `timeout` (set, idle-timeout not set): a play that receives nothing ends
+// with EOS, not an error.
+TEST_F(ClientElements, SrcTimeoutEndsASilentPlayWithEos) {
+  FakeServerOptions o;
+  o.end_after_media = false; // plays, then sends nothing
+  FakeRtmpServer server(o);
+  GstHarness *h = client_harness("rtmpsrc");
+  ErrorWatch watch(h->element);
+  g_object_set(h->element, "location", server.url().c_str(), "timeout", 1u, nullptr);
+  gst_harness_play(h);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(wait_eos(h, 4000));
+  EXPECT_GT(elapsed_ms(t0), 800.0);
+  EXPECT_EQ(watch.wait(200), "");
+  gst_harness_teardown(h);
+}
+
+// rtmp2's meaning: idle-timeout set, even to 0, decides alone; 0 waits for ever.
+TEST_F(ClientElements, SrcIdleTimeoutZeroKeepsASilentPlayDespiteTimeout) {
+  FakeServerOptions o;
+  o.end_after_media = false;
+  FakeRtmpServer server(o);
+  GstHarness *h = client_harness("rtmpsrc");
+  ErrorWatch watch(h->element);
+  g_object_set(h->element, "location", server.url().c_str(), "timeout", 1u, "idle-timeout", 0u,
+               nullptr);
+  gst_harness_play(h);
+  EXPECT_FALSE(wait_eos(h, 2500));
+  EXPECT_EQ(watch.wait(10), "");
+  gst_harness_teardown(h);
+}
+
+// The precedence of no_data_watch.h, and what restarts each clock.
+TEST(NoDataWatch, IdleTimeoutSetDecidesAloneThenTimeoutThenLibrtmpDefault) {
+  using rtmp::gst::no_data_limit;
+  using rtmp::gst::NoDataRule;
+  struct Row {
+    bool idle_set;
+    unsigned idle;
+    bool timeout_set;
+    unsigned timeout;
+    NoDataRule rule;
+    unsigned seconds;
+  };
+  const Row rows[] = {
+      {false, 0, false, 5, NoDataRule::bytes, rtmp::gst::kLibrtmpSrcDefaultTimeoutSeconds},
+      {false, 0, true, 3, NoDataRule::bytes, 3},
+      {false, 0, true, 0, NoDataRule::none, 0},
+      {true, 0, true, 3, NoDataRule::none, 0},
+      {true, 0, false, 5, NoDataRule::none, 0},
+      {true, 2, true, 30, NoDataRule::media, 2},
+      {true, 2, false, 5, NoDataRule::media, 2},
+  };
+  for (const Row &r : rows) {
+    const auto l = no_data_limit(r.idle_set, r.idle, r.timeout_set, r.timeout);
+    EXPECT_EQ(l.rule, r.rule) << r.idle_set << r.idle << r.timeout_set << r.timeout;
+    EXPECT_EQ(l.seconds, r.seconds) << r.idle_set << r.idle << r.timeout_set << r.timeout;
+  }
+}
+
+TEST(NoDataWatch, BytesRestartTheTimeoutClockOnlyMediaTheIdleClock) {
+  using rtmp::gst::NoDataLimit;
+  using rtmp::gst::NoDataRule;
+  using rtmp::gst::NoDataWatch;
+  constexpr std::int64_t s = 1'000'000;
+  NoDataWatch bytes(NoDataLimit{NoDataRule::bytes, 3});
+  bytes.start(10 * s, 100);
+  EXPECT_EQ(bytes.deadline_us(), 13 * s);
+  bytes.observe(12 * s, 100, false); // nothing new
+  EXPECT_FALSE(bytes.expired(12 * s));
+  EXPECT_TRUE(bytes.expired(13 * s));
+  bytes.observe(12 * s, 112, false); // a ping: data
+  EXPECT_EQ(bytes.deadline_us(), 15 * s);
+
+  NoDataWatch media(NoDataLimit{NoDataRule::media, 2});
+  media.start(10 * s, 100);
+  media.observe(11 * s, 5000, false); // bytes without media do not count
+  EXPECT_TRUE(media.expired(12 * s));
+  media.observe(12 * s, 6000, true);
+  EXPECT_EQ(media.deadline_us(), 14 * s);
+
+  NoDataWatch none(NoDataLimit{});
+  none.start(10 * s, 0);
+  EXPECT_EQ(none.deadline_us(), -1);
+  EXPECT_FALSE(none.expired(1000 * s));
 }
 
 TEST_F(ClientElements, SrcConnectionClosedWithoutEofDependsOnNoEofIsError) {

@@ -6,7 +6,9 @@
 //
 // Output (one key=value per line): first-error=<text of the first ERROR message>,
 // error-debug=<its debug string>, first-error-ms=<when it arrived, in ms after the pipeline was
-// set to PLAYING; -1 without one>, eos=0|1, null-ms=<duration of set_state(NULL)>,
+// set to PLAYING; -1 without one>, eos=0|1, eos-ms=<when EOS arrived, same clock; -1 without>,
+// null-ms=<duration of set_state(NULL)>, playing-at-us=<g_get_monotonic_time() when the pipeline
+// was set to PLAYING: CLOCK_MONOTONIC, Python's time.monotonic() * 1e6>,
 // reconnect-messages=<number of rtmp-reconnect element messages>,
 // element-messages=<names of the other element messages, comma-separated>.
 //
@@ -65,6 +67,7 @@ int main(int argc, char **argv) {
   std::string first_error, error_debug;
   gint64 first_error_us = -1;
   bool eos = false;
+  gint64 eos_us = -1;
   int reconnects = 0;
   std::string element_messages;
   const gint64 start = g_get_monotonic_time();
@@ -118,6 +121,7 @@ int main(int argc, char **argv) {
             std::string(element_messages.empty() ? "" : ",") + gst_structure_get_name(st);
     } else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS) {
       eos = true;
+      eos_us = g_get_monotonic_time() - start;
     } else if (first_error.empty()) {
       GError *e = nullptr;
       gchar *dbg = nullptr;
@@ -133,11 +137,13 @@ int main(int argc, char **argv) {
   const gint64 t0 = g_get_monotonic_time();
   gst_element_set_state(pipeline, GST_STATE_NULL);
   const gint64 null_us = g_get_monotonic_time() - t0;
-  std::printf("first-error=%s\nerror-debug=%s\nfirst-error-ms=%lld\neos=%d\nnull-ms=%lld\n"
-              "reconnect-messages=%d\nelement-messages=%s\n",
+  std::printf("first-error=%s\nerror-debug=%s\nfirst-error-ms=%lld\neos=%d\neos-ms=%lld\n"
+              "null-ms=%lld\nplaying-at-us=%lld\nreconnect-messages=%d\nelement-messages=%s\n",
               first_error.c_str(), error_debug.c_str(),
               static_cast<long long>(first_error_us < 0 ? -1 : first_error_us / 1000), eos ? 1 : 0,
-              static_cast<long long>(null_us / 1000), reconnects, element_messages.c_str());
+              static_cast<long long>(eos_us < 0 ? -1 : eos_us / 1000),
+              static_cast<long long>(null_us / 1000), static_cast<long long>(start), reconnects,
+              element_messages.c_str());
   if (held)
     gst_object_unref(held);
   gst_object_unref(bus);

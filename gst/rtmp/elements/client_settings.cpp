@@ -24,6 +24,7 @@ ClientSettings &ClientSettings::operator=(const ClientSettings &o) {
   secure_token = o.secure_token;
   authmod = o.authmod;
   timeout = o.timeout;
+  timeout_set = o.timeout_set;
   tls_validation_flags = o.tls_validation_flags;
   flash_version = o.flash_version;
   async_connect = o.async_connect;
@@ -36,6 +37,7 @@ ClientSettings &ClientSettings::operator=(const ClientSettings &o) {
   max_reconnect_delay_ms = o.max_reconnect_delay_ms;
   max_queue_bytes = o.max_queue_bytes;
   idle_timeout = o.idle_timeout;
+  idle_timeout_set = o.idle_timeout_set;
   no_eof_is_error = o.no_eof_is_error;
   buffer_length_ms = o.buffer_length_ms;
   receive_audio = o.receive_audio;
@@ -187,8 +189,14 @@ void install_client_properties(GObjectClass *klass, Role role) {
                               nullptr, rw));
   install(PROP_TIMEOUT,
           g_param_spec_uint("timeout", "Timeout",
-                            "Timeout in seconds of the TCP connect, the TLS and RTMP handshakes "
-                            "and each command reply (0 = none; default 5)",
+                            role == Role::source
+                                ? "Timeout in seconds of the TCP connect, the TLS and RTMP "
+                                  "handshakes and each command reply (0 = none; default 5); when "
+                                  "set and idle-timeout is not, also the time without any byte "
+                                  "from the server that ends a play with EOS, as librtmp's "
+                                  "(neither set: 120 s)"
+                                : "Timeout in seconds of the TCP connect, the TLS and RTMP "
+                                  "handshakes and each command reply (0 = none; default 5)",
                             0, G_MAXUINT, kDefaultTimeoutSeconds, rw));
   install(PROP_TLS_VALIDATION_FLAGS,
           g_param_spec_flags("tls-validation-flags", "TLS validation flags",
@@ -257,7 +265,8 @@ void install_client_properties(GObjectClass *klass, Role role) {
     install(PROP_IDLE_TIMEOUT,
             g_param_spec_uint("idle-timeout", "Idle timeout",
                               "Seconds without media from the server before it is an error "
-                              "(0 = no timeout, the default)",
+                              "(0 = no timeout, the default); once set, timeout no longer ends "
+                              "a play that receives nothing",
                               0, G_MAXUINT, 0, rw));
     install(PROP_NO_EOF_IS_ERROR,
             g_param_spec_boolean("no-eof-is-error", "No EOF is error",
@@ -334,6 +343,7 @@ bool set_client_property(ClientSettings &s, guint prop_id, const GValue *value) 
     return true;
   case PROP_TIMEOUT:
     s.timeout = g_value_get_uint(value);
+    s.timeout_set = true;
     return true;
   case PROP_TLS_VALIDATION_FLAGS:
     s.tls_validation_flags = static_cast<GTlsCertificateFlags>(g_value_get_flags(value));
@@ -374,6 +384,7 @@ bool set_client_property(ClientSettings &s, guint prop_id, const GValue *value) 
     return true;
   case PROP_IDLE_TIMEOUT:
     s.idle_timeout = g_value_get_uint(value);
+    s.idle_timeout_set = true;
     return true;
   case PROP_NO_EOF_IS_ERROR:
     s.no_eof_is_error = g_value_get_boolean(value);

@@ -88,6 +88,9 @@ struct ClientSettings {
   std::string username, password, secure_token;
   Authmod authmod = Authmod::auto_;
   guint timeout = kDefaultTimeoutSeconds;
+  // Whether `timeout` / `idle-timeout` were set at all (to any value): that decides which of
+  // them ends a play that receives nothing (no_data_watch.h).
+  bool timeout_set = false;
   GTlsCertificateFlags tls_validation_flags = G_TLS_CERTIFICATE_VALIDATE_ALL;
   std::string flash_version = kDefaultFlashVersion;
   bool async_connect = true;
@@ -102,6 +105,7 @@ struct ClientSettings {
   guint64 max_queue_bytes = kDefaultMaxQueueBytes;
   // source
   guint idle_timeout = 0;
+  bool idle_timeout_set = false;
   bool no_eof_is_error = false;
   guint buffer_length_ms = kDefaultBufferLengthMs;
   bool receive_audio = true;

@@ -27,6 +27,7 @@
 #include "elements/element_error.h"
 #include "elements/elementary_output.h"
 #include "elements/flv_output.h"
+#include "elements/no_data_watch.h"
 
 GST_DEBUG_CATEGORY_STATIC(rtmp_src_debug);
 #define GST_CAT_DEFAULT rtmp_src_debug
@@ -229,6 +230,24 @@ static GstFlowReturn end_of_stream(GstRtmpSrc *self, const char *why, bool expec
   return GST_FLOW_EOS;
 }
 
+// Nothing arrived for the no-data limit. librtmp's `timeout` ends the stream as librtmp's failed
+// read did, with EOS (so that a recording is finalised), or an error with no-eof-is-error like a
+// connection closed without EOF; rtmp2's `idle-timeout` is an error, as in rtmp2src.
+static GstFlowReturn no_data(GstRtmpSrc *self, const NoDataLimit &limit,
+                             const std::string &context) {
+  SrcPrivate *p = self->priv;
+  const bool bytes = limit.rule == NoDataRule::bytes;
+  const std::string why = "no data for " + std::to_string(limit.seconds) + " s (" +
+                          (bytes ? "timeout" : "idle-timeout") + ")";
+  if (bytes && !p->active.no_eof_is_error) {
+    GST_WARNING_OBJECT(self, "%s: end of stream", why.c_str());
+    p->eos = true;
+    return GST_FLOW_EOS;
+  }
+  return flow_from(self, p->conn->fail_with(report_from_rtmp(make_error_code(Errc::timeout), why,
+                                                             "", context, Direction::read)));
+}
+
 // output=elementary: one message to the track pads. onMetaData's duration is the duration of a
 // recorded stream, as in flv mode.
 static GstFlowReturn push_elementary(GstRtmpSrc *self, const Message &msg) {
@@ -302,30 +321,29 @@ static GstFlowReturn create_buffer(GstRtmpSrc *self, GstBuffer **outbuf) {
           net::monotonic_us() + static_cast<std::int64_t>(wait_s) * G_USEC_PER_SEC;
     }
   }
-  // idle-timeout counts from the start of this wait for media; the wait itself wakes at least
-  // every kCommandPollUs so that receive-audio/receive-video changed while the server sends
-  // nothing still reach it promptly.
-  std::int64_t idle_deadline =
-      p->active.idle_timeout
-          ? net::monotonic_us() + static_cast<std::int64_t>(p->active.idle_timeout) * G_USEC_PER_SEC
-          : -1;
+  // The no-data limit (no_data_watch.h) counts from the start of this wait for media; the wait
+  // itself wakes at least every kCommandPollUs so that receive-audio/receive-video changed while
+  // the server sends nothing still reach it promptly.
+  NoDataWatch watch(no_data_limit(p->active.idle_timeout_set, p->active.idle_timeout,
+                                  p->active.timeout_set, p->active.timeout));
+  watch.start(net::monotonic_us(), c.session().stats().bytes_in);
   for (;;) {
     apply_receive_flags(self);
     for (Bytes &spare : p->out.take_spare_storage()) // payloads of buffers freed downstream
       c.session().give_storage(std::move(spare));
     apply_stream_switch(self);
     const std::int64_t poll = net::monotonic_us() + kCommandPollUs;
-    const std::int64_t deadline = idle_deadline >= 0 ? std::min(idle_deadline, poll) : poll;
+    const std::int64_t stall = watch.deadline_us();
+    const std::int64_t deadline = stall >= 0 ? std::min(stall, poll) : poll;
     Event e;
     GError *err = nullptr;
     const net::Drive d = c.driver().next_event(e, deadline, &err);
+    const bool media = d == net::Drive::ok && std::holds_alternative<Media>(e);
+    watch.observe(net::monotonic_us(), c.session().stats().bytes_in, media);
     if (d == net::Drive::deadline) {
-      if (idle_deadline < 0 || net::monotonic_us() < idle_deadline)
-        continue; // only the command poll
-      return flow_from(self, c.fail_with(report_from_rtmp(
-                                 make_error_code(Errc::timeout),
-                                 "no data for " + std::to_string(p->active.idle_timeout) + " s", "",
-                                 context, Direction::read)));
+      if (!watch.expired(net::monotonic_us()))
+        continue; // only the command poll, or bytes that made no event yet
+      return no_data(self, watch.limit(), context);
     }
     if (d != net::Drive::ok)
       return flow_from(self, c.fail_drive(d, err, "receive"));
@@ -340,9 +358,9 @@ static GstFlowReturn create_buffer(GstRtmpSrc *self, GstBuffer **outbuf) {
         if (GstFlowReturn r = push_elementary(self, m->msg); r != GST_FLOW_OK)
           return r;
         p->state.refresh_stats(p->conn.get());
-        if (idle_deadline >= 0)
-          idle_deadline = net::monotonic_us() +
-                          static_cast<std::int64_t>(p->active.idle_timeout) * G_USEC_PER_SEC;
+        // A push can block (downstream paused, back-pressure): that time is not the server's
+        // silence, so the next wait starts its clock afresh, as a new create() does.
+        watch.start(net::monotonic_us(), c.session().stats().bytes_in);
         continue;
       }
       GstBuffer *buf = p->out.message_to_buffer(GST_OBJECT(self), m->msg);
