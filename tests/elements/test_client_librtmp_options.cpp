@@ -86,6 +86,8 @@ TEST_F(LibrtmpOptions, HonouredOptionsSetTheirProperties) {
   EXPECT_FALSE(live);
   EXPECT_EQ(start, 2500);
   EXPECT_EQ(get_uint(src, "buffer-length"), 1000u);
+  // librtmp's timeout is "no data for that long": waiting for replies and for media.
+  EXPECT_EQ(get_uint(src, "idle-timeout"), 30u);
   gst_object_unref(src);
 }
 

@@ -126,8 +126,12 @@ bool ClientSettings::set_location(const char *uri, GError **error) {
     flash_version = *o.flash_ver;
   if (o.token)
     secure_token = *o.token;
-  if (o.timeout_seconds)
+  if (o.timeout_seconds) {
+    // librtmp's timeout is its socket receive timeout: no data for that long, whether waiting
+    // for a reply (our `timeout`) or for media while playing (`idle-timeout`).
     timeout = *o.timeout_seconds;
+    idle_timeout = *o.timeout_seconds;
+  }
   if (o.buffer_ms) {
     buffer_length_ms = *o.buffer_ms;
     play_only_options.emplace_back("buffer");
