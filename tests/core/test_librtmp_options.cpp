@@ -127,6 +127,15 @@ TEST(LibrtmpOptions, MalformedOptionsAreRefusedNamingThem) {
   EXPECT_NE(parse_error("rtmp://h/a/s live=1\n").find("control"), std::string::npos);
 }
 
+TEST(LibrtmpOptions, RedactSecrets) {
+  EXPECT_EQ(redact_secrets("rtmp://h/a/s token=k3y live=1 token=other"),
+            "rtmp://h/a/s token=*** live=1 token=***");
+  EXPECT_EQ(redact_secrets("rtmp://h/a/s token="), "rtmp://h/a/s token=***");
+  EXPECT_EQ(redact_secrets("rtmp://h/a/s live=maybe"), "rtmp://h/a/s live=maybe");
+  // Only whole option names: "mytoken=" is not a token (and not a librtmp option either).
+  EXPECT_EQ(redact_secrets("rtmp://h/a/s mytoken=x"), "rtmp://h/a/s mytoken=x");
+}
+
 TEST(LibrtmpOptions, Conn) {
   // librtmp(3)'s own example.
   const Location l = parse_ok("rtmp://h/a/s conn=B:1 conn=S:authMe conn=O:1 conn=NN:code:1.23 "

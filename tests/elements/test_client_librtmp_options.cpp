@@ -133,6 +133,17 @@ TEST_F(LibrtmpOptions, MalformedOptionIsARefusedLocation) {
   }
 }
 
+TEST_F(LibrtmpOptions, TheTokenOfARefusedLocationIsNotShown) {
+  GstElement *e = make("rtmpsrc", "rtmp://127.0.0.1/live/key token=s3cret live=maybe");
+  ErrorWatch w(e);
+  EXPECT_EQ(gst_element_set_state(e, GST_STATE_READY), GST_STATE_CHANGE_FAILURE);
+  const std::string text = w.wait(1000);
+  EXPECT_NE(text.find("token=*** live=maybe"), std::string::npos) << text;
+  EXPECT_EQ(text.find("s3cret"), std::string::npos) << text;
+  gst_element_set_state(e, GST_STATE_NULL);
+  gst_object_unref(e);
+}
+
 TEST_F(LibrtmpOptions, OptionWithoutMeaningWarnsOnce) {
   const std::string location = "rtmp://127.0.0.1:" + std::to_string(refused_port()) +
                                "/live/key swfVfy=1 socks=proxy:1080 swfVfy=0 live=1";

@@ -259,6 +259,17 @@ Result<std::vector<amf::Value>> parse_conn(const std::vector<std::string> &items
   return top;
 }
 
+std::string redact_secrets(std::string_view text) {
+  std::string out(text);
+  static constexpr std::string_view kToken = " token=";
+  for (auto at = out.find(kToken); at != std::string::npos; at = out.find(kToken, at + 1)) {
+    const std::size_t value = at + kToken.size();
+    const std::size_t end = std::min(out.find(' ', value), out.size());
+    out.replace(value, end - value, "***");
+  }
+  return out;
+}
+
 Result<Location> parse_location(std::string_view text, std::string *why) {
   if (text.size() > kMaxLocationLength)
     return fail<Location>(why, Errc::limit_exceeded,

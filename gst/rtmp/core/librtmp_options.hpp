@@ -66,6 +66,10 @@ struct Location {
 // "conn=X:1", an object left open). `why` (when given) names the option and what is wrong.
 Result<Location> parse_location(std::string_view text, std::string *why = nullptr);
 
+// `text` as written, with the value of each token= option (a secret key) replaced by "***". Works
+// on text that does not parse too, so that an error message can quote a refused location.
+std::string redact_secrets(std::string_view text);
+
 // The lower-level steps, exposed for tests and the fuzz target.
 Result<std::vector<Option>> split_options(std::string_view options, std::string *why = nullptr);
 Result<std::string> decode_escapes(std::string_view value);
