@@ -8,8 +8,8 @@ and every packet of a 10 s H.264/AAC clip arrives.
   `rtmpsrc location="rtmp://127.0.0.1:PORT/wrong/path app=live playpath=test live=1"` (nginx has
   no application "wrong": only app=/playpath= lead to the stream), fed by ffmpeg: the FLV we
   output has the clip's packets;
-- `uridecodebin uri="rtmp://127.0.0.1:PORT/live/test live=1 buffer=500" caps=video/x-flv`:
-  the URI handler takes such a URI (uridecodebin makes the source from it) and the packets arrive.
+- `urisourcebin uri="rtmp://127.0.0.1:PORT/live/test live=1 buffer=500"`: the URI handler takes
+  such a URI (urisourcebin makes the source from it) and the packets arrive.
 
 usage: client_librtmp_nginx.py <build dir>
 """
@@ -90,9 +90,9 @@ def main():
              f"rtmpsrc with {options or 'app=live playpath=test over /wrong/path'}")
 
     def uri(ng, out):
-        return ["uridecodebin", f"uri={ng.url()} live=1 buffer=500", "caps=video/x-flv", "!",
-                "filesink", f"location={out}"]
-    play(build, clip, expected, uri, "uridecodebin uri='... live=1 buffer=500'")
+        return ["urisourcebin", f"uri={ng.url()} live=1 buffer=500", "!", "filesink",
+                f"location={out}"]
+    play(build, clip, expected, uri, "urisourcebin uri='... live=1 buffer=500'")
 
 
 if __name__ == "__main__":
