@@ -91,6 +91,11 @@ EnhancedCapabilities FakeRtmpServer::connect_capabilities() const {
   return connect_capabilities_;
 }
 
+std::optional<ConnectRequest> FakeRtmpServer::connect_request() const {
+  std::lock_guard<std::mutex> l(mutex_);
+  return connect_request_;
+}
+
 std::vector<Command> FakeRtmpServer::calls() const {
   std::lock_guard<std::mutex> l(mutex_);
   return calls_;
@@ -110,8 +115,10 @@ void FakeRtmpServer::record_event(const Event &e) {
     play2_.push_back(p2->parameters);
   if (const auto *m = std::get_if<Media>(&e))
     published_.push_back(m->msg);
-  if (const auto *c = std::get_if<ConnectRequest>(&e))
+  if (const auto *c = std::get_if<ConnectRequest>(&e)) {
     connect_capabilities_ = c->capabilities;
+    connect_request_ = *c;
+  }
   cond_.notify_all();
 }
 

@@ -69,6 +69,8 @@ public:
   bool saw(const std::string &event_name) const;
   // The E-RTMP capabilities of the last connect command (fourCcList, ...).
   EnhancedCapabilities connect_capabilities() const;
+  // The last connect command (app, tcUrl, flashVer, command object, arguments after it).
+  std::optional<ConnectRequest> connect_request() const;
   // Waits until `pred()` holds (checked whenever the server thread records something).
   bool wait_until(const std::function<bool()> &pred, int timeout_ms) const;
 
@@ -90,6 +92,7 @@ private:
   std::vector<Message> published_;
   std::vector<std::string> events_;
   EnhancedCapabilities connect_capabilities_;
+  std::optional<ConnectRequest> connect_request_;
   std::vector<Command> calls_;
   std::vector<amf::Value> play2_;
 };

@@ -82,7 +82,7 @@ constexpr int kNoConnectionWaitMs = 300;
 // The locations the client elements refuse, for a listener on `port`: librtmp-style options
 // after the URL, no stream name, another scheme, no host (the default port), nothing at all.
 std::vector<std::string> bad_client_locations(const std::string &port) {
-  return {"rtmp://127.0.0.1:" + port + "/live/key live=1", "rtmp://127.0.0.1:" + port + "/x",
+  return {"rtmp://127.0.0.1:" + port + "/live/key live=maybe", "rtmp://127.0.0.1:" + port + "/x",
           "http://127.0.0.1:" + port + "/live/x", "rtmp:///live/x", ""};
 }
 
@@ -159,7 +159,7 @@ TEST_F(InvalidLocation, ARefusedLocationDoesNotFallBackToThePreviousOne) {
     SCOPED_TRACE(factory);
     GstElement *e = gst_element_factory_make(factory, nullptr);
     const std::string good = "rtmp://127.0.0.1:" + listener.port_text() + "/live/key";
-    const std::string bad = good + " live=1";
+    const std::string bad = good + " live=maybe";
     g_object_set(e, "location", good.c_str(), "location", bad.c_str(), nullptr);
     // The fields (and the location read back) still name the previous destination...
     EXPECT_EQ(get_string(e, "location"), good);
@@ -245,7 +245,7 @@ TEST_F(InvalidLocation, ALocationRefusedWhileRunningWarnsAndTheNextConnectFails)
 // GStreamer itself refuses "" (not a URI) and schemes we do not list ("http") before our
 // handler sees them; these are the URIs that reach it.
 std::vector<std::string> bad_client_uris(const std::string &port) {
-  return {"rtmp://127.0.0.1:" + port + "/live/key live=1", "rtmp://127.0.0.1:" + port + "/x",
+  return {"rtmp://127.0.0.1:" + port + "/live/key live=maybe", "rtmp://127.0.0.1:" + port + "/x",
           "rtmp:///live/x", "rtmps://"};
 }
 
@@ -259,7 +259,7 @@ TEST_F(InvalidLocation, ALocationRefusedInReadyWarnsTheSinkThatConnectedThere) {
   // GstBaseSink starts in NULL->READY: async-connect connects to the valid location then.
   ASSERT_EQ(gst_element_set_state(e, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
   EXPECT_EQ(listener.accepted(5000), 1);
-  const std::string bad = good + " live=1";
+  const std::string bad = good + " live=maybe";
   g_object_set(e, "location", bad.c_str(), nullptr);
   const std::string warning = first_warning(bus, 1000);
   EXPECT_NE(warning.find("invalid location '" + bad + "'"), std::string::npos) << warning;
@@ -317,11 +317,11 @@ TEST_F(InvalidLocation, ClientUriHandlersReturnTheError) {
 
 TEST_F(InvalidLocation, CredentialsOfARefusedLocationAreNotShown) {
   GstElement *e = gst_element_factory_make("rtmpsink", nullptr);
-  g_object_set(e, "location", "rtmp://bob:secret@127.0.0.1/live/key live=1", nullptr);
+  g_object_set(e, "location", "rtmp://bob:secret@127.0.0.1/live/key live=maybe", nullptr);
   ErrorWatch watch(e);
   EXPECT_EQ(gst_element_set_state(e, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
   const std::string text = watch.wait(2000);
-  EXPECT_NE(text.find("rtmp://bob:***@127.0.0.1/live/key live=1"), std::string::npos) << text;
+  EXPECT_NE(text.find("rtmp://bob:***@127.0.0.1/live/key live=maybe"), std::string::npos) << text;
   EXPECT_EQ(text.find("secret"), std::string::npos) << text;
   gst_element_set_state(e, GST_STATE_NULL);
   gst_object_unref(e);

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """A location our elements refuse never sends the stream anywhere, seen from gst-launch-1.0:
 
-- `fakesrc num-buffers=1 ! rtmpsink "location=rtmp://127.0.0.1:PORT/live/key live=1"` (librtmp
-  writes options after the URL; we do not take them), a location without a stream name, another
+- `fakesrc num-buffers=1 ! rtmpsink "location=rtmp://127.0.0.1:PORT/live/key live=maybe"` (a
+  malformed librtmp option after the URL), a location without a stream name, another
   scheme, no host: gst-launch-1.0 exits non-zero with "invalid location '<location>'" in its
   output, and a loopback listener on PORT (where the fields the location leaves in place point)
   accepted nothing.
@@ -45,7 +45,7 @@ def case_clients(env):
     port = listener.getsockname()[1]
     # host/port before the location: what a refused location leaves in place points here.
     aim = ["host=127.0.0.1", f"port={port}"]
-    bad = [f"rtmp://127.0.0.1:{port}/live/key live=1", f"rtmp://127.0.0.1:{port}/x",
+    bad = [f"rtmp://127.0.0.1:{port}/live/key live=maybe", f"rtmp://127.0.0.1:{port}/x",
            f"http://127.0.0.1:{port}/live/x", "rtmp:///live/x"]
     try:
         for location in bad:

@@ -68,6 +68,7 @@ void ClientSession::on_handshake_done(Millis now) {
   if (!cfg_.page_url.empty())
     p.page_url = cfg_.page_url;
   p.extra_properties = cfg_.extra_connect_args;
+  p.extra_arguments = cfg_.extra_connect_arguments;
   Command connect = make_connect(p, 1);
   if (auto *props = connect.command_object.properties(); props && !cfg_.capabilities.empty())
     add_enhanced_capabilities(*props, cfg_.capabilities);

@@ -44,6 +44,8 @@ struct ClientConfig {
   std::string swf_url;
   std::string page_url;
   amf::Properties extra_connect_args; // appended to the connect command object
+  // Arguments after the connect command object (librtmp's conn=, FFmpeg's -rtmp_conn).
+  std::vector<amf::Value> extra_connect_arguments;
   HandshakeOptions handshake;
   std::uint32_t chunk_size = 4096; // what we send with; sent right after the handshake
   std::uint32_t window_ack_size = 2500000;

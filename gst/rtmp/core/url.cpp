@@ -132,10 +132,10 @@ Result<RtmpUrl> parse_rtmp_url(std::string_view url, bool require_stream, std::s
     return fail(Errc::limit_exceeded,
                 "longer than " + std::to_string(kMaxUrlLength) + " characters");
   if (has_forbidden_char(url)) {
-    // librtmp writes its options after the URL (" live=1"); they are not part of a URL.
+    // librtmp's options after the URL (" live=1") are not part of it: a caller that takes them
+    // splits them off first (librtmp_options.hpp).
     return fail(Errc::url_invalid, url.find(' ') != std::string_view::npos
-                                       ? "contains a space (options after the URL, as librtmp "
-                                         "writes them, are not supported)"
+                                       ? "contains a space"
                                        : "contains a control character");
   }
 

@@ -72,6 +72,9 @@ ClientConfig make_client_config(const ClientSettings &s, Role role) {
   cfg.password = s.password;
   cfg.auth_method = to_method(s.authmod);
   cfg.secure_token = s.secure_token;
+  cfg.page_url = s.page_url;
+  cfg.swf_url = s.swf_url;
+  cfg.extra_connect_arguments = s.connect_arguments;
   cfg.publishing = role == Role::sink;
   return cfg;
 }
@@ -246,6 +249,22 @@ bool post_refused_location(GstElement *element, const ClientSettings &s) {
     return false;
   RTMP_POST_ERROR(element, *s.location_error);
   return true;
+}
+
+void post_unhonoured_options(GstElement *element, const ClientSettings &s, Role role) {
+  const std::string location = s.location();
+  for (const std::string &name : s.ignored_options)
+    RTMP_POST_WARNING(element, report_settings("librtmp option '" + name +
+                                                   "' of the location has no meaning here; "
+                                                   "ignored",
+                                               location));
+  if (role != Role::sink)
+    return;
+  for (const std::string &name : s.play_only_options)
+    RTMP_POST_WARNING(element, report_settings("librtmp option '" + name +
+                                                   "' of the location applies to playing only; "
+                                                   "ignored by rtmpsink",
+                                               location));
 }
 
 void stop_connection(std::unique_ptr<ClientConnection> &conn, AsyncConnect &async,

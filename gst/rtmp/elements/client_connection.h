@@ -157,6 +157,10 @@ struct ElementState {
 // again before they connect, for a location set later (rtmpsrc also in start(), so that
 // READY->PAUSED fails).
 bool post_refused_location(GstElement *element, const ClientSettings &s);
+// One warning for each librtmp option of the location that `role` cannot honour (swfVfy=,
+// socks=, ...; buffer= and start= on the sink), posted when the element starts (NULL->READY),
+// when it has a bus to post on.
+void post_unhonoured_options(GstElement *element, const ClientSettings &s, Role role);
 
 // stop() of both elements: a background connect is cancelled and joined, the session's counters
 // are kept for `stats`, the connection is closed and dropped.

@@ -1,6 +1,10 @@
 #include "elements/client_settings.h"
 
+#include "core/librtmp_options.hpp"
 #include "core/url.hpp"
+
+#include <algorithm>
+#include <cmath>
 
 namespace rtmp::gst {
 
@@ -29,6 +33,12 @@ ClientSettings &ClientSettings::operator=(const ClientSettings &o) {
   flash_version = o.flash_version;
   async_connect = o.async_connect;
   extra_connect_args = extra;
+  tc_url_override = o.tc_url_override;
+  page_url = o.page_url;
+  swf_url = o.swf_url;
+  connect_arguments = o.connect_arguments;
+  ignored_options = o.ignored_options;
+  play_only_options = o.play_only_options;
   chunk_size = o.chunk_size;
   peak_kbps = o.peak_kbps;
   stop_commands = o.stop_commands;
@@ -64,7 +74,7 @@ RtmpUrl ClientSettings::url() const {
 }
 
 std::string ClientSettings::tc_url() const {
-  return url().tc_url();
+  return tc_url_override.empty() ? url().tc_url() : tc_url_override;
 }
 
 std::string ClientSettings::location() const {
@@ -73,27 +83,73 @@ std::string ClientSettings::location() const {
 
 bool ClientSettings::set_location(const char *uri, GError **error) {
   const std::string text = uri ? uri : "";
-  std::string why;
-  auto parsed = uri ? parse_rtmp_url(text, true, &why) : Result<RtmpUrl>(Errc::url_invalid);
-  if (!uri)
-    why = "no location";
-  if (!parsed) {
-    location_error = report_invalid_location(text, why, "rtmp[s]://host[:port]/application/stream");
-    const bool bad_scheme = parsed.error() == make_error_code(Errc::url_unsupported_scheme);
+  std::string why = "no location";
+  auto refuse = [&](std::error_code ec) {
+    location_error = report_invalid_location(
+        text, why, "rtmp[s]://host[:port]/application/stream [librtmp options: key=value ...]");
+    const bool bad_scheme = ec == make_error_code(Errc::url_unsupported_scheme);
     g_set_error_literal(error, GST_URI_ERROR,
                         bad_scheme ? GST_URI_ERROR_UNSUPPORTED_PROTOCOL : GST_URI_ERROR_BAD_URI,
                         location_error->text.c_str());
     return false;
-  }
+  };
+  if (!uri)
+    return refuse(make_error_code(Errc::url_invalid));
+  auto location = librtmp::parse_location(text, &why);
+  if (!location)
+    return refuse(location.error());
+  const librtmp::Options &o = location->options;
+  // playpath= names the stream, so the URL may end at the application.
+  auto parsed = parse_rtmp_url(location->url, !o.playpath, &why);
+  if (!parsed)
+    return refuse(parsed.error());
   const RtmpUrl &u = parsed.value();
   scheme = u.scheme == "rtmps" ? Scheme::rtmps : Scheme::rtmp;
   host = u.host;
   port = u.port;
-  application = u.application;
-  stream = u.stream;
+  application = o.app.value_or(u.application);
+  stream = o.playpath.value_or(u.stream);
   if (!u.username.empty() || !u.password.empty()) {
     username = u.username;
     password = u.password;
+  }
+
+  // An option sets its field as the property of the same meaning would; what only a location
+  // says (tcUrl, conn, what cannot be honoured) is replaced by each location.
+  tc_url_override = o.tc_url.value_or("");
+  connect_arguments = o.conn;
+  ignored_options = o.ignored;
+  play_only_options.clear();
+  if (o.page_url)
+    page_url = *o.page_url;
+  if (o.swf_url)
+    swf_url = *o.swf_url;
+  if (o.flash_ver)
+    flash_version = *o.flash_ver;
+  if (o.token)
+    secure_token = *o.token;
+  if (o.timeout_seconds) {
+    // librtmp's timeout is its socket receive timeout: no data for that long, whether waiting
+    // for a reply or for media. Setting `timeout` says both (no_data_watch.h), as long as
+    // idle-timeout is not set.
+    timeout = *o.timeout_seconds;
+    timeout_set = true;
+  }
+  if (o.buffer_ms) {
+    buffer_length_ms = *o.buffer_ms;
+    play_only_options.emplace_back("buffer");
+  }
+  if (o.live) {
+    // librtmp plays a live stream with start -1 (live only) and anything else from 0.
+    live = *o.live;
+    start = *o.live ? -1 : 0;
+    if (!*o.live)
+      play_only_options.emplace_back("live");
+  }
+  if (o.start_seconds) {
+    // Seconds in librtmp, milliseconds here; a start beyond int64 ms is no position anyway.
+    start = static_cast<gint64>(std::min(*o.start_seconds * 1000.0, 9.0e18));
+    play_only_options.emplace_back("start");
   }
   location_error.reset();
   return true;
@@ -217,6 +273,16 @@ void install_client_properties(GObjectClass *klass, Role role) {
                              "Fields merged into the connect command object (strings, "
                              "numbers and booleans), e.g. args,foo=(string)bar (default none)",
                              GST_TYPE_STRUCTURE, rw));
+  install(PROP_TC_URL,
+          g_param_spec_string("tc-url", "tcUrl",
+                              "tcUrl sent in connect instead of rtmp[s]://host[:port]/application "
+                              "(NULL = that); a location sets it from its tcUrl= option or resets "
+                              "it",
+                              nullptr, rw));
+  install(PROP_PAGE_URL, g_param_spec_string("page-url", "Page URL",
+                                             "pageUrl sent in connect (NULL = none)", nullptr, rw));
+  install(PROP_SWF_URL, g_param_spec_string("swf-url", "SWF URL",
+                                            "swfUrl sent in connect (NULL = none)", nullptr, rw));
   install(PROP_STATS,
           g_param_spec_boxed("stats", "Stats",
                              "Connection statistics (GstRtmpStats): in-/out-chunk-size, "
@@ -361,6 +427,15 @@ bool set_client_property(ClientSettings &s, guint prop_id, const GValue *value) 
     s.extra_connect_args = st ? gst_structure_copy(st) : nullptr;
     return true;
   }
+  case PROP_TC_URL:
+    set_string(s.tc_url_override, value);
+    return true;
+  case PROP_PAGE_URL:
+    set_string(s.page_url, value);
+    return true;
+  case PROP_SWF_URL:
+    set_string(s.swf_url, value);
+    return true;
   case PROP_CHUNK_SIZE:
     s.chunk_size = g_value_get_uint(value);
     return true;
@@ -455,6 +530,15 @@ bool get_client_property(const ClientSettings &s, guint prop_id, GValue *value) 
     return true;
   case PROP_EXTRA_CONNECT_ARGS:
     g_value_set_boxed(value, s.extra_connect_args);
+    return true;
+  case PROP_TC_URL:
+    get_string(s.tc_url_override, value, true);
+    return true;
+  case PROP_PAGE_URL:
+    get_string(s.page_url, value, true);
+    return true;
+  case PROP_SWF_URL:
+    get_string(s.swf_url, value, true);
     return true;
   case PROP_CHUNK_SIZE:
     g_value_set_uint(value, s.chunk_size);

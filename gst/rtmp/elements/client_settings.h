@@ -11,7 +11,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "core/amf_value.hpp"
 #include "core/url.hpp"
 #include "elements/element_error.h"
 
@@ -37,6 +39,9 @@ enum ClientProp : guint {
   PROP_FLASH_VERSION,
   PROP_ASYNC_CONNECT,
   PROP_EXTRA_CONNECT_ARGS,
+  PROP_TC_URL,
+  PROP_PAGE_URL,
+  PROP_SWF_URL,
   PROP_STATS, // read-only; the element answers it (it owns the live counters)
   // sink only
   PROP_CHUNK_SIZE,
@@ -95,6 +100,15 @@ struct ClientSettings {
   std::string flash_version = kDefaultFlashVersion;
   bool async_connect = true;
   GstStructure *extra_connect_args = nullptr; // owned
+  // Sent in connect instead of the one built from the fields, when not empty.
+  std::string tc_url_override;
+  std::string page_url, swf_url;
+  // From the location's librtmp conn= options: arguments after the connect command object.
+  std::vector<amf::Value> connect_arguments;
+  // Options of the location that the element cannot honour, each named once: librtmp options
+  // without a meaning here (`ignored`) and those that only a player uses (`play_only`: buffer,
+  // start, live=0). The element warns about them when it starts.
+  std::vector<std::string> ignored_options, play_only_options;
   // sink
   guint chunk_size = kDefaultChunkSize;
   guint peak_kbps = 0;
@@ -127,11 +141,13 @@ struct ClientSettings {
   // "rtmp://host[:port]/application/stream" built from the fields.
   std::string location() const;
   // The one place a location is parsed: a URL into the fields (scheme, host, port,
-  // application, stream, user:password). On failure the fields are unchanged, location_error
-  // keeps why (naming the location) and `error` (when given) gets the same text; on success
+  // application, stream, user:password), followed by librtmp-style options
+  // (core/librtmp_options.hpp: "rtmp://h/app/key live=1 buffer=1000") onto the fields they
+  // name. On failure the fields are unchanged, location_error keeps why (naming the location
+  // and, for an option, the option) and `error` (when given) gets the same text; on success
   // location_error is cleared.
   bool set_location(const char *uri, GError **error);
-  // The tcUrl sent in connect: "rtmp://host[:port]/application".
+  // The tcUrl sent in connect: tc_url_override, else "rtmp://host[:port]/application".
   std::string tc_url() const;
 };
 

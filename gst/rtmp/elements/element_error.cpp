@@ -1,6 +1,7 @@
 #include "elements/element_error.h"
 
 #include "core/error.hpp"
+#include "core/librtmp_options.hpp"
 #include "core/url.hpp"
 
 namespace rtmp::gst {
@@ -129,7 +130,8 @@ ErrorReport report_settings(std::string_view text, std::string_view debug) {
 
 ErrorReport report_invalid_location(std::string_view location, std::string_view why,
                                     std::string_view expected) {
-  return report_settings("invalid location '" + redact_url_password(location) +
+  return report_settings("invalid location '" +
+                             redact_url_password(librtmp::redact_secrets(location)) +
                              "': " + std::string(why),
                          "expected " + std::string(expected) +
                              "; the element does not start until a valid location is set");

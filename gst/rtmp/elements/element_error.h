@@ -43,7 +43,8 @@ ErrorReport report_from_rtmp(std::error_code code, std::string_view description,
 ErrorReport report_settings(std::string_view text, std::string_view debug);
 
 // A location the element refused: GST_RESOURCE_ERROR_SETTINGS, "invalid location '<location>':
-// <why>" with the password of the location replaced by "***". `expected` (the form the element
+// <why>" with the password of the location (and the key of a librtmp token= option) replaced by
+// "***". `expected` (the form the element
 // takes, "rtmp[s]://host[:port]/application/stream") goes into the debug string.
 ErrorReport report_invalid_location(std::string_view location, std::string_view why,
                                     std::string_view expected);

@@ -899,9 +899,12 @@ static gboolean gst_rtmp_sink_start(GstBaseSink *sink) {
 // GstBaseSink calls start() in NULL->READY: a refused location fails that change before it.
 static GstStateChangeReturn gst_rtmp_sink_change_state(GstElement *element,
                                                        GstStateChange transition) {
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY &&
-      post_refused_location(element, PRIV(element)->state.snapshot()))
-    return GST_STATE_CHANGE_FAILURE;
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
+    const ClientSettings settings = PRIV(element)->state.snapshot();
+    if (post_refused_location(element, settings))
+      return GST_STATE_CHANGE_FAILURE;
+    post_unhonoured_options(element, settings, Role::sink);
+  }
   return GST_ELEMENT_CLASS(gst_rtmp_sink_parent_class)->change_state(element, transition);
 }
 

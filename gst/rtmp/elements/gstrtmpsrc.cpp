@@ -551,9 +551,12 @@ static void send_pause(GstRtmpSrc *self, bool paused) {
 static GstStateChangeReturn gst_rtmp_src_change_state(GstElement *element,
                                                       GstStateChange transition) {
   auto *self = GST_RTMP_SRC(element);
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY &&
-      post_refused_location(element, self->priv->state.snapshot()))
-    return GST_STATE_CHANGE_FAILURE;
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
+    const ClientSettings settings = self->priv->state.snapshot();
+    if (post_refused_location(element, settings))
+      return GST_STATE_CHANGE_FAILURE;
+    post_unhonoured_options(element, settings, Role::source);
+  }
   const bool live = gst_base_src_is_live(GST_BASE_SRC(element));
   if (transition == GST_STATE_CHANGE_PAUSED_TO_PLAYING && live)
     send_pause(self, false);
