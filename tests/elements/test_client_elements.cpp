@@ -525,25 +525,22 @@ TEST_F(ClientElements, SinkPublishesUnalignedFlv) {
   gst_harness_teardown(h);
 }
 
-TEST_F(ClientElements, SinkUsesStreamheaderAndSkipsInBandHeaders) {
-  FakeRtmpServer server;
-  GstHarness *h = client_harness("rtmpsink");
-  g_object_set(h->element, "location", server.url().c_str(), nullptr);
-  Bytes header = make_flv_header(FlvHeader{true, true});
-  write_flv_tag(8, 0, kAacConfig, header);
-  GstBuffer *hb = gst_buffer_new_memdup(header.data(), header.size());
-  GST_BUFFER_FLAG_SET(hb, GST_BUFFER_FLAG_HEADER);
+// video/x-flv caps whose streamheader is `header` (one buffer).
+static GstCaps *flv_caps_with_streamheader(GstBuffer *header) {
   GstCaps *caps = gst_caps_new_empty_simple("video/x-flv");
   GValue array = G_VALUE_INIT, v = G_VALUE_INIT;
   gst_value_array_init(&array, 1);
   g_value_init(&v, GST_TYPE_BUFFER);
-  gst_value_set_buffer(&v, hb);
+  gst_value_set_buffer(&v, header);
   gst_value_array_append_and_take_value(&array, &v);
   gst_caps_set_value(caps, "streamheader", &array);
   g_value_unset(&array);
-  gst_harness_set_src_caps(h, caps);
-  // flvmux pushes the header in-band too, flagged HEADER: it must not be sent twice.
-  ASSERT_EQ(gst_harness_push(h, hb), GST_FLOW_OK);
+  return caps;
+}
+
+// Pushes an AAC frame at 23 ms and checks that the server got exactly the AAC sequence header
+// and that frame, then tears the harness down.
+static void expect_aac_config_then_frame_at_23(GstHarness *h, FakeRtmpServer &server) {
   Bytes tag;
   write_flv_tag(8, 23, aac_frame(1), tag);
   ASSERT_EQ(gst_harness_push(h, gst_buffer_new_memdup(tag.data(), tag.size())), GST_FLOW_OK);
@@ -556,6 +553,20 @@ TEST_F(ClientElements, SinkUsesStreamheaderAndSkipsInBandHeaders) {
   gst_harness_teardown(h);
 }
 
+TEST_F(ClientElements, SinkUsesStreamheaderAndSkipsInBandHeaders) {
+  FakeRtmpServer server;
+  GstHarness *h = client_harness("rtmpsink");
+  g_object_set(h->element, "location", server.url().c_str(), nullptr);
+  Bytes header = make_flv_header(FlvHeader{true, true});
+  write_flv_tag(8, 0, kAacConfig, header);
+  GstBuffer *hb = gst_buffer_new_memdup(header.data(), header.size());
+  GST_BUFFER_FLAG_SET(hb, GST_BUFFER_FLAG_HEADER);
+  gst_harness_set_src_caps(h, flv_caps_with_streamheader(hb));
+  // flvmux pushes the header in-band too, flagged HEADER: it must not be sent twice.
+  ASSERT_EQ(gst_harness_push(h, hb), GST_FLOW_OK);
+  expect_aac_config_then_frame_at_23(h, server);
+}
+
 // rtmpserversrc's streamheader starts with the FLV header alone and grows as the publisher's
 // metadata and sequence headers arrive; those come in-band, flagged HEADER, after the sink has
 // sent the streamheader it had: they are news and must be published.
@@ -566,31 +577,14 @@ TEST_F(ClientElements, SinkSendsInBandHeadersMissingFromTheStreamheader) {
   const Bytes header = make_flv_header(FlvHeader{true, true});
   GstBuffer *hb = gst_buffer_new_memdup(header.data(), header.size());
   GST_BUFFER_FLAG_SET(hb, GST_BUFFER_FLAG_HEADER);
-  GstCaps *caps = gst_caps_new_empty_simple("video/x-flv");
-  GValue array = G_VALUE_INIT, v = G_VALUE_INIT;
-  gst_value_array_init(&array, 1);
-  g_value_init(&v, GST_TYPE_BUFFER);
-  gst_value_set_buffer(&v, hb);
-  gst_value_array_append_and_take_value(&array, &v);
-  gst_caps_set_value(caps, "streamheader", &array);
-  g_value_unset(&array);
-  gst_harness_set_src_caps(h, caps);
+  gst_harness_set_src_caps(h, flv_caps_with_streamheader(hb));
   ASSERT_EQ(gst_harness_push(h, hb), GST_FLOW_OK); // the FLV header again: a copy
   Bytes config;
   write_flv_tag(8, 0, kAacConfig, config);
   GstBuffer *cb = gst_buffer_new_memdup(config.data(), config.size());
   GST_BUFFER_FLAG_SET(cb, GST_BUFFER_FLAG_HEADER);
   ASSERT_EQ(gst_harness_push(h, cb), GST_FLOW_OK);
-  Bytes tag;
-  write_flv_tag(8, 23, aac_frame(1), tag);
-  ASSERT_EQ(gst_harness_push(h, gst_buffer_new_memdup(tag.data(), tag.size())), GST_FLOW_OK);
-  ASSERT_TRUE(server.wait_until([&] { return server.published().size() >= 2; }, 5000));
-  g_usleep(100000);
-  const auto msgs = server.published();
-  ASSERT_EQ(msgs.size(), 2u);
-  EXPECT_EQ(msgs[0].payload, kAacConfig);
-  EXPECT_EQ(msgs[1].timestamp, 23u);
-  gst_harness_teardown(h);
+  expect_aac_config_then_frame_at_23(h, server);
 }
 
 TEST_F(ClientElements, SinkPublishRejectedNamesTheServerCode) {
