@@ -317,6 +317,11 @@ void ElementState::add_reconnect() {
   g_mutex_unlock(&lock);
 }
 
+// The two client elements share ElementState: rtmpsink is the GstBaseSink.
+static Role role_of(GObject *object) {
+  return g_type_is_a(G_OBJECT_TYPE(object), GST_TYPE_BASE_SINK) ? Role::sink : Role::source;
+}
+
 void ElementState::set_property(GObject *object, guint prop_id, const GValue *value,
                                 GParamSpec *pspec) {
   g_mutex_lock(&lock);
@@ -334,8 +339,7 @@ void ElementState::set_property(GObject *object, guint prop_id, const GValue *va
   // A started element keeps its connection; the refusal shows now rather than at the next start
   // (or reconnect), which it fails. GstBaseSink starts in NULL->READY (and rtmpsink connects
   // then with async-connect), GstBaseSrc in READY->PAUSED.
-  const GstState started =
-      g_type_is_a(G_OBJECT_TYPE(object), GST_TYPE_BASE_SINK) ? GST_STATE_READY : GST_STATE_PAUSED;
+  const GstState started = role_of(object) == Role::sink ? GST_STATE_READY : GST_STATE_PAUSED;
   if (refused && GST_STATE(object) >= started)
     RTMP_POST_WARNING(object, *refused);
 }
@@ -349,11 +353,8 @@ void ElementState::get_property(GObject *object, guint prop_id, GValue *value, G
     // sends with stays at the initial 128 of RTMP 1.0 section 5.4.1 until it announces one,
     // and the window sizes at 0, none announced yet.
     Stats before;
-    if (!has_session_stats) {
-      const Role role =
-          g_type_is_a(G_OBJECT_TYPE(object), GST_TYPE_BASE_SINK) ? Role::sink : Role::source;
-      before.chunk_size_out = announced_chunk_size(settings, role);
-    }
+    if (!has_session_stats)
+      before.chunk_size_out = announced_chunk_size(settings, role_of(object));
     g_value_take_boxed(value, make_stats_structure(has_session_stats ? &stats : &before, reconnects,
                                                    dropped_bytes));
     handled = true;
