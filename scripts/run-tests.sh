@@ -204,7 +204,7 @@ if [[ ${SKIP_FUZZ:-0} != 1 ]]; then
   fi
 fi
 
-# The benchmarks' smoke run (issue 6: "the README test command runs it"): every benchmark works
+# The benchmarks' smoke run: every benchmark works
 # and its data arrived complete, on a tiny input and the debug build/ (no second build); the
 # figures are not checked. Skipped with SKIP_BENCH=1.
 if [[ ${SKIP_BENCH:-0} != 1 ]]; then

@@ -1,4 +1,4 @@
-// RTMP audio/video message headers <-> GstCaps, for elementary-stream pads (issue 7).
+// RTMP audio/video message headers <-> GstCaps, for elementary-stream pads.
 //
 // Source side: the parsed tag headers of core/enhanced.hpp (parse_video_tag / parse_audio_tag)
 // plus the codec configuration of the sequence start become the caps of one pad. For the legacy

@@ -1,4 +1,4 @@
-// The `output=elementary` mode of rtmpsrc and rtmpserversrc (issue 7): one sometimes pad per
+// The `output=elementary` mode of rtmpsrc and rtmpserversrc: one sometimes pad per
 // RTMP track instead of the FLV byte stream of flv_output.h.
 //
 // Pads are named video_%u / audio_%u after the Enhanced RTMP track id (0 for legacy tags) and

@@ -1,6 +1,6 @@
 // The FLV byte stream that rtmpsrc and rtmpserversrc output, built from RTMP media messages.
 //
-// Both elements promise the same thing downstream (issue 4 and issue 5): first a buffer with the
+// Both elements promise the same thing downstream: first a buffer with the
 // FLV header (flagged HEADER), then one buffer per RTMP audio/video/data message, each a complete
 // FLV tag (FLV spec 10.1 E.4.1), and caps `video/x-flv` carrying a `streamheader` with the FLV
 // header, the onMetaData tag and the codec sequence headers as soon as they are known. onMetaData

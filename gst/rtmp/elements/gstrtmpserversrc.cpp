@@ -613,7 +613,7 @@ static std::int64_t running_time_ms(GstRtmpServerSrc *self) {
   return static_cast<std::int64_t>((now - base) / GST_MSECOND);
 }
 
-// onTextData / onCuePoint (issue 5): the message stays in the FLV stream (flvdemux and
+// onTextData / onCuePoint: the message stays in the FLV stream (flvdemux and
 // players see it) and is also told to the application, as an element message on the bus
 // (`rtmp-text-data`, `rtmp-cue-point`), and for text as a tag event (GST_TAG_COMMENT, with
 // GST_TAG_LANGUAGE_CODE when given) once media flows (flvdemux drops tags that reach it before

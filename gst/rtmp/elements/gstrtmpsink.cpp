@@ -765,7 +765,7 @@ static gboolean gst_rtmp_sink_set_caps(GstBaseSink *sink, GstCaps *caps) {
   return TRUE;
 }
 
-// ---- request pads video_%u / audio_%u (issue 7): sink_request_pads.h does the work; this is
+// ---- request pads video_%u / audio_%u: sink_request_pads.h does the work; this is
 // the sink's side of it (RequestPadsHost), the same connection path as the FLV pad.
 
 static EnhancedMode enhanced_mode(SinkPrivate *p) {

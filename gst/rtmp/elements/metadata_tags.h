@@ -1,5 +1,5 @@
 // onMetaData (FLV spec 10.1 E.5 "onMetaData", the script data object RTMP publishers send with
-// @setDataFrame) <-> GStreamer tags, for the elementary-stream pads of issue 7.
+// @setDataFrame) <-> GStreamer tags, for the elementary-stream pads.
 //
 // Source side: the standard fields become GST_TAG_* (global scope for title/artist/...; the
 // bitrates go to the tag list of the pad they describe), width/height/framerate/AspectRatio

@@ -1,4 +1,4 @@
-// rtmpsink's request pads video_%u / audio_%u (issue 7): elementary streams without flvmux.
+// rtmpsink's request pads video_%u / audio_%u: elementary streams without flvmux.
 //
 // Each pad turns its caps into a Video/AudioSendFormat (codec_caps.h) and its buffers into FLV
 // tags (header + frame), queued in a TrackInterleaver that hands them back in decode-time order.

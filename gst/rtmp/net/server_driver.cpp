@@ -925,7 +925,7 @@ void Listener::handle_event(Conn *c, Event &e) {
     return;
   }
   if (auto *req = std::get_if<PlayRequest>(&e)) {
-    // This server only ingests (issue 5).
+    // This server only ingests: nothing serves players yet.
     log(2, "client " + c->client.address + " asked to play " + req->name + ": StreamNotFound");
     (void)c->session->reject_play(req->stream_id, std::string(status::play_stream_not_found),
                                   std::string(status::play_stream_not_found) +
